@@ -1,0 +1,1 @@
+"""proofs_checks package (see design.md)."""

@@ -1,0 +1,50 @@
+"""r1theory: exact tabular MDP engine for checking rank-1 natural policy gradient theory.
+
+Arrays in, arrays out. Conventions: ``P[s, a, s']`` (S, A, S); ``r[s, a]`` (S, A); ``gamma`` in
+[0, 1); ``rho`` (S,); θ, π, Q, A (S, A); ``d`` the normalised discounted visitation (sums to 1);
+J(θ) = ρ·V; flattening is row-major (index s·A + a).
+"""
+
+from __future__ import annotations
+
+from .diagnostics import Diagnostic, centred_cosine, fisher_diagnostics
+from .directions import DAMPED_METHODS, METHODS, direction, direction_at
+from .evaluation import Evaluation, Optimal, advantage, evaluate, optimal
+from .fisher import TabularFisher, fisher, natural_gradient, npg_closed_form
+from .mdp import TabularMDP
+from .point import PolicyPoint, policy_gradient, policy_point
+from .score import score_sq_norm, scores
+from .sherman_morrison import ShermanMorrison, sherman_morrison
+from .softmax import log_softmax, softmax
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DAMPED_METHODS",
+    "METHODS",
+    "Diagnostic",
+    "Evaluation",
+    "Optimal",
+    "PolicyPoint",
+    "ShermanMorrison",
+    "TabularFisher",
+    "TabularMDP",
+    "__version__",
+    "advantage",
+    "centred_cosine",
+    "direction",
+    "direction_at",
+    "evaluate",
+    "fisher",
+    "fisher_diagnostics",
+    "log_softmax",
+    "natural_gradient",
+    "npg_closed_form",
+    "optimal",
+    "policy_gradient",
+    "policy_point",
+    "score_sq_norm",
+    "scores",
+    "sherman_morrison",
+    "softmax",
+]

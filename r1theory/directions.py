@@ -1,0 +1,142 @@
+"""Update directions of the method family (design.md, "The method family").
+
+Every method updates θ ← θ + η · direction(method, mdp, θ). With g = ∇J (exact policy gradient),
+F the true Fisher, u_{s,a} = ∇log π(a|s) the score and n(s,a) = ‖u_{s,a}‖²:
+
+==============  ===============================================================================
+``pg``          g
+``npg``         F⁺g = per-state-centred A/(1−γ) (closed form, Agarwal et al. 2021, Lemma 5.1)
+``npg-damped``  (F + λI)^{-1} g (blockwise Sherman–Morrison, O(SA))
+``r1-eigen``    (λI + σ₁v₁v₁ᵀ)^{-1} g, σ₁v₁v₁ᵀ the best rank-1 approximation of F (Eckart–Young)
+``r1-grad``     (λI + g gᵀ)^{-1} g = g/(λ + ‖g‖²)                          (V1)
+``r1-same``     E_{s∼d,a∼π}[(λI + u uᵀ)^{-1} Â u], Â = A(s,a)/(1−γ)        (V2)
+``r1-precond``  E_{s∼d,a∼π}[(λI + u uᵀ)^{-1}] g                            (V3)
+==============  ===============================================================================
+
+All rank-1 inverses are Sherman–Morrison, (λI + uuᵀ)^{-1}v = (v − u(uᵀv)/(λ + ‖u‖²))/λ, applied
+without forming a matrix. For the two expectations over (s, a) the per-sample formulas are
+summed in closed form, O(SA) in total (derivations in each function's docstring).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._types import Array
+from ._validate import check_damping
+from .fisher import fisher_at, npg_closed_form
+from .mdp import TabularMDP
+from .point import PolicyPoint, policy_point
+from .score import score_sq_norm
+from .sherman_morrison import sherman_morrison
+
+#: Deterministic methods, in the order of the design's table.
+METHODS: tuple[str, ...] = ("pg", "npg", "npg-damped", "r1-eigen", "r1-grad", "r1-same", "r1-precond")
+#: Methods that need damping λ > 0.
+DAMPED_METHODS: frozenset[str] = frozenset({"npg-damped", "r1-eigen", "r1-grad", "r1-same", "r1-precond"})
+
+
+def _pg(p: PolicyPoint, lam: float) -> Array:
+    return p.gradient
+
+
+def _npg(p: PolicyPoint, lam: float) -> Array:
+    return npg_closed_form(p)
+
+
+def _npg_damped(p: PolicyPoint, lam: float) -> Array:
+    return fisher_at(p).solve(p.gradient, lam)
+
+
+def _r1_eigen(p: PolicyPoint, lam: float) -> Array:
+    """(λI + σ₁v₁v₁ᵀ)^{-1} g by Sherman–Morrison with u = √σ₁ v₁."""
+    sigma, v = fisher_at(p).top_eigenpair()
+    g = p.gradient
+    return sherman_morrison(np.sqrt(sigma) * v.ravel(), lam).mv(g.ravel()).reshape(g.shape)
+
+
+def _r1_grad(p: PolicyPoint, lam: float) -> Array:
+    """(λI + ggᵀ)^{-1} g = g/(λ + ‖g‖²) (Sherman–Morrison with u = v = g)."""
+    g = p.gradient
+    return g / (lam + float(np.vdot(g, g)))
+
+
+def _r1_same(p: PolicyPoint, lam: float) -> Array:
+    """V2: Σ_s d(s) Σ_a π(a|s) Â(s,a) u_{s,a}/(λ + n(s,a)).
+
+    Sherman–Morrison with v = u gives (λI + uuᵀ)^{-1}Âu = Âu/(λ + ‖u‖²). With
+    c(s,a) = π(a|s)A(s,a)/((1−γ)(λ + n(s,a))) and u_{s,a} = e_a − π_s on block s, the sum over a
+    is c_s − π_s Σ_a c(s,a); block s is scaled by d(s).
+    """
+    c = p.pi * p.ev.A / ((1.0 - p.mdp.gamma) * (lam + score_sq_norm(p.pi)))
+    return p.ev.d[:, None] * (c - p.pi * c.sum(axis=1, keepdims=True))
+
+
+def _r1_precond(p: PolicyPoint, lam: float) -> Array:
+    """V3: E[(λI + uuᵀ)^{-1}] g = g/λ − Σ_{s,a} d(s)π(a|s) u_{s,a}(u_{s,a}ᵀg)/(λ(λ + n(s,a))).
+
+    Σ_{s,a} d(s)π(a|s) = 1 gives the g/λ term; u_{s,a}ᵀg = g(s,a) − π_s·g_s. With
+    c(s,a) = d(s)π(a|s)(u_{s,a}ᵀg)/(λ(λ + n(s,a))), the correction on block s is c_s − π_s Σ_a c(s,a).
+    """
+    g = p.gradient
+    ug = g - np.einsum("sa,sa->s", p.pi, g)[:, None]
+    c = p.ev.d[:, None] * p.pi * ug / (lam * (lam + score_sq_norm(p.pi)))
+    return g / lam - (c - p.pi * c.sum(axis=1, keepdims=True))
+
+
+_DIRECTIONS: dict[str, Callable[[PolicyPoint, float], Array]] = {
+    "pg": _pg,
+    "npg": _npg,
+    "npg-damped": _npg_damped,
+    "r1-eigen": _r1_eigen,
+    "r1-grad": _r1_grad,
+    "r1-same": _r1_same,
+    "r1-precond": _r1_precond,
+}
+
+
+def check_method(method: Any, damping: Any) -> float:
+    """Validate a method name and its damping; return λ (0.0 for undamped methods)."""
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string, one of {', '.join(METHODS)}; got {type(method).__name__}")
+    if method not in _DIRECTIONS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method in DAMPED_METHODS:
+        if damping is None:
+            raise ValueError(f"method {method!r} needs damping=λ > 0 (e.g. damping=1e-2)")
+        return check_damping(damping, positive=True, method=method)
+    if damping is not None and check_damping(damping, positive=False) != 0.0:
+        fix = "use 'npg-damped'" if method == "npg" else "pg has no damping; pass damping=None"
+        raise ValueError(f"method {method!r} is undamped but damping={damping} was given; {fix}")
+    return 0.0
+
+
+def direction_at(point: PolicyPoint, method: str, damping: float | None = None) -> Array:
+    """The direction of ``method`` at an already evaluated :class:`PolicyPoint`."""
+    lam = check_method(method, damping)
+    return _DIRECTIONS[method](point, lam)
+
+
+def direction(method: str, mdp: TabularMDP, theta: Any, damping: float | None = None) -> Array:
+    """The exact update direction of ``method`` at θ, shape (S, A).
+
+    Parameters
+    ----------
+    method
+        One of :data:`METHODS`.
+    mdp, theta
+        The MDP and the softmax logits θ, shape (S, A).
+    damping
+        λ > 0, required by the damped methods (:data:`DAMPED_METHODS`); must be None or 0 for
+        ``pg`` and ``npg``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Unknown method, missing or invalid damping, or invalid θ.
+    """
+    lam = check_method(method, damping)
+    return _DIRECTIONS[method](policy_point(mdp, theta), lam)

@@ -1,0 +1,171 @@
+"""The true Fisher information of a tabular softmax policy, kept as S blocks of size A × A.
+
+F = E_{s∼d, a∼π}[∇log π(a|s) ∇log π(a|s)ᵀ] = blockdiag_s d(s) (diag π_s − π_s π_sᵀ)
+(Kakade 2001; Agarwal et al. 2021, eq. (15)), since ∇_θ log π(a|s) = e_{(s,a)} − Σ_b π(b|s) e_{(s,b)}.
+
+Each block H(π_s) = diag π_s − π_s π_sᵀ is PSD with null vector 1, so rank F = S(A − 1) when every
+d(s) > 0 and every π(a|s) > 0. The operator never inverts a singular matrix:
+
+* damped solves (F + λI)x = v use, per block, d H + λI = D − d π πᵀ with D = diag(dπ + λ)
+  (diagonal minus rank-1), inverted by Sherman–Morrison; the denominator
+  1 − d πᵀD^{-1}π = Σ_a π_a λ/(dπ_a + λ) is formed without cancellation;
+* undamped solves return the minimum-norm solution F⁺v, per block
+  (1/d(s)) · C(C v_s / π_s), where C centres over the support of π_s (pseudo-inverse of
+  diag π − ππᵀ restricted to that support); blocks with d(s) = 0 give 0.
+
+Vectors are (S, A) arrays or flat (S·A,) arrays in row-major order (index s·A + a); results
+keep the input's shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._types import Array
+from ._validate import as_real_array, check_damping, check_finite
+from .mdp import TabularMDP
+from .point import PolicyPoint, policy_point
+
+
+@dataclass(frozen=True)
+class TabularFisher:
+    """The true Fisher at a policy, as an operator over (S, A) arrays.
+
+    Attributes
+    ----------
+    d : (S,) the normalised discounted visitation weighting the blocks.
+    pi : (S, A) the policy.
+    """
+
+    d: Array
+    pi: Array
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Shape (S·A, S·A) of the dense matrix."""
+        n = self.pi.size
+        return (n, n)
+
+    @property
+    def blocks(self) -> Array:
+        """Blocks d(s)(diag π_s − π_s π_sᵀ), shape (S, A, A)."""
+        A = self.pi.shape[1]
+        H = -self.pi[:, :, None] * self.pi[:, None, :]
+        H[:, np.arange(A), np.arange(A)] += self.pi
+        return self.d[:, None, None] * H
+
+    def dense(self) -> Array:
+        """The dense (S·A, S·A) matrix (row-major flattening); O((SA)²) memory."""
+        S, A = self.pi.shape
+        out = np.zeros((S, A, S, A))
+        idx = np.arange(S)
+        out[idx, :, idx, :] = self.blocks
+        return out.reshape(S * A, S * A)
+
+    def _as_blocks(self, v: Any, field: str = "v") -> tuple[Array, tuple[int, ...]]:
+        x = as_real_array(v, field)
+        S, A = self.pi.shape
+        if x.shape not in ((S, A), (S * A,)):
+            raise ValueError(f"{field} must have shape (S, A) = {(S, A)} or (S*A,) = {(S * A,)}; got {x.shape}")
+        check_finite(x, field)
+        return x.reshape(S, A), x.shape
+
+    def mv(self, v: Any) -> Array:
+        """F v, blockwise d(s)(π_s ∘ v_s − π_s (π_s·v_s)); O(SA)."""
+        x, shape = self._as_blocks(v)
+        pv = np.einsum("sa,sa->s", self.pi, x)
+        return (self.d[:, None] * self.pi * (x - pv[:, None])).reshape(shape)
+
+    def project_range(self, v: Any) -> Array:
+        """Orthogonal projection of v onto range(F) = F F⁺ v.
+
+        Per block with d(s) > 0: zero off the support of π_s, centre on the support;
+        blocks with d(s) = 0 project to 0.
+        """
+        x, shape = self._as_blocks(v)
+        return self._centre_support(x).reshape(shape)
+
+    def _centre_support(self, x: Array) -> Array:
+        supp = (self.pi > 0) & (self.d[:, None] > 0)
+        k = supp.sum(axis=1)
+        xs = np.where(supp, x, 0.0)
+        mean = xs.sum(axis=1) / np.maximum(k, 1)
+        return np.where(supp, xs - mean[:, None], 0.0)
+
+    def solve(self, v: Any, damping: float = 0.0) -> Array:
+        """Solve (F + λI) x = v for λ = damping > 0, or x = F⁺v (minimum norm) for λ = 0.
+
+        O(SA) in both cases; see the module docstring for the formulas.
+        """
+        x, shape = self._as_blocks(v)
+        lam = check_damping(damping, positive=False)
+        if lam == 0.0:
+            out = self._centre_support(x)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = np.where(out != 0.0, out / self.pi, 0.0)
+            out = self._centre_support(out)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = np.where(self.d[:, None] > 0, out / self.d[:, None], 0.0)
+            if not np.all(np.isfinite(out)):
+                raise ValueError(
+                    "F⁺v overflows: the Fisher has eigenvalues below the float range (π or d underflow); "
+                    "use damping > 0"
+                )
+            return out.reshape(shape)
+        dpi = self.d[:, None] * self.pi
+        Dinv = 1.0 / (dpi + lam)
+        denom = np.einsum("sa,sa->s", self.pi, lam * Dinv)  # = 1 − d πᵀD⁻¹π > 0
+        y = Dinv * x
+        coef = self.d * np.einsum("sa,sa->s", self.pi, y) / denom
+        return (y + Dinv * self.pi * coef[:, None]).reshape(shape)
+
+    def top_eigenpair(self) -> tuple[float, Array]:
+        """Largest eigenvalue σ₁ of F and a unit eigenvector v₁ (shape (S, A)), by blockwise eigh.
+
+        σ₁ v₁ v₁ᵀ is the best rank-1 approximation of F (Eckart–Young). With ties, the block
+        with the smallest state index is taken.
+        """
+        w, U = np.linalg.eigh(self.blocks)
+        s = int(np.argmax(w[:, -1]))
+        v = np.zeros_like(self.pi)
+        v[s] = U[s, :, -1]
+        return float(w[s, -1]), v
+
+
+def fisher_at(point: PolicyPoint) -> TabularFisher:
+    """The true Fisher at an evaluated policy point."""
+    return TabularFisher(d=point.ev.d, pi=point.pi)
+
+
+def fisher(mdp: TabularMDP, theta: Any) -> TabularFisher:
+    """The true Fisher F(θ) = blockdiag_s d(s)(diag π_s − π_s π_sᵀ) of softmax(θ) on ``mdp``."""
+    return fisher_at(policy_point(mdp, theta))
+
+
+def npg_closed_form(point: PolicyPoint) -> Array:
+    """F⁺∇J in closed form: the per-state-centred advantage over (1 − γ).
+
+    F⁺∇J(s, ·) = (A(s, ·) − mean_a A(s, ·)) / (1 − γ) for every state with d(s) > 0, and 0 for
+    states with d(s) = 0 (zero Fisher block). Agarwal et al. 2021, Lemma 5.1; the mean is the
+    uniform one because the Moore–Penrose pseudo-inverse returns the component orthogonal to the
+    per-state constant vectors. Exact for the real-valued policy (π > 0 always); no division
+    by π, so it holds for logits of any magnitude.
+    """
+    A = point.ev.A
+    centred = A - A.mean(axis=1, keepdims=True)
+    return np.where(point.ev.d[:, None] > 0, centred, 0.0) / (1.0 - point.mdp.gamma)
+
+
+def natural_gradient(mdp: TabularMDP, theta: Any, damping: float = 0.0) -> Array:
+    """Natural gradient of J at θ: F⁺∇J (damping 0, closed form) or (F + λI)^{-1}∇J (damping λ > 0).
+
+    Returns an (S, A) array. See :func:`npg_closed_form` and :meth:`TabularFisher.solve`.
+    """
+    lam = check_damping(damping, positive=False)
+    point = policy_point(mdp, theta)
+    if lam == 0.0:
+        return npg_closed_form(point)
+    return fisher_at(point).solve(point.gradient, lam)

@@ -1,0 +1,1 @@
+"""tabular_mdps package (see design.md)."""
