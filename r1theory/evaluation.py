@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
+import scipy.sparse.csgraph
+from numpy.typing import NDArray
 
 from ._types import Array, IntArray
 from ._validate import as_real_array, check_distribution, check_shape
@@ -72,6 +75,20 @@ def advantage(Q: Array, pi: Array) -> Array:
     return A
 
 
+def reachable(P_pi: Array, rho: Array) -> NDArray[np.bool_]:
+    """States reachable from the support of ρ along positive entries of P_π (breadth-first search).
+
+    d(s) > 0 exactly for these states; elsewhere the linear solve returns rounding noise instead of 0.
+    """
+    S = len(rho)
+    graph = scipy.sparse.csr_matrix(np.vstack([P_pi > 0, rho > 0]))  # extra node S points at supp(ρ)
+    graph = scipy.sparse.hstack([graph, scipy.sparse.csr_matrix((S + 1, 1), dtype=bool)]).tocsr()
+    order = scipy.sparse.csgraph.breadth_first_order(graph, S, directed=True, return_predecessors=False)
+    out = np.zeros(S, dtype=bool)
+    out[order[order < S]] = True
+    return out
+
+
 def _evaluate(mdp: TabularMDP, pi: Array) -> Evaluation:
     """Evaluate a validated policy (no input checks)."""
     S = mdp.S
@@ -82,7 +99,9 @@ def _evaluate(mdp: TabularMDP, pi: Array) -> Evaluation:
     V = scipy.linalg.lu_solve(lu, r_pi, check_finite=False)
     # d^T (I − γP_π) = (1 − γ) ρ^T  ⇔  (I − γP_π)^T d = (1 − γ) ρ
     d = (1.0 - mdp.gamma) * scipy.linalg.lu_solve(lu, mdp.rho, trans=1, check_finite=False)
-    d = np.maximum(d, 0.0)  # remove rounding-level negatives on unreachable states
+    d = np.maximum(d, 0.0)  # remove rounding-level negatives
+    if d.min() < 1e-8:
+        d[~reachable(P_pi, mdp.rho)] = 0.0  # exactly 0 where no path from ρ exists (not rounding noise)
     Q = mdp.r + mdp.gamma * mdp.expected_next(V)
     return Evaluation(V=V, Q=Q, A=advantage(Q, pi), d=d, J=float(mdp.rho @ V), pi=pi)
 

@@ -35,6 +35,13 @@ class ShermanMorrison:
         x = as_real_array(v, "v")
         if x.ndim == 0 or x.shape[-1] != self.n:
             raise ValueError(f"v must have last dimension {self.n} to match u; got shape {x.shape}")
+        check_finite(x, "v")
+        try:
+            np.broadcast_shapes(self.u.shape[:-1], x.shape[:-1])
+        except ValueError:
+            raise ValueError(
+                f"v's batch axes {x.shape[:-1]} do not broadcast with u's batch axes {self.u.shape[:-1]}"
+            ) from None
         lam = self.damping
         uv = np.einsum("...i,...i->...", self.u, x)
         uu = np.einsum("...i,...i->...", self.u, self.u)
