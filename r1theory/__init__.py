@@ -7,10 +7,12 @@ J(θ) = ρ·V; flattening is row-major (index s·A + a).
 
 from __future__ import annotations
 
+from . import rates, steps
 from .diagnostics import Diagnostic, centred_cosine, fisher_diagnostics
 from .directions import DAMPED_METHODS, METHODS, direction, direction_at
 from .evaluation import Evaluation, Optimal, advantage, evaluate, optimal
 from .fisher import TabularFisher, fisher, natural_gradient, npg_closed_form
+from .iterates import Run, iterate
 from .mdp import TabularMDP
 from .point import PolicyPoint, policy_gradient, policy_point
 from .score import score_sq_norm, scores
@@ -26,6 +28,7 @@ __all__ = [
     "Evaluation",
     "Optimal",
     "PolicyPoint",
+    "Run",
     "ShermanMorrison",
     "TabularFisher",
     "TabularMDP",
@@ -37,14 +40,17 @@ __all__ = [
     "evaluate",
     "fisher",
     "fisher_diagnostics",
+    "iterate",
     "log_softmax",
     "natural_gradient",
     "npg_closed_form",
     "optimal",
     "policy_gradient",
     "policy_point",
+    "rates",
     "score_sq_norm",
     "scores",
     "sherman_morrison",
     "softmax",
+    "steps",
 ]

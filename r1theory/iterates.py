@@ -1,0 +1,169 @@
+"""Exact iterates θ_{t+1} = θ_t + η_t · direction(method, θ_t) and their histories.
+
+A run records, for t = 0..T (the initial point included):
+
+* ``J[t]`` = ρ·V^{π_t}, ``gap[t]`` = V*(ρ) − J[t] (V* by exact policy iteration),
+* ``grad_norm[t]`` = ‖∇J(θ_t)‖₂,
+* ``min_pi_opt[t]`` = min_s π_t(a*(s)|s), the quantity whose infimum is Mei et al. 2020's c,
+
+and for t = 0..T−1 the step ``eta[t]``, ``kl[t]`` = E_{s∼d_t} KL(π_t(·|s) ‖ π_{t+1}(·|s)), and the
+effective PG step ``eff_step[t]`` = η_t⟨direction_t, ∇J_t⟩/‖∇J_t‖²: the constant step at which plain PG
+would make the same first-order progress (design.md: report the effective step so that a step-size
+effect is not credited to curvature).
+
+A run ends with one of four statuses:
+
+* ``converged`` — gap ≤ tol;
+* ``max_iterations`` — the iteration cap was reached while J was still moving;
+* ``stalled`` — J moved by less than ``stall_tol`` over the last ``stall_window`` iterations with
+  gap > tol: the iterate is frozen (typically at a near-deterministic policy where the
+  direction underflows), which is not convergence;
+* ``diverged`` — θ or J became non-finite; the history up to the last finite point is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._types import Array
+from .directions import check_method, direction_at
+from .evaluation import Optimal, optimal
+from .mdp import TabularMDP
+from .point import PolicyPoint, check_theta, policy_point
+from .steps import StepRule, as_step_rule
+
+STATUSES = ("converged", "max_iterations", "stalled", "diverged")
+
+
+@dataclass(frozen=True)
+class Run:
+    """The history of one run; arrays have length T + 1 (per iterate) or T (per step)."""
+
+    method: str
+    damping: float | None
+    step: StepRule
+    J: Array
+    gap: Array
+    grad_norm: Array
+    min_pi_opt: Array
+    kl: Array
+    eta: Array
+    eff_step: Array
+    theta: Array
+    status: str
+    message: str
+    J_star: float
+    conditions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def iterations(self) -> int:
+        """Number of updates performed (T)."""
+        return len(self.J) - 1
+
+
+def kl_rows(log_p: Array, log_q: Array, p: Array) -> Array:
+    """Per-state KL(p(·|s) ‖ q(·|s)) = Σ_a p (log p − log q), from log-probabilities (finite for finite logits)."""
+    return np.einsum("sa,sa->s", p, log_p - log_q)
+
+
+def iterate(
+    mdp: TabularMDP,
+    theta0: Any,
+    method: str,
+    step: StepRule | float,
+    iterations: int,
+    damping: float | None = None,
+    tol: float = 0.0,
+    *,
+    optimum: Optimal | None = None,
+    stall_window: int = 200,
+    stall_tol: float | None = None,
+) -> Run:
+    """Run ``iterations`` exact updates of ``method`` from θ₀ and return the :class:`Run`.
+
+    Parameters
+    ----------
+    mdp, theta0
+        The MDP and the initial logits (S, A).
+    method, damping
+        A method of :data:`r1theory.METHODS` and its damping λ (required for the damped ones).
+    step
+        A :class:`r1theory.steps.StepRule` or a positive constant.
+    iterations
+        The iteration cap T ≥ 0.
+    tol
+        Stop as ``converged`` once gap ≤ tol.
+    optimum
+        The MDP's :func:`r1theory.optimal` result, to avoid recomputing it across runs.
+    stall_window, stall_tol
+        Declare ``stalled`` when J changed by less than ``stall_tol`` (default
+        1e-13·(1 + |V*(ρ)|)) over the last ``stall_window`` iterations.
+    """
+    check_method(method, damping)
+    rule = as_step_rule(step)
+    if isinstance(iterations, bool) or not isinstance(iterations, int | np.integer) or iterations < 0:
+        raise ValueError(f"iterations must be an integer >= 0; got {iterations!r}")
+    if not np.isfinite(tol) or tol < 0:
+        raise ValueError(f"tol must be a finite number >= 0; got {tol!r}")
+    opt = optimum if optimum is not None else optimal(mdp)
+    stall = stall_tol if stall_tol is not None else 1e-13 * (1.0 + abs(opt.J))
+    rows = np.arange(mdp.S)
+    point = policy_point(mdp, check_theta(mdp, theta0))
+
+    Js, gaps, gnorms, mins, kls, etas, effs = [], [], [], [], [], [], []
+
+    def record(p: PolicyPoint) -> None:
+        Js.append(p.ev.J)
+        gaps.append(opt.J - p.ev.J)
+        gnorms.append(float(np.linalg.norm(p.gradient)))
+        mins.append(float(np.min(p.pi[rows, opt.actions])))
+
+    record(point)
+    status, message = "max_iterations", f"reached the cap of {iterations} iterations"
+    for t in range(iterations):
+        if gaps[-1] <= tol:
+            status, message = "converged", f"gap {gaps[-1]:.3g} <= tol {tol:g} at t={t}"
+            break
+        with np.errstate(over="ignore", invalid="ignore"):
+            dirn = direction_at(point, method, damping)
+            eta = rule(t, dirn)
+            theta = point.theta + eta * dirn
+        if not (np.all(np.isfinite(dirn)) and np.all(np.isfinite(theta))):
+            status, message = "diverged", f"non-finite θ after step {t} (η={eta:.3g})"
+            break
+        new = policy_point(mdp, theta)
+        if not np.isfinite(new.ev.J):
+            status, message = "diverged", f"non-finite J after step {t}"
+            break
+        kls.append(float(point.ev.d @ kl_rows(point.log_pi, new.log_pi, point.pi)))
+        etas.append(eta)
+        g = point.gradient
+        g2 = float(np.vdot(g, g))
+        effs.append(eta * float(np.vdot(dirn, g)) / g2 if g2 > 0 else float("nan"))
+        point = new
+        record(point)
+        if t + 1 >= stall_window and abs(Js[-1] - Js[-1 - stall_window]) < stall and gaps[-1] > tol:
+            status = "stalled"
+            message = f"J moved < {stall:.1g} over {stall_window} iterations with gap {gaps[-1]:.3g} > tol"
+            break
+    if status == "max_iterations" and gaps[-1] <= tol:
+        status, message = "converged", f"gap {gaps[-1]:.3g} <= tol {tol:g} at t={len(Js) - 1}"
+    return Run(
+        method=method,
+        damping=damping,
+        step=rule,
+        J=np.asarray(Js),
+        gap=np.asarray(gaps),
+        grad_norm=np.asarray(gnorms),
+        min_pi_opt=np.asarray(mins),
+        kl=np.asarray(kls),
+        eta=np.asarray(etas),
+        eff_step=np.asarray(effs),
+        theta=point.theta,
+        status=status,
+        message=message,
+        J_star=opt.J,
+    )

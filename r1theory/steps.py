@@ -1,0 +1,86 @@
+"""Step-size rules: the step η_t is separate from the direction (design.md, "The method family").
+
+A rule maps (t, point, direction) to η_t ≥ 0. Rules from the theory:
+
+* :func:`constant` — η_t = η.
+* :func:`mei2020` — η = (1 − γ)³/8, the step of Mei et al. 2020, Theorem 4 (1/L with the
+  smoothness constant L = 8/(1 − γ)³ of their Lemma 7); for a bandit (γ = 0) their Update 1 uses
+  η = 2/5 = 1/L with L = 5/2 (Lemma 2), available as ``mei2020(0.0, bandit=True)``.
+* :func:`agarwal2021_npg` — η = (1 − γ)² log|A|, the step at which Agarwal et al. 2021, Theorem 5.3
+  gives ε-optimality of NPG within 2/((1 − γ)²ε) iterations.
+* :func:`normalized` — η_t = η/‖direction_t‖₂, the geometry-aware normalised step of
+  Mei et al. 2021 (GNPG) when the direction is ∇J.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._types import Array
+from ._validate import as_scalar
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """A step-size rule. ``kind`` is "constant" or "normalized"; ``eta`` its scale; ``label`` for reports."""
+
+    kind: str
+    eta: float
+    label: str
+
+    def __call__(self, t: int, direction: Array) -> float:
+        """η_t for iteration t with the given direction."""
+        if self.kind == "normalized":
+            norm = float(np.linalg.norm(direction))
+            return self.eta / norm if norm > 0 else 0.0
+        return self.eta
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (used in configurations and cache keys)."""
+        return {"kind": self.kind, "eta": self.eta, "label": self.label}
+
+
+def _positive(eta: Any, field: str = "step") -> float:
+    value = as_scalar(eta, field)
+    if value <= 0:
+        raise ValueError(f"{field} must be > 0; got {value}")
+    return value
+
+
+def constant(eta: float) -> StepRule:
+    """η_t = η for all t."""
+    value = _positive(eta)
+    return StepRule("constant", value, f"constant {value:g}")
+
+
+def normalized(eta: float) -> StepRule:
+    """η_t = η/‖direction_t‖₂ (unit-length moves of size η; 0 when the direction vanishes)."""
+    value = _positive(eta)
+    return StepRule("normalized", value, f"normalized {value:g}")
+
+
+def mei2020(gamma: float, bandit: bool = False) -> StepRule:
+    """η = (1 − γ)³/8 (Mei et al. 2020, Thm 4), or η = 2/5 for a bandit (their Update 1, Lemma 4)."""
+    if bandit:
+        return StepRule("constant", 0.4, "Mei et al. 2020 bandit: 2/5")
+    g = as_scalar(gamma, "gamma")
+    return StepRule("constant", (1.0 - g) ** 3 / 8.0, "Mei et al. 2020: (1-γ)³/8")
+
+
+def agarwal2021_npg(gamma: float, A: int) -> StepRule:
+    """η = (1 − γ)² log|A| (Agarwal et al. 2021, Thm 5.3: ε-optimal within 2/((1 − γ)²ε) iterations)."""
+    g = as_scalar(gamma, "gamma")
+    if A < 2:
+        raise ValueError(f"agarwal2021_npg needs at least 2 actions (log|A| > 0); got A={A}")
+    return StepRule("constant", (1.0 - g) ** 2 * math.log(A), "Agarwal et al. 2021: (1-γ)² log|A|")
+
+
+def as_step_rule(step: Any) -> StepRule:
+    """Accept a :class:`StepRule` or a positive number (a constant step)."""
+    if isinstance(step, StepRule):
+        return step
+    return constant(step)

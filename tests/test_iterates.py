@@ -1,0 +1,119 @@
+"""Exact iterates: histories, statuses, step rules and the effective step."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import r1theory as r1
+from r1theory import steps
+from r1theory.iterates import iterate
+
+
+def _mdp(seed: int = 0, S: int = 4, A: int = 3, gamma: float = 0.8) -> r1.TabularMDP:
+    rng = np.random.default_rng(seed)
+    P = rng.random((S, A, S))
+    P /= P.sum(axis=-1, keepdims=True)
+    return r1.TabularMDP(P, rng.random((S, A)), gamma, np.full(S, 1.0 / S))
+
+
+def _bandit(r: tuple[float, ...] = (1.0, 0.9, 0.1)) -> r1.TabularMDP:
+    return r1.TabularMDP(np.ones((1, len(r), 1)), np.array([r]), 0.0, np.ones(1))
+
+
+def test_history_lengths_and_initial_point() -> None:
+    mdp = _mdp()
+    theta0 = np.random.default_rng(1).normal(size=(4, 3))
+    run = iterate(mdp, theta0, "pg", 0.5, 25)
+    assert run.status == "max_iterations"
+    assert run.iterations == 25
+    assert len(run.J) == len(run.gap) == len(run.grad_norm) == len(run.min_pi_opt) == 26
+    assert len(run.kl) == len(run.eta) == len(run.eff_step) == 25
+    assert run.J[0] == pytest.approx(r1.evaluate(mdp, r1.softmax(theta0)).J, abs=1e-14)
+    opt = r1.optimal(mdp)
+    np.testing.assert_allclose(run.gap, opt.J - run.J, atol=1e-14)
+    assert run.grad_norm[0] == pytest.approx(np.linalg.norm(r1.policy_gradient(mdp, theta0)), rel=1e-12)
+    pi0 = r1.softmax(theta0)
+    assert run.min_pi_opt[0] == pytest.approx(pi0[np.arange(4), opt.actions].min(), rel=1e-12)
+
+
+def test_pg_run_matches_manual_updates_and_kl() -> None:
+    mdp = _mdp(2)
+    theta = np.zeros((4, 3))
+    run = iterate(mdp, theta, "pg", 2.0, 10)
+    for t in range(10):
+        new = theta + 2.0 * r1.policy_gradient(mdp, theta)
+        p, q = r1.softmax(theta), r1.softmax(new)
+        d = r1.evaluate(mdp, p).d
+        kl = float(d @ (p * (np.log(p) - np.log(q))).sum(axis=1))
+        assert run.kl[t] == pytest.approx(kl, rel=1e-9, abs=1e-15)
+        theta = new
+    np.testing.assert_allclose(run.theta, theta, atol=1e-12)
+
+
+def test_effective_step_of_pg_and_r1_grad() -> None:
+    mdp = _mdp(3)
+    run = iterate(mdp, np.zeros((4, 3)), "pg", 0.7, 5)
+    np.testing.assert_allclose(run.eff_step, 0.7, rtol=1e-12)
+    lam = 0.05
+    run = iterate(mdp, np.zeros((4, 3)), "r1-grad", 0.7, 5, damping=lam)
+    expected = 0.7 / (lam + run.grad_norm[:-1] ** 2)
+    np.testing.assert_allclose(run.eff_step, expected, rtol=1e-10)
+
+
+def test_converged_status_stops_at_tolerance() -> None:
+    run = iterate(_bandit(), np.zeros((1, 3)), "npg", 1.0, 1000, tol=1e-3)
+    assert run.status == "converged"
+    assert run.gap[-1] <= 1e-3 < run.gap[-2]
+
+
+def test_stalled_is_not_converged() -> None:
+    # a step too small to move J: the run is reported as stalled, not converged
+    theta0 = np.log(np.array([[0.01, 0.05, 0.94]]))
+    run = iterate(_bandit(), theta0, "pg", 1e-15, 5000, tol=1e-6, stall_window=100)
+    assert run.status == "stalled"
+    assert run.gap[-1] > 0.5
+
+
+def test_diverged_status_keeps_history() -> None:
+    mdp = _mdp()
+    big = r1.TabularMDP(mdp.P, 1e3 * mdp.r, mdp.gamma, mdp.rho)  # gradient entries > 1: θ overflows
+    run = iterate(big, np.zeros((4, 3)), "pg", 1e308, 10)
+    assert run.status == "diverged"
+    assert np.all(np.isfinite(run.J))
+    assert run.iterations < 10
+
+
+def test_bad_arguments() -> None:
+    mdp = _mdp()
+    with pytest.raises(ValueError, match="iterations"):
+        iterate(mdp, np.zeros((4, 3)), "pg", 1.0, -1)
+    with pytest.raises(ValueError, match="step must be > 0"):
+        iterate(mdp, np.zeros((4, 3)), "pg", 0.0, 3)
+    with pytest.raises(ValueError, match="damping"):
+        iterate(mdp, np.zeros((4, 3)), "r1-grad", 1.0, 3)
+    with pytest.raises(ValueError, match="theta"):
+        iterate(mdp, np.zeros((3, 3)), "pg", 1.0, 3)
+    with pytest.raises(ValueError, match="tol"):
+        iterate(mdp, np.zeros((4, 3)), "pg", 1.0, 3, tol=-1.0)
+
+
+def test_step_rules() -> None:
+    assert steps.mei2020(0.9).eta == pytest.approx(0.1**3 / 8)
+    assert steps.mei2020(0.0, bandit=True).eta == 0.4
+    assert steps.agarwal2021_npg(0.9, 4).eta == pytest.approx(0.01 * math.log(4))
+    rule = steps.normalized(0.3)
+    d = np.array([[3.0, -4.0]])
+    assert rule(0, d) * np.linalg.norm(d) == pytest.approx(0.3)
+    assert rule(0, np.zeros((1, 2))) == 0.0
+    with pytest.raises(ValueError, match="at least 2 actions"):
+        steps.agarwal2021_npg(0.9, 1)
+    with pytest.raises(TypeError, match="step"):
+        steps.constant("big")  # type: ignore[arg-type]
+
+
+def test_normalized_run_moves_by_eta() -> None:
+    run = iterate(_mdp(4), np.zeros((4, 3)), "pg", steps.normalized(0.1), 5)
+    np.testing.assert_allclose(run.eta * run.grad_norm[:-1], 0.1, rtol=1e-12)
