@@ -1,0 +1,468 @@
+"""C1: "a rank-1 approximation to the inverse Fisher converges faster than policy gradient".
+
+The paper (arXiv 2601.18626) states C1 "under certain conditions" without saying which. This check
+measures it for each candidate formalisation (``r1-grad`` V1, ``r1-same`` V2, ``r1-precond`` V3,
+``r1-eigen``) and for the damped natural gradient ``npg-damped``, against exact softmax PG, over the
+instance families of the default suite and damping λ over decades, under three protocols:
+
+* ``equal-step`` — the same nominal step η for the method and for PG, at every η of the grid.
+  Holds when the method reaches ε in fewer iterations at every η where the comparison is decidable.
+* ``tuned`` — each method at its own best step from a grid (the grid is extended by a decade whenever the
+  best step sits on its edge, up to :data:`MAX_EXTENSIONS` times). Holds when the method's best iteration
+  count is below PG's best.
+* ``pg-at-effective-step`` — the method at its best step against PG run at the method's effective
+  step η_eff = median_t η⟨direction_t, ∇J_t⟩/‖∇J_t‖² (the PG step making the same first-order
+  progress). Holds when the method still wins: the speed-up is not a mere step-size rescaling.
+
+Progress is "iterations to reach gap ≤ ε" with ε = 10⁻¹·gap₀ (``loose``) and 10⁻⁴·gap₀ (``tight``).
+A comparison is undecidable when neither run reaches ε, or when both reach it within
+:data:`TRIVIAL` iterations (a step so large that one update is a greedy policy-iteration step, where
+every method "converges" at once). Runs that stop moving away from the optimum are reported as
+``stalled`` and the smallest such step as the cliff.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from r1theory import rates
+
+from .context import Context
+from .result import CheckResult
+from .runs import RunResult, instance, run_task
+from .sweep import Task
+
+CLAIM = "c1.faster-than-pg"
+STATEMENT = (
+    "C1 (arXiv 2601.18626, abstract): the rank-1 inverse-Fisher method converges faster than policy gradient; "
+    "tested as: iterations to reach V*(ρ) − J ≤ ε are fewer than softmax PG's under the stated protocol"
+)
+METHODS: tuple[str, ...] = ("r1-grad", "r1-same", "r1-precond", "r1-eigen", "npg-damped")
+EPS_REL = {"loose": 1e-1, "tight": 1e-4}
+TRIVIAL = 2
+MAX_EXTENSIONS = 4
+PROTOCOLS = ("equal-step", "tuned", "pg-at-effective-step")
+
+
+@dataclass(frozen=True)
+class Family:
+    """One instance of the suite: a catalog entry, its parameters, the start and the iteration cap."""
+
+    label: str
+    instance: str
+    params: dict[str, Any]
+    theta0: str
+    iterations: int
+
+
+def suite(quick: bool) -> list[Family]:
+    """The default instance suite: random, Garnet, a hard chain and the plateau bandit (+ more in full mode).
+
+    Instances on which one policy-iteration step from the start already reaches the optimum are left out
+    of the quick suite: there a large enough step makes every method converge in one iteration
+    (design.md, measurement pitfalls). Each result reports the number of such greedy steps needed
+    (``pi_steps_from_start``).
+    """
+    T = 1500 if quick else 20000
+    fams = [
+        Family("random", "random", {"S": 10, "A": 4, "gamma": 0.95, "seed": 1}, "uniform", T),
+        Family("garnet", "garnet", {"S": 20, "A": 4, "branching": 2, "gamma": 0.95, "seed": 4}, "uniform", T),
+        Family("li-chain", "li_chain", {"H": 5, "gamma": 0.9}, "uniform", T),
+        Family("mei-plateau", "mei_bandit", {"init": "bad"}, "instance", T),
+    ]
+    if not quick:
+        fams += [
+            Family("agarwal-chain", "agarwal_chain", {"H": 6}, "uniform", T),
+            Family("cliff", "cliff", {}, "uniform", T),
+            Family("li-chain-7", "li_chain", {"H": 7, "gamma": 0.95}, "uniform", T),
+        ]
+        fams += [
+            Family(f"garnet-s{s}", "garnet", {"S": 30, "A": 4, "branching": 1, "gamma": 0.95, "seed": s}, "uniform", T)
+            for s in (1, 2)
+        ]
+    return fams
+
+
+def pi_steps_from_start(f: Family, cap: int = 100) -> int:
+    """Greedy policy-iteration steps from the start policy to the optimum (0 if it is optimal already)."""
+    from r1theory import evaluate, softmax
+
+    mdp, theta0, opt = instance(f.instance, f.params)
+    pi = softmax(np.zeros((mdp.S, mdp.A)) if f.theta0 == "uniform" else theta0)
+    rows = np.arange(mdp.S)
+    for n in range(cap + 1):
+        ev = evaluate(mdp, pi)
+        if opt.J - ev.J <= 1e-9 * (1.0 + abs(opt.J)):
+            return n
+        pi = np.zeros_like(pi)
+        pi[rows, np.argmax(ev.Q, axis=1)] = 1.0
+    return cap
+
+
+def dampings(quick: bool) -> list[float]:
+    """λ over decades."""
+    return [1e-3, 1e-1, 10.0] if quick else [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]
+
+
+def step_grid(quick: bool) -> list[float]:
+    """Base step grid, geometric (factor √10 in quick mode, 10^{1/4} in full mode)."""
+    k = 2 if quick else 4
+    return [float(f"{10 ** (e / k):.4g}") for e in range(-2 * k, 2 * k + 1)]
+
+
+def _extend(eta: float, up: bool) -> float:
+    """The next step beyond the edge of a series: a decade further."""
+    return float(f"{eta * 10.0 if up else eta / 10.0:.4g}")
+
+
+@dataclass
+class Series:
+    """Runs of one method at one λ on one family, keyed by step."""
+
+    runs: dict[float, RunResult]
+
+    def T(self, eta: float, eps: float) -> int | None:
+        """Iterations to gap ≤ ε at step η."""
+        return rates.iterations_to(self.runs[eta].gap, eps)
+
+    def best(self, eps: float) -> float:
+        """The best step: fewest iterations to ε, then smallest final gap."""
+
+        def key(eta: float) -> tuple[float, float]:
+            t = self.T(eta, eps)
+            return (math.inf if t is None else t, float(self.runs[eta].gap[-1]))
+
+        return min(sorted(self.runs), key=key)
+
+    def on_edge(self, eps: float) -> str | None:
+        """Return "up"/"down" when the best step is the largest/smallest tried and is not trivially fast."""
+        etas = sorted(self.runs)
+        b = self.best(eps)
+        t = self.T(b, eps)
+        if t is not None and t <= 1:
+            return None
+        if b == etas[-1]:
+            return "up"
+        if b == etas[0]:
+            return "down"
+        return None
+
+    def cliff(self) -> float | None:
+        """The smallest step whose run stalled or diverged."""
+        bad = [eta for eta, r in self.runs.items() if r.status in ("stalled", "diverged")]
+        return min(bad) if bad else None
+
+
+def _run(fam: Family, method: str, lam: float | None, eta: float, tol: float) -> Task:
+    return run_task(
+        fam.instance, method, eta, fam.iterations, params=fam.params, damping=lam, theta0=fam.theta0, tol=tol
+    )
+
+
+@dataclass(frozen=True)
+class Sweep1:
+    """Everything the C1 sweep ran: per (family label, method, λ) the runs keyed by step."""
+
+    families: list[Family]
+    dampings: list[float]
+    grid: list[float]
+    gap0: dict[str, float]
+    series: dict[tuple[str, str, float | None], Series]
+    effective: dict[tuple[str, str, float | None], float | None]
+
+
+_MEMO: dict[tuple[int, str], Sweep1] = {}
+
+
+def runs(ctx: Context) -> Sweep1:
+    """Run (or load from the cache) the C1 sweep; memoised per sweep runner, shared with the ascent check."""
+    memo_key = (id(ctx.sweep), ctx.mode)
+    if memo_key in _MEMO:
+        return _MEMO[memo_key]
+    quick = ctx.quick
+    fams = suite(quick)
+    lams = dampings(quick)
+    grid = step_grid(quick)
+    keys: list[tuple[str, str, float | None]] = [(f.label, "pg", None) for f in fams]
+    keys += [(f.label, m, lam) for f in fams for m in METHODS for lam in lams]
+    by_label = {f.label: f for f in fams}
+    gap0 = {f.label: _initial_gap(f) for f in fams}
+    tols = {f.label: EPS_REL["tight"] * gap0[f.label] for f in fams}
+    series: dict[tuple[str, str, float | None], Series] = {k: Series({}) for k in keys}
+
+    def execute(todo: list[tuple[tuple[str, str, float | None], float]], label: str) -> None:
+        tasks = [_run(by_label[k[0]], k[1], k[2], eta, tols[k[0]]) for k, eta in todo]
+        for (k, eta), res in zip(todo, ctx.sweep.run(tasks, label=label), strict=True):
+            series[k].runs[eta] = RunResult.of(res)
+
+    execute([(k, eta) for k in keys for eta in grid], CLAIM)
+    for round_ in range(MAX_EXTENSIONS):
+        todo = []
+        for k in keys:
+            edge = series[k].on_edge(tols[k[0]])
+            if edge is not None:
+                etas = sorted(series[k].runs)
+                todo.append((k, _extend(etas[-1] if edge == "up" else etas[0], edge == "up")))
+        if not todo:
+            break
+        execute(todo, f"{CLAIM} grid extension {round_ + 1}")
+
+    # PG at each method's effective step (the method at its best step for the tight ε)
+    eff: dict[tuple[str, str, float | None], float | None] = {}
+    pg_eff_todo = []
+    for k in keys:
+        if k[1] == "pg":
+            continue
+        s = series[k]
+        r = s.runs[s.best(tols[k[0]])]
+        vals = r.eff_step[np.isfinite(r.eff_step) & (r.eff_step > 0)]
+        e = float(f"{float(np.median(vals)):.3g}") if vals.size else None
+        eff[k] = e
+        if e is not None and e not in series[(k[0], "pg", None)].runs:
+            pg_eff_todo.append(((k[0], "pg", None), e))
+    if pg_eff_todo:
+        execute(list(dict.fromkeys(pg_eff_todo)), f"{CLAIM} PG at effective steps")
+    data = Sweep1(fams, lams, grid, gap0, series, eff)
+    _MEMO[memo_key] = data
+    return data
+
+
+def check(ctx: Context) -> list[CheckResult]:
+    """Run the C1 sweep on the default suite and return one result per (family, method, λ, ε, protocol)."""
+    data = runs(ctx)
+    fams, lams, grid, gap0, series, eff = (
+        data.families,
+        data.dampings,
+        data.grid,
+        data.gap0,
+        data.series,
+        data.effective,
+    )
+    pi_steps = {f.label: pi_steps_from_start(f) for f in fams}
+    results: list[CheckResult] = []
+    for f in fams:
+        pg = series[(f.label, "pg", None)]
+        for m in METHODS:
+            for lam in lams:
+                k = (f.label, m, lam)
+                for eps_name, rel in EPS_REL.items():
+                    eps = rel * gap0[f.label]
+                    cond = {
+                        "family": f.label,
+                        "instance": f.instance,
+                        "params": f.params,
+                        "damping": lam,
+                        "epsilon": eps_name,
+                        "eps": eps,
+                        "iterations": f.iterations,
+                        "theta0": f.theta0,
+                        "pi_steps_from_start": pi_steps[f.label],
+                    }
+                    results.append(_equal_step(m, cond, series[k], pg, grid, eps))
+                    results.append(_tuned(m, cond, series[k], pg, eps))
+                    results.append(_effective(m, cond, series[k], pg, eff[k], eps))
+    return results
+
+
+def _initial_gap(f: Family) -> float:
+    mdp, theta0, opt = instance(f.instance, f.params)
+    from r1theory import evaluate, softmax
+
+    th = np.zeros((mdp.S, mdp.A)) if f.theta0 == "uniform" else theta0
+    return float(opt.J - evaluate(mdp, softmax(th)).J)
+
+
+def _cmp(Tm: int | None, Tp: int | None) -> str:
+    """Compare iteration counts: "faster", "not-faster" or "undecidable"."""
+    if Tm is None and Tp is None:
+        return "undecidable"
+    if Tm is not None and Tp is not None and Tm <= TRIVIAL and Tp <= TRIVIAL:
+        return "undecidable"
+    if Tm is not None and (Tp is None or Tm < Tp):
+        return "faster"
+    return "not-faster"
+
+
+def _result(
+    method: str,
+    protocol: str,
+    cond: dict[str, Any],
+    measured: dict[str, Any],
+    outcome: str,
+    reason: str,
+    slack: float | None = None,
+    **evidence: Any,
+) -> CheckResult:
+    verdict = {"faster": "holds", "not-faster": "fails", "undecidable": "inconclusive"}[outcome]
+    return CheckResult(
+        claim=CLAIM,
+        statement=STATEMENT,
+        variant=method,
+        conditions={**cond, "protocol": protocol},
+        measured=measured,
+        bound={"comparison": "T_method < T_pg (iterations to gap ≤ ε)"},
+        verdict=verdict,
+        slack=slack,
+        evidence={"reason": reason, **evidence},
+    )
+
+
+def _speedup(Tm: int | None, Tp: int | None) -> float | None:
+    if Tm is None or Tp is None:
+        return None
+    return float(Tp / max(Tm, 1))
+
+
+def _equal_step(
+    method: str, cond: dict[str, Any], s: Series, pg: Series, grid: Sequence[float], eps: float
+) -> CheckResult:
+    rows = []
+    for eta in grid:
+        Tm, Tp = s.T(eta, eps), pg.T(eta, eps)
+        rows.append((eta, Tm, Tp, _cmp(Tm, Tp)))
+    decided = [r for r in rows if r[3] != "undecidable"]
+    faster = [r[0] for r in decided if r[3] == "faster"]
+    slower = [r[0] for r in decided if r[3] == "not-faster"]
+    if not decided:
+        outcome, reason = "undecidable", "at every step neither reaches ε, or both reach it in ≤ 2 iterations"
+    elif not slower:
+        outcome, reason = "faster", f"faster at all {len(decided)} decidable steps"
+    else:
+        outcome = "not-faster"
+        reason = f"not faster at η ∈ {slower}" + (f"; faster at η ∈ {faster}" if faster else "")
+    measured = {
+        "T_method": [r[1] for r in rows],
+        "T_pg": [r[2] for r in rows],
+        "faster_at": faster,
+        "not_faster_at": slower,
+    }
+    return _result(
+        method,
+        "equal-step",
+        cond,
+        measured,
+        outcome,
+        reason,
+        grid=list(grid),
+        cliff_method=s.cliff(),
+        cliff_pg=pg.cliff(),
+    )
+
+
+def _fits(r: RunResult) -> dict[str, Any]:
+    floor = rates.floor_for(r.J_star)
+    sub = rates.fit_sublinear(r.gap, floor=floor)
+    lin = rates.fit_linear(r.gap, floor=floor)
+    return {
+        "sublinear_slope": None if sub is None else sub.slope,
+        "sublinear_window": None if sub is None else [sub.t_start, sub.t_end],
+        "linear_rate": None if lin is None else math.exp(lin.slope),
+        "linear_window": None if lin is None else [lin.t_start, lin.t_end],
+    }
+
+
+def _tuned(method: str, cond: dict[str, Any], s: Series, pg: Series, eps: float) -> CheckResult:
+    bm, bp = s.best(eps), pg.best(eps)
+    Tm, Tp = s.T(bm, eps), pg.T(bp, eps)
+    outcome = _cmp(Tm, Tp)
+    reason = ""
+    if outcome == "faster" and pg.on_edge(eps):
+        outcome, reason = "undecidable", "PG's best step is on the edge of its extended grid"
+    elif outcome == "not-faster" and s.on_edge(eps):
+        outcome, reason = "undecidable", "the method's best step is on the edge of its extended grid"
+    if not reason:
+        reason = {
+            "faster": f"best {Tm} vs PG's best {Tp} iterations",
+            "not-faster": f"best {Tm} vs PG's best {Tp} iterations",
+            "undecidable": "neither reaches ε, or both reach it in ≤ 2 iterations",
+        }[outcome]
+    measured = {
+        "T_method": Tm,
+        "T_pg": Tp,
+        "eta_method": bm,
+        "eta_pg": bp,
+        "status_method": s.runs[bm].status,
+        "status_pg": pg.runs[bp].status,
+        "rate_method": _fits(s.runs[bm]),
+        "rate_pg": _fits(pg.runs[bp]),
+    }
+    return _result(
+        method,
+        "tuned",
+        cond,
+        measured,
+        outcome,
+        reason,
+        _slack(Tm, Tp),
+        grid_method=sorted(s.runs),
+        grid_pg=sorted(pg.runs),
+        cliff_method=s.cliff(),
+        cliff_pg=pg.cliff(),
+    )
+
+
+def _slack(Tm: int | None, Tp: int | None) -> float | None:
+    sp = _speedup(Tm, Tp)
+    return None if sp is None else math.log10(sp)
+
+
+def _effective(method: str, cond: dict[str, Any], s: Series, pg: Series, eff: float | None, eps: float) -> CheckResult:
+    bm = s.best(eps)
+    Tm = s.T(bm, eps)
+    if eff is None:
+        return _result(
+            method,
+            "pg-at-effective-step",
+            cond,
+            {"T_method": Tm, "eta_method": bm},
+            "undecidable",
+            "the effective step is undefined (direction orthogonal or opposed to ∇J)",
+        )
+    Tp = pg.T(eff, eps)
+    outcome = _cmp(Tm, Tp)
+    measured = {"T_method": Tm, "eta_method": bm, "eta_effective": eff, "T_pg_at_effective": Tp}
+    reason = f"{Tm} vs PG at η_eff={eff:g}: {Tp} iterations"
+    return _result(method, "pg-at-effective-step", cond, measured, outcome, reason, _slack(Tm, Tp))
+
+
+def summarize(results: Sequence[CheckResult]) -> str:
+    """Markdown matrix per method and protocol: families × λ, cells 'loose/tight' verdict symbols."""
+    sym = {"holds": "✓", "fails": "✗", "inconclusive": "?"}
+    mine = [r for r in results if r.claim == CLAIM]
+    if not mine:
+        return ""
+    fams = list(dict.fromkeys(r.conditions["family"] for r in mine))
+    lams = sorted({r.conditions["damping"] for r in mine})
+    out = [
+        "Cells: verdict at loose ε / tight ε (✓ holds, ✗ fails, ? inconclusive). Rows: families; columns: λ.",
+        "",
+    ]
+    cell: dict[tuple[str, str, str, float, str], str] = {}
+    for r in mine:
+        c = r.conditions
+        cell[(r.variant, c["protocol"], c["family"], c["damping"], c["epsilon"])] = sym[r.verdict]
+    for m in METHODS:
+        for p in PROTOCOLS:
+            out.append(f"**{m}**, protocol `{p}`")
+            out.append("")
+            out.append("| family | " + " | ".join(f"λ={lam:g}" for lam in lams) + " |")
+            out.append("|---|" + "---|" * len(lams))
+            for fam in fams:
+                row = [
+                    f"{cell.get((m, p, fam, lam, 'loose'), '')}/{cell.get((m, p, fam, lam, 'tight'), '')}"
+                    for lam in lams
+                ]
+                out.append(f"| {fam} | " + " | ".join(row) + " |")
+            out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    from .runner import module_main
+
+    raise SystemExit(module_main(__name__))

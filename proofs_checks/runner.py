@@ -1,0 +1,134 @@
+"""``r1theory verify``: run the selected checks on the default suite and write the report.
+
+Each check module exposes ``CLAIM`` (its stable identifier) and ``check(ctx) -> list[CheckResult]``.
+Results are written after every check (atomically), so an interrupted run keeps what finished and
+a rerun with the same ``--out`` reuses every cached sweep task.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .context import Context, Mode
+from .report import markdown, verdict_table, write_atomic, write_results
+from .result import CheckResult
+from .sweep import Sweep
+
+#: Check modules in report order.
+MODULES: tuple[str, ...] = (
+    "proofs_checks.pdl",
+    "proofs_checks.mei2020_smoothness",
+    "proofs_checks.mei2020_lojasiewicz",
+    "proofs_checks.mei2020_rate",
+    "proofs_checks.mei2020_bandit",
+    "proofs_checks.agarwal2021_npg_rate",
+    "proofs_checks.c1_faster_than_pg",
+    "proofs_checks.ascent",  # reuses the C1 sweep's runs
+)
+
+
+def available() -> list[ModuleType]:
+    """The importable check modules, in report order."""
+    return [importlib.import_module(m) for m in MODULES]
+
+
+def claims() -> list[str]:
+    """Stable identifiers of every check."""
+    return [m.CLAIM for m in available()]
+
+
+def select(pattern: str | None) -> list[ModuleType]:
+    """Modules whose claim matches ``pattern``: a glob (``mei2020.*``) or a prefix (``c1``)."""
+    mods = available()
+    if not pattern:
+        return mods
+    chosen = [m for m in mods if fnmatch.fnmatch(m.CLAIM, pattern) or m.CLAIM.startswith(pattern)]
+    if not chosen:
+        raise ValueError(f"--only {pattern!r} matches no claim; claims are: {', '.join(m.CLAIM for m in mods)}")
+    return chosen
+
+
+def git_revision() -> str | None:
+    """The git revision of the source tree, when it is a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def provenance(mode: Mode, only: str | None, jobs: int) -> dict[str, Any]:
+    """Versions and configuration of this run."""
+    import numpy
+    import scipy
+
+    import r1theory
+
+    return {
+        "version": r1theory.__version__,
+        "git_revision": git_revision(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "mode": mode,
+        "only": only,
+        "jobs": jobs,
+        "argv": sys.argv,
+    }
+
+
+def verify(mode: Mode, only: str | None, out: Path, jobs: int, progress: bool = True) -> int:
+    """Run the checks; write ``out/results.json`` and ``out/report.md``; return the exit status.
+
+    0 when every selected check completed (whatever the verdicts), 1 when a check crashed.
+    """
+    modules = select(only)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(mode=mode, sweep=Sweep(out / "cache", jobs=jobs, progress=progress), out=out)
+    prov = provenance(mode, only, jobs)
+    results: list[CheckResult] = []
+    crashed: list[dict[str, str]] = []
+    summaries: dict[str, str] = {}
+    start = time.monotonic()
+    for m in modules:
+        t0 = time.monotonic()
+        try:
+            results.extend(m.check(ctx))
+        except Exception as exc:  # a crashed check is reported, the others still run
+            crashed.append({"claim": m.CLAIM, "error": f"{type(exc).__name__}: {exc}"})
+            traceback.print_exc(file=sys.stderr)
+        if progress:
+            print(f"[{m.CLAIM}] done in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+        prov["elapsed_seconds"] = round(time.monotonic() - start, 1)
+        prov["tasks_computed"], prov["tasks_reused"] = ctx.sweep.computed, ctx.sweep.reused
+        if hasattr(m, "summarize"):
+            summaries[m.CLAIM] = m.summarize(results)
+        write_results(out / "results.json", results, prov, crashed)
+        write_atomic(out / "report.md", markdown(results, prov, crashed, summaries))
+    print(verdict_table(results, crashed))
+    print(f"\nreport: {out / 'report.md'}\nresults: {out / 'results.json'}")
+    return 1 if crashed else 0
+
+
+def module_main(module_name: str, argv: list[str] | None = None) -> int:
+    """Entry point for ``python -m proofs_checks.<module>``: run one check and print its verdicts."""
+    import argparse
+
+    mod = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"python -m {module_name}", description=f"Run the check {mod.CLAIM}.")
+    parser.add_argument("--full", action="store_true", help="thorough run instead of the quick one")
+    parser.add_argument("--out", type=Path, default=Path("r1theory-out"), help="output folder (cache and report)")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    args = parser.parse_args(argv)
+    return verify("full" if args.full else "quick", mod.CLAIM, args.out, max(1, args.jobs))

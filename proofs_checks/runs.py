@@ -1,0 +1,153 @@
+"""Run tasks: one exact run of one method on one catalog instance, as a cacheable sweep task.
+
+Checks and figures describe runs with :func:`run_task`; the sweep executes :func:`run_method` in
+worker processes and caches its result, so a figure reuses the runs a check already made.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from r1theory import TabularMDP, iterates, optimal, steps
+from r1theory._types import Array
+from r1theory.evaluation import Optimal
+
+from .sweep import Task, make_task
+
+RUN_FN = "proofs_checks.runs:run_method"
+
+
+@functools.lru_cache(maxsize=64)
+def _instance(name: str, params_json: str) -> tuple[TabularMDP, Array | None, Optimal]:
+    import tabular_mdps
+
+    inst = tabular_mdps.get_instance(name, **json.loads(params_json))
+    return inst.mdp, inst.theta0, optimal(inst.mdp)
+
+
+def instance(name: str, params: dict[str, Any] | None = None) -> tuple[TabularMDP, Array | None, Optimal]:
+    """The catalog instance ``name`` with ``params``: (mdp, recommended θ₀ or None, optimum); memoised."""
+    return _instance(name, json.dumps(params or {}, sort_keys=True))
+
+
+def initial_theta(name: str, params: dict[str, Any], theta0: str) -> Array:
+    """θ₀ by name: "uniform" (zeros) or "instance" (the catalog's recommended start)."""
+    mdp, rec, _ = instance(name, params)
+    if theta0 == "uniform":
+        return np.zeros((mdp.S, mdp.A))
+    if theta0 == "instance":
+        if rec is None:
+            raise ValueError(f"instance {name!r} has no recommended theta0; use theta0='uniform'")
+        return rec
+    raise ValueError(f"theta0 must be 'uniform' or 'instance'; got {theta0!r}")
+
+
+def step_from(spec: dict[str, Any], mdp: TabularMDP) -> steps.StepRule:
+    """Build a step rule from its JSON description: {"kind": "constant"|"normalized"|"mei2020"|"agarwal2021", ...}."""
+    kind = spec["kind"]
+    if kind == "constant":
+        return steps.constant(spec["eta"])
+    if kind == "normalized":
+        return steps.normalized(spec["eta"])
+    if kind == "mei2020":
+        return steps.mei2020(mdp.gamma, bandit=bool(spec.get("bandit", False)))
+    if kind == "agarwal2021":
+        return steps.agarwal2021_npg(mdp.gamma, mdp.A)
+    raise ValueError(f"unknown step kind {kind!r}")
+
+
+def run_task(
+    instance_name: str,
+    method: str,
+    step: dict[str, Any] | float,
+    iterations: int,
+    *,
+    params: dict[str, Any] | None = None,
+    damping: float | None = None,
+    theta0: str = "uniform",
+    tol: float = 0.0,
+) -> Task:
+    """Describe one run as a sweep task (a float ``step`` means a constant step)."""
+    spec = {"kind": "constant", "eta": float(step)} if not isinstance(step, dict) else step
+    return make_task(
+        RUN_FN,
+        {
+            "instance": instance_name,
+            "params": params or {},
+            "method": method,
+            "damping": damping,
+            "step": spec,
+            "iterations": iterations,
+            "theta0": theta0,
+            "tol": tol,
+        },
+    )
+
+
+def run_method(config: dict[str, Any]) -> dict[str, Any]:
+    """Worker: execute a run configuration and return its histories (arrays) and status."""
+    mdp, _, opt = instance(config["instance"], config["params"])
+    run = iterates.iterate(
+        mdp,
+        initial_theta(config["instance"], config["params"], config["theta0"]),
+        config["method"],
+        step_from(config["step"], mdp),
+        int(config["iterations"]),
+        damping=config["damping"],
+        tol=float(config["tol"]),
+        optimum=opt,
+    )
+    return {
+        "J": run.J,
+        "gap": run.gap,
+        "grad_norm": run.grad_norm,
+        "min_pi_opt": run.min_pi_opt,
+        "kl": run.kl,
+        "eta": run.eta,
+        "eff_step": run.eff_step,
+        "theta": run.theta,
+        "status": run.status,
+        "message": run.message,
+        "J_star": run.J_star,
+        "step_label": run.step.label,
+    }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Typed view of a cached run result."""
+
+    J: Array
+    gap: Array
+    grad_norm: Array
+    min_pi_opt: Array
+    kl: Array
+    eta: Array
+    eff_step: Array
+    theta: Array
+    status: str
+    message: str
+    J_star: float
+
+    @classmethod
+    def of(cls, result: dict[str, Any]) -> RunResult:
+        """Wrap the dictionary returned by :func:`run_method` (fresh or from the cache)."""
+        return cls(
+            **{
+                k: np.asarray(result[k])
+                for k in ("J", "gap", "grad_norm", "min_pi_opt", "kl", "eta", "eff_step", "theta")
+            },
+            status=str(result["status"]),
+            message=str(result["message"]),
+            J_star=float(result["J_star"]),
+        )
+
+    @property
+    def iterations(self) -> int:
+        """Number of updates made."""
+        return len(self.J) - 1

@@ -1,0 +1,73 @@
+"""Command line: ``r1theory verify`` (and later ``figures``, ``falsify``).
+
+The engine package does not import the check or figure packages; the commands are dispatched
+to them lazily. Exit status: 0 on completion (whatever the verdicts), 1 when a check crashed,
+2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--jobs must be a positive integer; got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--jobs must be a positive integer; got {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``r1theory`` command."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="r1theory", description="Exact checks of rank-1 natural policy gradient theory."
+    )
+    parser.add_argument("--version", action="version", version=f"r1theory {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("verify", help="run every convergence claim on the default suite and write a report")
+    mode = v.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="the default suite within about 3 minutes (default)")
+    mode.add_argument("--full", action="store_true", help="the thorough run: more instances, damping values, seeds")
+    v.add_argument("--only", metavar="PATTERN", help="claims matching a glob or prefix, e.g. 'c1' or 'mei2020.*'")
+    v.add_argument("--out", metavar="DIR", type=Path, default=Path("r1theory-out"), help="output folder")
+    v.add_argument("--jobs", metavar="N", type=_jobs, default=min(2, os.cpu_count() or 1), help="worker processes")
+    v.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    sub.add_parser("claims", help="list the stable claim identifiers")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "claims":
+        from proofs_checks.runner import claims
+
+        print("\n".join(claims()))
+        return 0
+    from proofs_checks.runner import select, verify
+
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out} exists and is not a folder")
+    try:
+        select(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        return verify("full" if args.full else "quick", args.only, out, args.jobs, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished tasks are cached; rerun with the same --out to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
