@@ -430,6 +430,24 @@ def _effective(method: str, cond: dict[str, Any], s: Series, pg: Series, eff: fl
     return _result(method, "pg-at-effective-step", cond, measured, outcome, reason, _slack(Tm, Tp))
 
 
+def conclusions(results: Sequence[CheckResult]) -> list[str]:
+    """One line per method and protocol: the (family, λ) cells where C1 holds at the tight ε, and how many fail."""
+    lines = ["Where C1 holds at the tight ε (family: λ values), per method and protocol:", ""]
+    for m in METHODS:
+        for p in PROTOCOLS:
+            rs = [r for r in results if r.variant == m and r.conditions["protocol"] == p]
+            rs = [r for r in rs if r.conditions["epsilon"] == "tight"]
+            holds: dict[str, list[str]] = {}
+            for r in rs:
+                if r.verdict == "holds":
+                    holds.setdefault(r.conditions["family"], []).append(f"{r.conditions['damping']:g}")
+            n_fail = sum(r.verdict == "fails" for r in rs)
+            n_inc = sum(r.verdict == "inconclusive" for r in rs)
+            where = "; ".join(f"{fam}: λ ∈ {{{', '.join(v)}}}" for fam, v in holds.items()) or "nowhere"
+            lines.append(f"- `{m}` / {p}: holds for {where} — fails in {n_fail}, inconclusive in {n_inc} of {len(rs)}")
+    return lines
+
+
 def summarize(results: Sequence[CheckResult]) -> str:
     """Markdown matrix per method and protocol: families × λ, cells 'loose/tight' verdict symbols."""
     sym = {"holds": "✓", "fails": "✗", "inconclusive": "?"}
@@ -442,6 +460,7 @@ def summarize(results: Sequence[CheckResult]) -> str:
         "Cells: verdict at loose ε / tight ε (✓ holds, ✗ fails, ? inconclusive). Rows: families; columns: λ.",
         "",
     ]
+    out += [*conclusions(mine), ""]
     cell: dict[tuple[str, str, str, float, str], str] = {}
     for r in mine:
         c = r.conditions

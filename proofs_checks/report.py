@@ -48,11 +48,17 @@ def write_results(
     write_atomic(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
 
 
+def row_label(r: CheckResult) -> str:
+    """The variant, refined by the protocol or part of the test when the conditions name one."""
+    extra = r.conditions.get("protocol") or r.conditions.get("part")
+    return f"{r.variant} [{extra}]" if extra else r.variant
+
+
 def summary_rows(results: list[CheckResult]) -> list[tuple[str, str, dict[str, int]]]:
     """(claim, variant, verdict counts) in order of first appearance."""
     groups: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"holds": 0, "fails": 0, "inconclusive": 0})
     for r in results:
-        groups[(r.claim, r.variant)][r.verdict] += 1
+        groups[(r.claim, row_label(r))][r.verdict] += 1
     return [(c, v, n) for (c, v), n in groups.items()]
 
 
