@@ -37,7 +37,7 @@ EPS = float(np.finfo(np.float64).eps)
 
 #: Part of every task configuration of the classic workers: bump it when a worker's output changes,
 #: so that the sweep cache (keyed by configuration) does not serve results of the old code.
-WORKER_VERSION = 1
+WORKER_VERSION = 2
 
 #: Required conditions, by name, with the text used in reasons.
 CONDITION_TEXT: dict[str, str] = {
@@ -135,9 +135,19 @@ def unmet(conditions: dict[str, Any], required: Sequence[str]) -> list[str]:
     return reasons
 
 
-def gap_floor(J_star: float) -> float:
-    """Float floor of a gap V*(ρ) − V(ρ) (:func:`r1theory.rates.floor_for`)."""
-    return rates.floor_for(J_star)
+def condition_bound(gamma: float) -> float:
+    """κ = (1 + γ)/(1 − γ) ≥ cond_∞(I − γP_π): how much an exact solve amplifies rounding."""
+    return (1.0 + gamma) / (1.0 - gamma)
+
+
+def gap_floor(J_star: float, gamma: float = 0.0) -> float:
+    """Float floor of a gap V*(ρ) − V(ρ) or of a value difference.
+
+    :func:`r1theory.rates.floor_for` (1e3·ε·(1 + |J*|)), raised for γ close to 1 to
+    10·ε·κ·(1 + |J*|) with κ = (1 + γ)/(1 − γ), the resolution of values obtained by a linear solve
+    of condition number up to κ (the two agree at γ ≈ 0.98).
+    """
+    return max(rates.floor_for(J_star), 10.0 * EPS * condition_bound(gamma) * (1.0 + abs(J_star)))
 
 
 def usable_prefix(gap: Array, floor: float) -> int:

@@ -11,7 +11,8 @@ Iterates start at θ^{(0)}, so the engine's iterate index is the paper's t.
 
   Checked at every T of runs with η ∈ {0.1, 1, 10} and η = (1 − γ)² log|A|
   (:func:`r1theory.steps.agarwal2021_npg`). The ratio gap/bound is reported up to the float floor
-  1e3·ε·(1 + |V*(ρ)|) (:func:`r1theory.rates.floor_for`), where the gap stops carrying information;
+  max(1e3·ε·(1 + |V*(ρ)|), 10·ε·κ·(1 + |V*(ρ)|)), κ = (1 + γ)/(1 − γ) (:func:`r1theory.rates.floor_for`,
+  raised near γ = 1 to the resolution of a linear solve), where the gap stops carrying information;
   a violation is gap_T > bound_T + floor. A non-uniform θ^{(0)} makes the check inconclusive (the
   theorem's log|A| is then replaced by a KL term, not the statement checked here).
 
@@ -19,7 +20,7 @@ Iterates start at θ^{(0)}, so the engine's iterate index is the paper's t.
   V^{(t+1)}(s) − V^{(t)}(s) ≥ ((1 − γ)/η) log Z_t(s) ≥ 0 at every state s. Checked at every step
   and every state reachable from ρ (d^{(t)}(s) > 0; the update leaves unreachable states, whose
   Fisher block is 0, unchanged — AKM footnote 6); monotonicity V^{(t+1)}(s) ≥ V^{(t)}(s) at every
-  state. A violation is a shortfall beyond the float floor 1e3·ε·(1 + max_s V*(s)).
+  state. A violation is a shortfall beyond the same floor computed with max_s V*(s) in place of V*(ρ).
 """
 
 from __future__ import annotations
@@ -44,12 +45,12 @@ WORKER = "proofs_checks.agarwal2021_npg_rate:worker"
 STATEMENT_T53 = (
     "Agarwal et al. 2021 (JMLR; arXiv 1908.00261 v5) Theorem 5.3: tabular softmax NPG from θ^(0) = 0 with fixed "
     "η > 0, r ∈ [0,1]: V*(ρ) − V^(T)(ρ) ≤ log|A|/(ηT) + 1/((1−γ)²T) for every T ≥ 1; violation = gap > bound + "
-    "float floor 1e3·ε·(1+|V*(ρ)|); ratios reported up to that floor."
+    "float floor max(1e3·ε·(1+|V*(ρ)|), 10·ε·(1+γ)/(1−γ)·(1+|V*(ρ)|)); ratios reported up to that floor."
 )
 STATEMENT_L52 = (
     "Agarwal et al. 2021 (v5) Lemma 5.2 with a Dirac start at each state: V^(t+1)(s) − V^(t)(s) ≥ ((1−γ)/η)·"
     "log Z_t(s) ≥ 0, Z_t(s) = Σ_a π^(t)(a|s) exp(ηA^(t)(s,a)/(1−γ)), at every step and every state reachable from ρ; "
-    "V^(t+1)(s) ≥ V^(t)(s) at every state; tolerance 1e3·ε·(1+max V*)."
+    "V^(t+1)(s) ≥ V^(t)(s) at every state; tolerance max(1e3·ε·(1+max V*), 10·ε·(1+γ)/(1−γ)·(1+max V*))."
 )
 
 
@@ -62,7 +63,7 @@ def assess_theorem53(measurements: dict[str, Any], conditions: dict[str, Any], *
     """Theorem 5.3 verdict from a run's gap history (index = T) and its constant step."""
     gap = np.asarray(measurements["gap"], dtype=np.float64)
     etas = np.asarray(measurements["eta"], dtype=np.float64)
-    floor = gap_floor(float(measurements["J_star"]))
+    floor = gap_floor(float(measurements["J_star"]), float(conditions.get("gamma", 0.0)))
     reasons = unmet(conditions, ["uniform_init", "reward_unit"])
     if etas.size == 0:
         reasons.append("no NPG step was made")
@@ -133,7 +134,7 @@ def worker(config: dict[str, Any]) -> dict[str, Any]:
     mdp, theta0, opt = load(config)
     eta = float(config["eta"]) if config["eta"] != "agarwal2021" else (1.0 - mdp.gamma) ** 2 * math.log(mdp.A)
     out = lemma52_terms(mdp, theta0, eta, int(config["iterations"]))
-    out["tolerance"] = gap_floor(float(np.max(np.abs(opt.V))))
+    out["tolerance"] = gap_floor(float(np.max(np.abs(opt.V))), mdp.gamma)
     out["eta"] = eta
     out["conditions"] = standing(mdp, opt, theta0)
     return out

@@ -7,12 +7,15 @@ which is the engine's exact PG (d = 1, A = r − πᵀr, 1 − γ = 1) with the 
 k = 0, 1, ... is the paper's t = k + 1. δ_t = (π* − π_t)ᵀr = r(a*) − π_tᵀr.
 
 * **Lemma 4** [V]: with c_t = min_{1≤s≤t} π_s(a*) (running minimum), δ_t ≤ 5/(c_t² t), i.e.
-  δ_t·c_t²·t ≤ 5 for every t ≥ 1. Violation: δ_t > 5/(c_t² t) + float floor.
+  δ_t·c_t²·t ≤ 5 for every t ≥ 1. Violation: δ_t > 5/(c_t² t) + float floor
+  (:func:`proofs_checks._classic.gap_floor`).
 * **Theorem 9** [R, as reconstructed]: for η_t ∈ (0, 1] and t large enough, δ_t ≥ Δ²/(6t),
   Δ = r(a*) − max_{a≠a*} r(a). "Large enough" is not quantified, so the check reports the first
   t₀ after which δ_t·t ≥ Δ²/6 holds through the end of the run; verdict holds when t₀ ≤ T/2
   (the inequality holds on at least the last factor 2 of the run), inconclusive otherwise (a
   finite run cannot refute an eventual statement).
+  Also reported, outside the verdict: the level (A − 1)/(ηA) that δ_t·t approaches under the PG
+  flow near π* (our derivation; see :mod:`proofs_checks.mei2020_rate`).
 * **Lemma 6 / Fig. 1** [V]: r = (1, 0.9, 0.1); from the bad init π_1 = (0.01, 0.05, 0.94), "it takes
   more than 7000 iterations for the algorithm to escape this sub-optimal corner", while the good
   init (0.05, 0.01, 0.94) escapes quickly. Escape is defined here as the first update count k with
@@ -70,7 +73,7 @@ def assess_lemma4(measurements: dict[str, Any], conditions: dict[str, Any], *, c
     gap = np.asarray(measurements["gap"], dtype=np.float64)
     c_run = np.minimum.accumulate(np.asarray(measurements["min_pi_opt"], dtype=np.float64))
     t = np.arange(1, gap.size + 1, dtype=np.float64)
-    floor = gap_floor(float(measurements["J_star"]))
+    floor = gap_floor(float(measurements["J_star"]), float(conditions.get("gamma", 0.0)))
     reasons = _base_reasons(conditions)
     eta = np.asarray(measurements["eta"], dtype=np.float64)
     if eta.size and not np.allclose(eta, ETA, rtol=1e-12, atol=0.0):
@@ -113,12 +116,17 @@ def assess_theorem9(measurements: dict[str, Any], conditions: dict[str, Any], *,
     below = np.flatnonzero(product < target)
     t0 = int(below[-1]) + 2 if below.size else 1  # paper's t of the first index after the last violation
     T = int(gap.size)
-    measured = {
+    measured: dict[str, Any] = {
         "first_t_after_which_holds": t0 if t0 <= T else None,
         "T": T,
         "final_delta_t": float(product[-1]),
         "min_tail_delta_t": float(product[t0 - 1 :].min()) if t0 <= T else None,
     }
+    A = conditions.get("A")
+    if eta.size and isinstance(A, int) and A > 1:
+        # not part of the verdict: the level (A−1)/(ηA) of δ_t·t predicted by the PG flow near π*
+        # (x = π(a)Δ_a equal over the A−1 sub-optimal arms, ẋ = −ηA x²); see mei2020_rate
+        measured["delta_t_ode_asymptote"] = (A - 1) / (float(eta[0]) * A)
     bound = {"delta_t_at_least": target, "Delta": delta, "t0_at_most": T // 2}
     if reasons:
         return CheckResult(

@@ -17,8 +17,9 @@ implement), ρ of full support (Assumption 2; otherwise ‖d_ρ^{π*}/d_ρ^{π_�
 the RHS vacuous), r ∈ [0, 1] (the paper's Assumption 1). If one fails, the verdict is
 inconclusive with the reason.
 
-Float floor: iterates whose gap V*(ρ) − V(ρ) is ≤ 1e3·ε·(1 + |J*|) (:func:`r1theory.rates.floor_for`)
-are excluded (the gap is rounding noise there). A violation counts only if
+Float floor: iterates whose gap V*(ρ) − V(ρ) is ≤ max(1e3·ε·(1 + |J*|), 10·ε·κ·(1 + |J*|)),
+κ = (1 + γ)/(1 − γ) (:func:`r1theory.rates.floor_for`, raised near γ = 1; see
+:func:`proofs_checks._classic.gap_floor`), are excluded (the gap is rounding noise there). A violation counts only if
 LHS < RHS evaluated with the gap reduced by that floor.
 """
 
@@ -44,7 +45,7 @@ STATEMENT = (
     "Mei et al. 2020 (ICML; arXiv 2005.06392 v3) Lemma 8, with μ = ρ: ‖∂V^{π_θ}(ρ)/∂θ‖₂ ≥ (1/√S)·"
     "‖d_ρ^{π*}/d_ρ^{π_θ}‖_∞^{-1}·min_s π_θ(a*(s)|s)·[V*(ρ) − V^{π_θ}(ρ)] for a deterministic optimal π* with "
     "unique actions a*(s); tested at every iterate of softmax PG (θ₀ = 0) and at random θ, min LHS/RHS ≥ 1 "
-    "over points with gap above the float floor 1e3·ε·(1+|J*|)."
+    "over points with gap above the float floor max(1e3·ε·(1+|J*|), 10·ε·(1+γ)/(1−γ)·(1+|J*|))."
 )
 
 
@@ -141,7 +142,7 @@ def assess(measurements: dict[str, Any], conditions: dict[str, Any], *, rhs_fact
     gap = np.asarray(measurements["gap"], dtype=np.float64)
     source = np.asarray(measurements["source"])
     index = np.asarray(measurements["index"])
-    floor = gap_floor(float(measurements["J_star"]))
+    floor = gap_floor(float(measurements["J_star"]), float(conditions.get("gamma", 0.0)))
     usable = (gap > floor) & (coef > 0)
     bound = {
         "min_ratio": 1.0,

@@ -21,7 +21,8 @@ function with η = 1/L):
 
     J(θ_{t+1}) − J(θ_t) ≥ ‖∇J(θ_t)‖² / (2L),
 
-checked at every step whose right side is above the float floor 1e3·ε·(1 + |J*|) (below it, the
+checked at every step whose right side is above the float floor max(1e3·ε·(1 + |J*|),
+10·ε·(1 + γ)/(1 − γ)·(1 + |J*|)) (below it, the
 difference of two values is rounding noise); a step violates it when the left side falls short
 by more than that floor.
 """
@@ -54,7 +55,8 @@ STATEMENT_SMOOTH = (
 STATEMENT_ASCENT = (
     "Ascent inequality of an L-smooth J at η = 1/L (Mei et al. 2020 v3, Lemma 7 with the proof of Thm 4): "
     "J(θ_{t+1}) − J(θ_t) ≥ ‖∇J(θ_t)‖²/(2L), L = 8/(1−γ)³, along softmax PG at η = (1−γ)³/8, at every step "
-    "whose right side exceeds the float floor 1e3·ε·(1+|J*|) (shortfall tolerance: that floor)."
+    "whose right side exceeds the float floor max(1e3·ε·(1+|J*|), 10·ε·(1+γ)/(1−γ)·(1+|J*|)) "
+    "(shortfall tolerance: that floor)."
 )
 
 
@@ -202,7 +204,7 @@ def assess_ascent(measurements: dict[str, Any], conditions: dict[str, Any], *, L
     """
     J = np.asarray(measurements["J"], dtype=np.float64)
     gsq = np.asarray(measurements["grad_sq"], dtype=np.float64)
-    floor = gap_floor(float(measurements["J_star"]))
+    floor = gap_floor(float(measurements["J_star"]), float(conditions.get("gamma", 0.0)))
     rise = np.diff(J)
     need = gsq[:-1] / (2.0 * L)
     usable = need > floor

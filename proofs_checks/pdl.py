@@ -18,10 +18,11 @@ Tolerance. Both sides carry rounding errors of order ε_mach·cond(I − γP_π)
 error is meaningful only when the improvement is not itself at rounding level. The measured error
 of step t is
 
-    err_t = |LHS_t − RHS_t| / max(|LHS_t|, τ),   τ = 1e-4·(1 + max|r|/(1−γ)),
+    err_t = |LHS_t − RHS_t| / max(|LHS_t|, τ),   τ = 2e-5·κ·(1 + max|r|/(1−γ)),   κ = (1+γ)/(1−γ),
 
 i.e. the relative error for improvements ≥ τ and the absolute error in units of τ below it; the
-identity holds when max_t err_t ≤ 1e-9.
+identity holds when max_t err_t ≤ 1e-9. Below τ the allowance 1e-9·τ ≈ 100·ε·κ·max|V| is about
+a hundred times the float resolution of a value difference (κ bounds cond(I − γP_π)).
 """
 
 from __future__ import annotations
@@ -33,20 +34,30 @@ import numpy as np
 from r1theory import PolicyPoint, TabularMDP
 from r1theory._types import Array
 
-from ._classic import describe_instance, first_index, load, pick, standing, task, trajectory, value_scale
+from ._classic import (
+    condition_bound,
+    describe_instance,
+    first_index,
+    load,
+    pick,
+    standing,
+    task,
+    trajectory,
+    value_scale,
+)
 from .context import Context
 from .result import CheckResult
 from .runner import module_main
 
 CLAIM = "pdl"
 TOLERANCE = 1e-9
-#: τ in units of the value scale 1 + max|r|/(1 − γ).
-TAU_REL = 1e-4
+#: τ in units of κ·(1 + max|r|/(1 − γ)), κ = (1 + γ)/(1 − γ).
+TAU_REL = 2e-5
 STATEMENT = (
     "Performance difference lemma (Kakade & Langford 2002, Lemma 6.1; Agarwal et al. 2021 JMLR/arXiv v5, "
     "Lemma 3.2) along consecutive iterates: J(π_{t+1}) − J(π_t) = (1/(1−γ)) Σ_s d^{π_{t+1}}(s) Σ_a "
     "π_{t+1}(a|s) A^{π_t}(s,a), d the normalised discounted visitation from ρ; max_t |LHS−RHS|/max(|LHS|, τ) "
-    f"≤ {TOLERANCE:g} with τ = {TAU_REL:g}·(1 + max|r|/(1−γ))."
+    f"≤ {TOLERANCE:g} with τ = {TAU_REL:g}·(1+γ)/(1−γ)·(1 + max|r|/(1−γ))."
 )
 WORKER = "proofs_checks.pdl:worker"
 
@@ -74,7 +85,8 @@ def measure(mdp: TabularMDP, theta0: Array, method: str, eta: float, iterations:
         lhs.append(a)
         rhs.append(b)
         prev = new
-    return {"lhs": np.asarray(lhs), "rhs": np.asarray(rhs), "tau": TAU_REL * value_scale(mdp)}
+    tau = TAU_REL * condition_bound(mdp.gamma) * value_scale(mdp)
+    return {"lhs": np.asarray(lhs), "rhs": np.asarray(rhs), "tau": tau}
 
 
 def worker(config: dict[str, Any]) -> dict[str, Any]:

@@ -91,7 +91,9 @@ def provenance(mode: Mode, only: str | None, jobs: int) -> dict[str, Any]:
 def verify(mode: Mode, only: str | None, out: Path, jobs: int, progress: bool = True) -> int:
     """Run the checks; write ``out/results.json`` and ``out/report.md``; return the exit status.
 
-    0 when every selected check completed (whatever the verdicts), 1 when a check crashed.
+    0 when every selected check completed (whatever the verdicts), 1 when a check crashed or the
+    report could not be written (e.g. a full disk: the message names the file; every finished run
+    stays in the cache, so a rerun resumes).
     """
     modules = select(only)
     out.mkdir(parents=True, exist_ok=True)
@@ -100,6 +102,7 @@ def verify(mode: Mode, only: str | None, out: Path, jobs: int, progress: bool = 
     results: list[CheckResult] = []
     crashed: list[dict[str, str]] = []
     summaries: dict[str, str] = {}
+    write_error = ""
     start = time.monotonic()
     for m in modules:
         t0 = time.monotonic()
@@ -107,16 +110,25 @@ def verify(mode: Mode, only: str | None, out: Path, jobs: int, progress: bool = 
             results.extend(m.check(ctx))
         except Exception as exc:  # a crashed check is reported, the others still run
             crashed.append({"claim": m.CLAIM, "error": f"{type(exc).__name__}: {exc}"})
-            traceback.print_exc(file=sys.stderr)
+            if isinstance(exc, OSError):  # environment (disk, permissions): one clear line
+                print(f"error: check {m.CLAIM} could not complete: {exc}", file=sys.stderr)
+            else:  # a bug: keep the traceback
+                traceback.print_exc(file=sys.stderr)
         if progress:
             print(f"[{m.CLAIM}] done in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         prov["elapsed_seconds"] = round(time.monotonic() - start, 1)
         prov["tasks_computed"], prov["tasks_reused"] = ctx.sweep.computed, ctx.sweep.reused
         if hasattr(m, "summarize"):
             summaries[m.CLAIM] = m.summarize(results)
-        write_results(out / "results.json", results, prov, crashed)
-        write_atomic(out / "report.md", markdown(results, prov, crashed, summaries))
+        try:
+            write_results(out / "results.json", results, prov, crashed)
+            write_atomic(out / "report.md", markdown(results, prov, crashed, summaries))
+        except OSError as exc:
+            write_error = f"cannot write the report in {out}: {exc.strerror or exc}"
+            print(f"error: {write_error}; finished runs are kept in {out / 'cache'}", file=sys.stderr)
     print(verdict_table(results, crashed))
+    if write_error:
+        return 1
     print(f"\nreport: {out / 'report.md'}\nresults: {out / 'results.json'}")
     return 1 if crashed else 0
 

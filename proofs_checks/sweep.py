@@ -5,6 +5,7 @@ Its key is the SHA-256 of both plus :data:`CACHE_VERSION`, so the same configura
 once across checks, figures and invocations. Workers write their result atomically
 (temporary file + ``os.replace``) as soon as it is computed, so an interrupted sweep resumes
 where it stopped and never reads a half-written file; an unreadable cache file is recomputed.
+One run at a time per cache folder: a new :class:`Sweep` removes temporary files left by killed writers.
 
 Parallelism: joblib's process pool (loky) on one machine. Results do not depend on the worker
 count or order: every task is a pure function of its configuration (seeds, when needed, are part
@@ -120,6 +121,9 @@ class Sweep:
         self.cache_dir, self.jobs, self.progress, self.stream = cache_dir, jobs, progress, stream
         self.computed = 0
         self.reused = 0
+        if cache_dir is not None and cache_dir.exists():
+            for stale in cache_dir.rglob(".tmp-*"):  # left by a writer killed mid-write; never read
+                stale.unlink(missing_ok=True)
 
     def path(self, task: Task) -> Path | None:
         """Cache file of ``task`` (None without a cache)."""

@@ -29,8 +29,13 @@ def _jobs(text: str) -> int:
 
 
 def _out_folder(parser: argparse.ArgumentParser, out: Path) -> Path:
+    """Create the output folder, or exit with a usage error naming why it cannot be one."""
     if out.exists() and not out.is_dir():
         parser.error(f"--out {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"--out {out} cannot be created: {exc.strerror or exc}")
     return out
 
 

@@ -51,3 +51,30 @@ def test_out_must_be_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         main(["verify", "--out", str(f)])
     assert exc.value.code == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_out_under_a_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "--out", str(f / "sub")])
+    assert exc.value.code == 2
+    assert "cannot be created" in capsys.readouterr().err
+
+
+def test_full_disk_is_reported_and_runs_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+
+    from proofs_checks import runner
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runner, "write_results", full)
+    status = main(["verify", "--only", "mei2020.lojasiewicz", "--out", str(tmp_path), "--no-progress", "--jobs", "1"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "No space left on device" in err and "Traceback" not in err
+    assert list((tmp_path / "cache").rglob("*.npz")), "finished runs must stay in the cache"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -106,6 +108,30 @@ def test_r1_grad_is_rescaled_gradient(instance, lam):
     np.testing.assert_allclose(
         r1.direction("r1-grad", mdp, theta, damping=lam), g / (lam + np.sum(g * g)), rtol=1e-14, atol=0
     )
+
+
+def test_scores_and_their_squared_norms(instance, ref):
+    """``scores`` are the blocks of u_{s,a} = e_{(s,a)} − Σ_b π(b|s)e_{(s,b)}; n(s,a) = ‖u_{s,a}‖²."""
+    mdp, theta = instance
+    pi = ref.naive_softmax(theta)
+    U = ref.score_vectors(pi)
+    A = mdp.A
+    G = r1.scores(pi)
+    for s in range(mdp.S):
+        np.testing.assert_allclose(G[s], U[s * A : (s + 1) * A, s * A : (s + 1) * A], rtol=0, atol=1e-16)
+    np.testing.assert_allclose(r1.score_sq_norm(pi).ravel(), np.sum(U * U, axis=1), rtol=1e-14, atol=0)
+
+
+def test_score_sq_norm_is_accurate_for_near_deterministic_policies():
+    """n(s, m) for the likely action is ≈ (1 − π_m)², far below rounding of 1 − 2π_m + ‖π‖²: exact check."""
+    pi = r1.softmax(np.array([[0.0, -20.0, -25.0], [3.0, -30.0, 0.0]]))
+    n = r1.score_sq_norm(pi)
+    for s in range(2):
+        p = [Fraction(float(x)) for x in pi[s]]
+        p = [x / sum(p) for x in p]
+        for a in range(3):
+            exact = sum(((1 if b == a else 0) - p[b]) ** 2 for b in range(3))
+            assert float(n[s, a]) == pytest.approx(float(exact), rel=1e-12, abs=0)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -148,6 +148,23 @@ def test_optimal_matches_value_iteration_sparse(params, ref):
     _check_optimal(ref, _sparse_instance(ref, params)[0])
 
 
+def test_optimal_sees_past_the_myopic_action():
+    """State 0: stay for 0.5 or move (reward 0) to state 1, which pays 1 per step; γ = 0.9.
+
+    V*(1) = 1/(1 − γ) = 10, V*(0) = γ·10 = 9 > 0.5/(1 − γ) = 5, so a*(0) = move although
+    argmax_a r(0, a) = stay. Q*(0, stay) = 0.5 + 0.9·9 = 8.6, Q*(1, back) = 0.9·9 = 8.1.
+    """
+    P = np.zeros((2, 2, 2))
+    P[0, 0, 0] = P[0, 1, 1] = P[1, 0, 1] = P[1, 1, 0] = 1.0
+    mdp = r1.TabularMDP(P, [[0.5, 0.0], [1.0, 0.0]], 0.9, [1.0, 0.0])
+    opt = r1.optimal(mdp)
+    np.testing.assert_array_equal(opt.actions, [1, 0])
+    np.testing.assert_allclose(opt.V, [9.0, 10.0], rtol=1e-14, atol=0)
+    np.testing.assert_allclose(opt.Q, [[8.6, 9.0], [10.0, 8.1]], rtol=1e-14, atol=0)
+    np.testing.assert_allclose(opt.gap, [0.4, 1.9], rtol=1e-13, atol=0)
+    assert opt.J == pytest.approx(9.0, rel=1e-14, abs=0)
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_optimal_beats_every_deterministic_policy(seed, ref):
     """Brute force: J* = max over all A^S deterministic policies (dense solves)."""
@@ -194,7 +211,7 @@ def test_softmax_large_logits_are_finite_and_normalised():
     np.testing.assert_allclose(pi[2], [1 / (1 + e), e / (1 + e), 0.0], rtol=1e-14, atol=1e-300)
     np.testing.assert_allclose(pi[3], [0.0, 0.5, 0.5], rtol=1e-15, atol=1e-300)
     # log π of an underflowed action is still the exact finite logit gap
-    assert r1.log_softmax(theta)[0, 1] == pytest.approx(-2e3, rel=1e-15)
+    assert r1.log_softmax(theta)[0, 1] == pytest.approx(-2e3, rel=1e-15, abs=0)
 
 
 def test_softmax_shift_invariance():
@@ -219,4 +236,4 @@ def test_dominant_action_advantage_is_accurate(ref):
     p = [x / total for x in p]
     exact_A0 = q[0] - (p[0] * q[0] + p[1] * q[1])
     assert abs(float(exact_A0)) > 0
-    assert float(ev.A[0, 0]) == pytest.approx(float(exact_A0), rel=1e-8)
+    assert float(ev.A[0, 0]) == pytest.approx(float(exact_A0), rel=1e-8, abs=0)  # approx has abs=1e-12 by default!

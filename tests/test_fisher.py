@@ -84,7 +84,7 @@ def test_second_order_kl_identity(instance, ref):
         pi_eps = ref.naive_softmax(theta + eps * v)
         kl = float(np.sum(d[:, None] * pi * (np.log(pi) - np.log(pi_eps))))
         quad = float(np.vdot(v, F.mv(v)))
-        assert kl == pytest.approx(0.5 * eps**2 * quad, rel=1e-3)  # O(ε) relative remainder
+        assert kl == pytest.approx(0.5 * eps**2 * quad, rel=1e-3, abs=0)  # O(ε) relative remainder
 
 
 def test_top_eigenpair(instance, ref):
@@ -92,8 +92,8 @@ def test_top_eigenpair(instance, ref):
     F_ref, _, _ = _dense_ref(ref, mdp, theta)
     sigma, v = r1.fisher(mdp, theta).top_eigenpair()
     assert v.shape == (mdp.S, mdp.A)
-    assert sigma == pytest.approx(np.linalg.eigvalsh(F_ref)[-1], rel=1e-12)
-    assert np.linalg.norm(v) == pytest.approx(1.0, rel=1e-12)
+    assert sigma == pytest.approx(np.linalg.eigvalsh(F_ref)[-1], rel=1e-12, abs=0)
+    assert np.linalg.norm(v) == pytest.approx(1.0, rel=1e-12, abs=0)
     np.testing.assert_allclose(F_ref @ v.ravel(), sigma * v.ravel(), rtol=0, atol=1e-13)
 
 
