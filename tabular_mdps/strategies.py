@@ -28,6 +28,31 @@ entry of ``rho`` is positive (at least about 1e-6 / S before normalisation).
 Logits from :func:`thetas` reach ``|θ| = max_abs`` (1e3 by default), far beyond the point where the
 softmax policy is deterministic to double precision.
 
+The conditions of the classic theorems are available as options, so a property can be stated exactly
+under its theorem's hypotheses:
+
+* ``mdps(min_gap=m)`` — a *unique* optimal action per state with Q*-gap Δ*(s) ≥ m (Mei et al. 2020,
+  Lemma 9 and Theorem 10 need Δ* > 0), built by :func:`tabular_mdps.enforce_min_gap`, which keeps P, γ, ρ
+  and the optimal policy and keeps r in [0, 1];
+* ``mdps(full_support_rho=True)`` — min_s ρ(s) > 0 (Mei et al. 2020, Assumption 2), also with sparse rows;
+* ``mdps(gamma_min=0.9)`` — γ near 1 (with ``gamma_max`` = 0.999 drawn often); :func:`gammas` alone;
+* :func:`bandits` — one state, γ = 0 (Mei et al. 2020, §3), optionally with a minimum arm gap;
+* :func:`near_deterministic_thetas` — one dominant action per state, ahead of every other by a logit
+  margin m, so π(dominant|s) ≥ e^m/(e^m + A − 1) (where rank-1 variants and PG plateaus misbehave).
+
+Shrinking. Every strategy shrinks towards small and simple instances: S and A towards their minimum,
+rewards and logits towards 0, transition rows towards one successor (state 0), γ towards its smallest
+allowed value, margins towards ``min_margin``, dampings and steps towards ``min_value``. With the
+default options the draws are the same as before these options existed, so derandomised tests keep
+their examples.
+
+Profiles. :func:`register_profiles` registers the two hypothesis profiles of the project: ``"ci"``
+(derandomised, 50 examples, no deadline: fast and reproducible) and ``"long"`` (2000 random examples;
+for users and for ``r1theory falsify``, which derives its settings from it with
+``max_examples=budget``, ``database=None`` and a seed). :func:`profile_settings` returns them without
+registering. Select one with ``settings.load_profile("long")`` or ``HYPOTHESIS_PROFILE=long`` (the
+test suite's ``conftest.py``).
+
 Requires hypothesis: ``pip install 'r1theory[test]'``.
 """
 
@@ -39,6 +64,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 try:
+    from hypothesis import HealthCheck, settings
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 except ImportError as exc:  # pragma: no cover - exercised only without the test extra
@@ -49,7 +75,54 @@ except ImportError as exc:  # pragma: no cover - exercised only without the test
 
 from r1theory import TabularMDP
 
-__all__ = ["dampings", "mdps", "steps", "thetas"]
+from .gaps import check_min_gap, enforce_min_gap
+
+__all__ = [
+    "PROFILES",
+    "bandits",
+    "dampings",
+    "gammas",
+    "mdps",
+    "near_deterministic_thetas",
+    "profile_settings",
+    "register_profiles",
+    "steps",
+    "thetas",
+]
+
+#: The project's hypothesis profiles: name → settings keyword arguments (see :func:`profile_settings`).
+PROFILES: dict[str, dict[str, object]] = {
+    "ci": {"derandomize": True, "max_examples": 50, "deadline": None, "print_blob": True},
+    "long": {"max_examples": 2000, "deadline": None, "print_blob": True},
+}
+
+
+def profile_settings(name: str) -> settings:
+    """The settings of profile ``name`` ("ci" or "long"), with the too_slow health check suppressed.
+
+    ``"ci"``: derandomised, 50 examples, no deadline — a quick and reproducible run for continuous
+    integration. ``"long"``: 2000 random examples, no deadline — for users hunting counterexamples and
+    the base of ``r1theory falsify``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown profile name.
+    """
+    if name not in PROFILES:
+        raise ValueError(f"unknown hypothesis profile {name!r}; choose one of {', '.join(PROFILES)}")
+    return settings(suppress_health_check=[HealthCheck.too_slow], **PROFILES[name])  # type: ignore[arg-type]
+
+
+def register_profiles() -> None:
+    """Register the profiles of :data:`PROFILES` with hypothesis under their names ("ci", "long").
+
+    The test suite registers the same two profiles in ``tests/conftest.py``; load one with
+    ``settings.load_profile(name)``.
+    """
+    for name in PROFILES:
+        settings.register_profile(name, profile_settings(name))
+
 
 #: Smallest unnormalised weight of a transition or start probability that is not exactly zero.
 MIN_WEIGHT = 1e-6
@@ -77,6 +150,23 @@ def _distribution_rows(draw: st.DrawFn, shape: tuple[int, ...], sparse: bool) ->
     return out
 
 
+def _gamma_draw(gamma_min: float, gamma_max: float) -> st.SearchStrategy[float]:
+    """γ in [gamma_min, gamma_max]: 0, 0.5, 0.9, 0.99 and the two ends drawn often, else uniform.
+
+    Shrinks towards ``gamma_min`` (the first of the sorted common values).
+    """
+    common = sorted({g for g in (0.0, 0.5, 0.9, 0.99, gamma_min, gamma_max) if gamma_min <= g <= gamma_max})
+    return st.one_of(st.sampled_from(common), st.floats(gamma_min, gamma_max, allow_subnormal=False))
+
+
+def _check_gamma_range(gamma_min: float, gamma_max: float) -> None:
+    for name, value in (("gamma_min", gamma_min), ("gamma_max", gamma_max)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
+            raise ValueError(f"{name} must lie in [0, 1); got {value!r}")
+    if gamma_min > gamma_max:
+        raise ValueError(f"gamma_min must be <= gamma_max; got gamma_min={gamma_min!r} > gamma_max={gamma_max!r}")
+
+
 @st.composite
 def _mdps(
     draw: st.DrawFn,
@@ -88,6 +178,9 @@ def _mdps(
     gamma_max: float,
     reward_min: float,
     reward_max: float,
+    gamma_min: float = 0.0,
+    min_gap: float | None = None,
+    full_support_rho: bool = False,
 ) -> TabularMDP:
     S = draw(st.integers(min_states, max_states))
     A = draw(st.integers(min_actions, max_actions))
@@ -104,10 +197,10 @@ def _mdps(
             elements=st.floats(reward_min, reward_max, allow_nan=False, allow_infinity=False, allow_subnormal=False),
         )
     )
-    common = sorted({g for g in (0.0, 0.5, 0.9, 0.99, gamma_max) if g <= gamma_max})
-    gamma = draw(st.one_of(st.sampled_from(common), st.floats(0.0, gamma_max, allow_subnormal=False)))
-    rho = _distribution_rows(draw, (S,), sparse)
-    return TabularMDP(P, r, gamma, rho)
+    gamma = draw(_gamma_draw(gamma_min, gamma_max))
+    rho = _distribution_rows(draw, (S,), sparse and not full_support_rho)
+    mdp = TabularMDP(P, r, gamma, rho)
+    return mdp if min_gap is None else enforce_min_gap(mdp, min_gap)
 
 
 def mdps(
@@ -119,6 +212,10 @@ def mdps(
     gamma_max: float = 0.999,
     reward_min: float = 0.0,
     reward_max: float = 1.0,
+    *,
+    gamma_min: float = 0.0,
+    min_gap: float | None = None,
+    full_support_rho: bool = False,
 ) -> st.SearchStrategy[TabularMDP]:
     """Valid random :class:`r1theory.TabularMDP` instances.
 
@@ -131,18 +228,77 @@ def mdps(
     sparse
         If True, transition rows and ρ have many exact zeros, absorbing states occur and some states
         may be unreachable from ρ. If False, every probability is positive.
-    gamma_max
-        Largest discount factor drawn, in [0, 1).
+    gamma_min, gamma_max
+        Range of the discount factor, 0 ≤ gamma_min ≤ gamma_max < 1. The ends and 0, 0.5, 0.9, 0.99
+        (when in range) are drawn often; ``gamma_min=0.9`` gives γ near 1 only.
     reward_min, reward_max
-        Range of the rewards r(s, a).
+        Range of the rewards r(s, a) (before ``min_gap`` is enforced).
+    min_gap
+        None, or m ∈ (0, 1): every state has a *unique* optimal action with Q*-gap
+        Δ*(s) = Q*(s, a*(s)) − max_{a≠a*(s)} Q*(s, a) ≥ m, by r' = (1 − c) r + c·1[a = a*(s)]
+        (:func:`tabular_mdps.enforce_min_gap`; P, γ, ρ and the optimal policy are kept). Needs
+        0 ≤ reward_min ≤ reward_max ≤ 1; r' stays in [0, 1].
+    full_support_rho
+        If True, ρ(s) > 0 for every s (Mei et al. 2020, Assumption 2) even when ``sparse``.
+
+    Raises
+    ------
+    ValueError
+        For an empty or invalid range, a discount outside [0, 1), or ``min_gap`` with rewards
+        outside [0, 1].
     """
     _check_range("states", min_states, max_states, 1)
     _check_range("actions", min_actions, max_actions, 1)
-    if isinstance(gamma_max, bool) or not 0.0 <= gamma_max < 1.0:
-        raise ValueError(f"gamma_max must lie in [0, 1); got {gamma_max!r}")
+    _check_gamma_range(gamma_min, gamma_max)
     if not (math.isfinite(reward_min) and math.isfinite(reward_max) and reward_min <= reward_max):
         raise ValueError(f"need finite reward_min <= reward_max; got {reward_min!r}, {reward_max!r}")
-    return _mdps(min_states, max_states, min_actions, max_actions, sparse, gamma_max, reward_min, reward_max)
+    gap = check_min_gap(min_gap)
+    if gap is not None and not (0.0 <= reward_min and reward_max <= 1.0):
+        raise ValueError(
+            f"min_gap needs rewards in [0, 1] (enforce_min_gap mixes r with an indicator); "
+            f"got reward_min={reward_min!r}, reward_max={reward_max!r}"
+        )
+    return _mdps(
+        min_states,
+        max_states,
+        min_actions,
+        max_actions,
+        sparse,
+        gamma_max,
+        reward_min,
+        reward_max,
+        gamma_min,
+        gap,
+        bool(full_support_rho),
+    )
+
+
+def gammas(min_value: float = 0.0, max_value: float = 0.999) -> st.SearchStrategy[float]:
+    """Discount factors γ ∈ [min_value, max_value] ⊂ [0, 1), the ends and 0, 0.5, 0.9, 0.99 drawn often.
+
+    The same draw as :func:`mdps` uses; shrinks towards ``min_value``.
+    """
+    _check_gamma_range(min_value, max_value)
+    return _gamma_draw(float(min_value), float(max_value))
+
+
+@st.composite
+def _bandits(draw: st.DrawFn, min_actions: int, max_actions: int, min_gap: float | None) -> TabularMDP:
+    A = draw(st.integers(min_actions, max_actions))
+    r = draw(hnp.arrays(np.float64, (1, A), elements=st.floats(0.0, 1.0, allow_subnormal=False)))
+    mdp = TabularMDP(np.ones((1, A, 1)), r, 0.0, [1.0])
+    return mdp if min_gap is None else enforce_min_gap(mdp, min_gap)
+
+
+def bandits(min_actions: int = 2, max_actions: int = 5, min_gap: float | None = None) -> st.SearchStrategy[TabularMDP]:
+    """K-armed bandits as MDPs: S = 1, P = 1, γ = 0, ρ = [1], rewards r(0, a) ∈ [0, 1].
+
+    With γ = 0 and d = 1, J(θ) = πᵀr, A(a) = r(a) − πᵀr and ∇J = π ∘ A: the setting of Mei et al. 2020,
+    §3 (Update 1). ``min_gap`` ∈ (0, 1) makes the best arm unique with r(a*) − max_{a≠a*} r(a) ≥ min_gap.
+    Shrinks towards ``min_actions`` arms and rewards 0 (then the gap construction's indicator).
+    """
+    _check_range("actions", min_actions, max_actions, 1)
+    return _bandits(min_actions, max_actions, check_min_gap(min_gap))
 
 
 @st.composite
@@ -163,6 +319,40 @@ def thetas(mdp: TabularMDP, max_abs: float = 1e3) -> st.SearchStrategy[NDArray[n
     if isinstance(max_abs, bool) or not (math.isfinite(max_abs) and max_abs >= 0):
         raise ValueError(f"max_abs must be a finite number >= 0; got {max_abs!r}")
     return _thetas(mdp.S, mdp.A, float(max_abs))
+
+
+@st.composite
+def _near_deterministic(
+    draw: st.DrawFn, S: int, A: int, min_margin: float, max_margin: float, max_spread: float
+) -> NDArray[np.float64]:
+    dominant = draw(hnp.arrays(np.int64, (S,), elements=st.integers(0, A - 1)))
+    margin = draw(hnp.arrays(np.float64, (S,), elements=st.floats(min_margin, max_margin, allow_subnormal=False)))
+    below = draw(hnp.arrays(np.float64, (S, A), elements=st.floats(0.0, max_spread, allow_subnormal=False)))
+    theta: NDArray[np.float64] = -below
+    theta[np.arange(S), dominant] = margin
+    return theta
+
+
+def near_deterministic_thetas(
+    mdp: TabularMDP, min_margin: float = 2.0, max_margin: float = 40.0, max_spread: float = 10.0
+) -> st.SearchStrategy[NDArray[np.float64]]:
+    """Logits with one dominant action per state: near-deterministic softmax policies.
+
+    Each state s gets a dominant action a_s with θ(s, a_s) = m_s ∈ [min_margin, max_margin] and the
+    other logits θ(s, b) = −x_{s,b} ∈ [−max_spread, 0], so θ(s, a_s) − θ(s, b) ≥ m_s and
+
+        π(a_s|s) ≥ e^{m_s} / (e^{m_s} + A − 1).
+
+    This is where the same-sample rank-1 step (V2) can stop being an ascent direction
+    (paper-claims.md §5.3) and where PG plateaus. Shrinks towards a_s = 0, m_s = ``min_margin`` and
+    equal non-dominant logits.
+    """
+    for name, value in (("min_margin", min_margin), ("max_margin", max_margin), ("max_spread", max_spread)):
+        if isinstance(value, bool) or not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    if min_margin > max_margin:
+        raise ValueError(f"need min_margin <= max_margin; got {min_margin!r} > {max_margin!r}")
+    return _near_deterministic(mdp.S, mdp.A, float(min_margin), float(max_margin), float(max_spread))
 
 
 def _log_uniform(min_value: float, max_value: float, name: str, common: tuple[float, ...]) -> st.SearchStrategy[float]:

@@ -26,7 +26,10 @@ def _results(out: Path) -> list[dict[str, object]]:
 
 
 def _cache_files(out: Path) -> list[Path]:
-    return sorted((out / "cache").rglob("*.npz")) if (out / "cache").exists() else []
+    """Finished results (temporary files of a writer in progress excluded)."""
+    if not (out / "cache").exists():
+        return []
+    return sorted(p for p in (out / "cache").rglob("*.npz") if not p.name.startswith(".tmp-"))
 
 
 def test_sigkill_mid_run_then_resume_equals_fresh_run(tmp_path: Path) -> None:
