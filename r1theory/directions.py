@@ -30,7 +30,7 @@ from ._validate import check_damping
 from .fisher import fisher_at, npg_closed_form
 from .mdp import TabularMDP
 from .point import PolicyPoint, policy_point
-from .score import score_sq_norm
+from .score import combine_scores, score_dot, score_sq_norm
 from .sherman_morrison import sherman_morrison
 
 #: Deterministic methods, in the order of the design's table.
@@ -72,7 +72,7 @@ def _r1_same(p: PolicyPoint, lam: float) -> Array:
     is c_s − π_s Σ_a c(s,a); block s is scaled by d(s).
     """
     c = p.pi * p.ev.A / ((1.0 - p.mdp.gamma) * (lam + score_sq_norm(p.pi)))
-    return p.ev.d[:, None] * (c - p.pi * c.sum(axis=1, keepdims=True))
+    return p.ev.d[:, None] * combine_scores(c, p.pi)
 
 
 def _r1_precond(p: PolicyPoint, lam: float) -> Array:
@@ -82,9 +82,8 @@ def _r1_precond(p: PolicyPoint, lam: float) -> Array:
     c(s,a) = d(s)π(a|s)(u_{s,a}ᵀg)/(λ(λ + n(s,a))), the correction on block s is c_s − π_s Σ_a c(s,a).
     """
     g = p.gradient
-    ug = g - np.einsum("sa,sa->s", p.pi, g)[:, None]
-    c = p.ev.d[:, None] * p.pi * ug / (lam * (lam + score_sq_norm(p.pi)))
-    return g / lam - (c - p.pi * c.sum(axis=1, keepdims=True))
+    c = p.ev.d[:, None] * p.pi * score_dot(g, p.pi) / (lam * (lam + score_sq_norm(p.pi)))
+    return g / lam - combine_scores(c, p.pi)
 
 
 _DIRECTIONS: dict[str, Callable[[PolicyPoint, float], Array]] = {

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from ._types import Array, IntArray
 from ._validate import as_real_array, check_distribution, check_shape
 from .mdp import TabularMDP
+from .score import score_dot
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,7 @@ def advantage(Q: Array, pi: Array) -> Array:
     equal numbers; it is formed instead as Σ_b π(b|s)(Q(s, m) − Q(s, b)), in which every term
     is small and exact up to rounding.
     """
-    Vq = np.einsum("sa,sa->s", pi, Q)
-    A = Q - Vq[:, None]
-    rows = np.arange(Q.shape[0])
-    m = np.argmax(pi, axis=1)
-    A[rows, m] = np.einsum("sb,sb->s", pi, Q[rows, m][:, None] - Q)
-    return A
+    return score_dot(Q, pi)
 
 
 def reachable(P_pi: Array, rho: Array) -> NDArray[np.bool_]:

@@ -28,6 +28,7 @@ from ._types import Array
 from ._validate import as_real_array, check_damping, check_finite
 from .mdp import TabularMDP
 from .point import PolicyPoint, policy_point
+from .score import score_dot
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,9 @@ class TabularFisher:
         return x.reshape(S, A), x.shape
 
     def mv(self, v: Any) -> Array:
-        """F v, blockwise d(s)(π_s ∘ v_s − π_s (π_s·v_s)); O(SA)."""
+        """F v, blockwise d(s) π_s ∘ (v_s − π_s·v_s); O(SA), accurate for near-deterministic π."""
         x, shape = self._as_blocks(v)
-        pv = np.einsum("sa,sa->s", self.pi, x)
-        return (self.d[:, None] * self.pi * (x - pv[:, None])).reshape(shape)
+        return (self.d[:, None] * self.pi * score_dot(x, self.pi)).reshape(shape)
 
     def project_range(self, v: Any) -> Array:
         """Orthogonal projection of v onto range(F) = F F⁺ v.

@@ -32,3 +32,43 @@ def scores(pi: Array) -> Array:
     """All scores restricted to their block: ``G[s, a, :] = e_a − π_s``, shape (S, A, A)."""
     A = pi.shape[1]
     return np.eye(A)[None, :, :] - pi[:, None, :]
+
+
+def one_minus(pi: Array) -> Array:
+    """1 − π(a|s), accurate also for the dominant action (formed as Σ_{b≠m} π(b|s))."""
+    out = 1.0 - pi
+    rows = np.arange(pi.shape[0])
+    m = np.argmax(pi, axis=1)
+    others = pi.copy()
+    others[rows, m] = 0.0
+    out[rows, m] = others.sum(axis=1)
+    return out
+
+
+def score_dot(x: Array, pi: Array) -> Array:
+    """u_{s,a}ᵀ x_s = x(s, a) − Σ_b π(b|s) x(s, b) for every (s, a), shape (S, A).
+
+    For the dominant action m the difference is formed as Σ_b π(b|s)(x(s, m) − x(s, b)), which has no
+    cancellation when π(m|s) is close to 1.
+    """
+    out = x - np.einsum("sa,sa->s", pi, x)[:, None]
+    rows = np.arange(pi.shape[0])
+    m = np.argmax(pi, axis=1)
+    out[rows, m] = np.einsum("sb,sb->s", pi, x[rows, m][:, None] - x)
+    return out
+
+
+def combine_scores(c: Array, pi: Array) -> Array:
+    """Σ_a c(s, a) u_{s,a} on each block: c(s, ·) − π_s Σ_a c(s, a), shape (S, A).
+
+    For the dominant action m, c_m − π_m Σ_a c_a = c_m (1 − π_m) − π_m Σ_{a≠m} c_a is formed with the
+    accurate 1 − π_m of :func:`one_minus`, avoiding the cancellation of c_m against π_m c_m.
+    """
+    total = c.sum(axis=1, keepdims=True)
+    out = c - pi * total
+    rows = np.arange(pi.shape[0])
+    m = np.argmax(pi, axis=1)
+    rest = c.copy()
+    rest[rows, m] = 0.0
+    out[rows, m] = c[rows, m] * one_minus(pi)[rows, m] - pi[rows, m] * rest.sum(axis=1)
+    return out
