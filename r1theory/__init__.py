@@ -11,10 +11,11 @@ from . import rates, steps
 from .diagnostics import Diagnostic, centred_cosine, fisher_diagnostics
 from .directions import DAMPED_METHODS, METHODS, direction, direction_at
 from .evaluation import Evaluation, Optimal, advantage, evaluate, optimal
-from .fisher import TabularFisher, fisher, natural_gradient, npg_closed_form
+from .fisher import ParamFisher, TabularFisher, fisher, natural_gradient, npg_closed_form
 from .iterates import Run, iterate
 from .mdp import TabularMDP
 from .point import PolicyPoint, policy_gradient, policy_point
+from .policies import LogLinear, NeuralSoftmax, Parametrisation, TabularSoftmax
 from .score import score_sq_norm, scores
 from .sherman_morrison import ShermanMorrison, sherman_morrison
 from .softmax import log_softmax, softmax
@@ -26,12 +27,17 @@ __all__ = [
     "METHODS",
     "Diagnostic",
     "Evaluation",
+    "LogLinear",
+    "NeuralSoftmax",
     "Optimal",
+    "ParamFisher",
+    "Parametrisation",
     "PolicyPoint",
     "Run",
     "ShermanMorrison",
     "TabularFisher",
     "TabularMDP",
+    "TabularSoftmax",
     "__version__",
     "advantage",
     "centred_cosine",

@@ -66,6 +66,8 @@ def check_distribution(arr: Array, field: str, axis: int = -1) -> None:
 
 def as_scalar(value: Any, field: str) -> float:
     """Return ``value`` as a Python float, or raise ``TypeError`` naming ``field``."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
         raise TypeError(f"{field} must be a real number; got {type(value).__name__}")
     out = float(value)

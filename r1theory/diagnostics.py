@@ -111,8 +111,7 @@ def fisher_diagnostics(mdp: TabularMDP, theta: Any, damping: float) -> dict[str,
     if n > MAX_DENSE:
         raise ValueError(f"fisher_diagnostics forms dense (S·A)² matrices; S·A = {n} exceeds {MAX_DENSE}")
     npg = npg_closed_form(point)
-    F = fisher_at(point)
-    Pi = _range_projector(F)
+    Pi = _range_projector(TabularFisher(d=point.ev.d, pi=point.pi))
     out: dict[str, Diagnostic] = {}
     ref = None
     for method in ("pg", *sorted(DAMPED_METHODS)):

@@ -15,7 +15,10 @@ F the true Fisher, u_{s,a} = ∇log π(a|s) the score and n(s,a) = ‖u_{s,a}‖
 
 All rank-1 inverses are Sherman–Morrison, (λI + uuᵀ)^{-1}v = (v − u(uᵀv)/(λ + ‖u‖²))/λ, applied
 without forming a matrix. For the two expectations over (s, a) the per-sample formulas are
-summed in closed form, O(SA) in total (derivations in each function's docstring).
+summed in closed form, O(SA) in total for tabular softmax (derivations in each function's
+docstring). For another parametrisation (:mod:`r1theory.policies`) with logit Jacobian J, the
+score is u_{s,a} = Jᵀ(e_{(s,a)} − π_s): every logit-space sum is pulled back by Jᵀ once, and
+n(s,a) = ‖u_{s,a}‖² costs O(S·A·k).
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ import numpy as np
 
 from ._types import Array
 from ._validate import check_damping
-from .fisher import fisher_at, npg_closed_form
+from .fisher import fisher_at, natural_gradient_at
 from .mdp import TabularMDP
 from .point import PolicyPoint, policy_point
-from .score import combine_scores, score_dot, score_sq_norm
+from .policies import Parametrisation
+from .score import combine_scores, score_dot
 from .sherman_morrison import sherman_morrison
 
 #: Deterministic methods, in the order of the design's table.
@@ -44,7 +48,7 @@ def _pg(p: PolicyPoint, lam: float) -> Array:
 
 
 def _npg(p: PolicyPoint, lam: float) -> Array:
-    return npg_closed_form(p)
+    return natural_gradient_at(p, 0.0)
 
 
 def _npg_damped(p: PolicyPoint, lam: float) -> Array:
@@ -71,8 +75,8 @@ def _r1_same(p: PolicyPoint, lam: float) -> Array:
     c(s,a) = π(a|s)A(s,a)/((1−γ)(λ + n(s,a))) and u_{s,a} = e_a − π_s on block s, the sum over a
     is c_s − π_s Σ_a c(s,a); block s is scaled by d(s).
     """
-    c = p.pi * p.ev.A / ((1.0 - p.mdp.gamma) * (lam + score_sq_norm(p.pi)))
-    return p.ev.d[:, None] * combine_scores(c, p.pi)
+    c = p.pi * p.ev.A / ((1.0 - p.mdp.gamma) * (lam + p.lin.score_sq_norm(p.pi)))
+    return p.lin.pullback(p.ev.d[:, None] * combine_scores(c, p.pi))
 
 
 def _r1_precond(p: PolicyPoint, lam: float) -> Array:
@@ -82,8 +86,9 @@ def _r1_precond(p: PolicyPoint, lam: float) -> Array:
     c(s,a) = d(s)π(a|s)(u_{s,a}ᵀg)/(λ(λ + n(s,a))), the correction on block s is c_s − π_s Σ_a c(s,a).
     """
     g = p.gradient
-    c = p.ev.d[:, None] * p.pi * score_dot(g, p.pi) / (lam * (lam + score_sq_norm(p.pi)))
-    return g / lam - combine_scores(c, p.pi)
+    ug = score_dot(p.lin.pushforward(g), p.pi)
+    c = p.ev.d[:, None] * p.pi * ug / (lam * (lam + p.lin.score_sq_norm(p.pi)))
+    return g / lam - p.lin.pullback(combine_scores(c, p.pi))
 
 
 _DIRECTIONS: dict[str, Callable[[PolicyPoint, float], Array]] = {
@@ -119,8 +124,10 @@ def direction_at(point: PolicyPoint, method: str, damping: float | None = None) 
     return _DIRECTIONS[method](point, lam)
 
 
-def direction(method: str, mdp: TabularMDP, theta: Any, damping: float | None = None) -> Array:
-    """The exact update direction of ``method`` at θ, shape (S, A).
+def direction(
+    method: str, mdp: TabularMDP, theta: Any, damping: float | None = None, param: Parametrisation | None = None
+) -> Array:
+    """The exact update direction of ``method`` at θ, θ-shaped ((S, A) for tabular softmax).
 
     Parameters
     ----------
@@ -131,6 +138,10 @@ def direction(method: str, mdp: TabularMDP, theta: Any, damping: float | None = 
     damping
         λ > 0, required by the damped methods (:data:`DAMPED_METHODS`); must be None or 0 for
         ``pg`` and ``npg``.
+    param
+        The policy parametrisation (:mod:`r1theory.policies`); tabular softmax by default. For
+        other parametrisations the score u_{s,a} = Jᵀ(e_{(s,a)} − π_s) replaces the tabular one in
+        every formula, and F = Jᵀ F_ℓ J.
 
     Raises
     ------
@@ -138,4 +149,4 @@ def direction(method: str, mdp: TabularMDP, theta: Any, damping: float | None = 
         Unknown method, missing or invalid damping, or invalid θ.
     """
     lam = check_method(method, damping)
-    return _DIRECTIONS[method](policy_point(mdp, theta), lam)
+    return _DIRECTIONS[method](policy_point(mdp, theta, param), lam)

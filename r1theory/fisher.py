@@ -20,15 +20,17 @@ keep the input's shape.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
+import scipy.linalg
 
 from ._types import Array
 from ._validate import as_real_array, check_damping, check_finite
 from .mdp import TabularMDP
 from .point import PolicyPoint, policy_point
-from .score import score_dot
+from .policies import Linearisation, Parametrisation
+from .score import one_minus, score_dot
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class TabularFisher:
         """Blocks d(s)(diag π_s − π_s π_sᵀ), shape (S, A, A)."""
         A = self.pi.shape[1]
         H = -self.pi[:, :, None] * self.pi[:, None, :]
-        H[:, np.arange(A), np.arange(A)] += self.pi
+        H[:, np.arange(A), np.arange(A)] = self.pi * one_minus(self.pi)  # π(1 − π) without cancellation
         return self.d[:, None, None] * H
 
     def dense(self) -> Array:
@@ -135,14 +137,95 @@ class TabularFisher:
         return float(w[s, -1]), v
 
 
-def fisher_at(point: PolicyPoint) -> TabularFisher:
-    """The true Fisher at an evaluated policy point."""
-    return TabularFisher(d=point.ev.d, pi=point.pi)
+#: Relative eigenvalue cut-off of the dense pseudo-inverse (eigenvalues ≤ PINV_RCOND·σ₁ count as 0).
+PINV_RCOND = 1e-10
 
 
-def fisher(mdp: TabularMDP, theta: Any) -> TabularFisher:
-    """The true Fisher F(θ) = blockdiag_s d(s)(diag π_s − π_s π_sᵀ) of softmax(θ) on ``mdp``."""
-    return fisher_at(policy_point(mdp, theta))
+@dataclass(frozen=True)
+class ParamFisher:
+    """The true Fisher F = Jᵀ F_ℓ J of a general parametrisation, a dense (k, k) operator.
+
+    ``mv`` costs O(S·A·k) (J applied twice, F_ℓ blockwise) and never forms F; ``dense``, ``solve``
+    and ``top_eigenpair`` form it (O(S·A·k²)) and factorise it (O(k³)). The undamped solve is the
+    pseudo-inverse with eigenvalues below :data:`PINV_RCOND`·σ₁ treated as 0 (F is singular in
+    general: every per-state logit shift that the parametrisation can express is a null direction).
+    """
+
+    logit: TabularFisher
+    lin: Linearisation
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(k, k)."""
+        k = int(self.lin.theta.size)
+        return (k, k)
+
+    def _vec(self, v: Any, field: str = "v") -> Array:
+        x = as_real_array(v, field)
+        if x.shape != self.lin.theta.shape:
+            raise ValueError(f"{field} must have the shape of θ, {self.lin.theta.shape}; got {x.shape}")
+        check_finite(x, field)
+        return x
+
+    def mv(self, v: Any) -> Array:
+        """F v = Jᵀ(F_ℓ(J v)) without forming F."""
+        x = self._vec(v)
+        return self.lin.pullback(self.logit.mv(self.lin.pushforward(x)))
+
+    def dense(self) -> Array:
+        """F = Σ_s J_sᵀ d(s)(diag π_s − π_s π_sᵀ) J_s, shape (k, k)."""
+        J = self.lin.jacobian()
+        return np.einsum("sak,sab,sbl->kl", J, self.logit.blocks, J)
+
+    def _eigh(self) -> tuple[Array, Array]:
+        F = self.dense()
+        return np.linalg.eigh(0.5 * (F + F.T))
+
+    def solve(self, v: Any, damping: float = 0.0) -> Array:
+        """(F + λI)^{-1} v by a Cholesky solve (λ > 0), or the pseudo-inverse F⁺v (λ = 0)."""
+        x = self._vec(v)
+        lam = check_damping(damping, positive=False)
+        if lam > 0:
+            F = self.dense()
+            return scipy.linalg.solve(F + lam * np.eye(F.shape[0]), x.ravel(), assume_a="pos").reshape(x.shape)
+        w, U = self._eigh()
+        keep = w > PINV_RCOND * max(float(w[-1]), 0.0)
+        return (U[:, keep] @ ((U[:, keep].T @ x.ravel()) / w[keep])).reshape(x.shape)
+
+    def project_range(self, v: Any) -> Array:
+        """Orthogonal projection onto the span of the eigenvectors kept by the pseudo-inverse."""
+        x = self._vec(v)
+        w, U = self._eigh()
+        keep = w > PINV_RCOND * max(float(w[-1]), 0.0)
+        return (U[:, keep] @ (U[:, keep].T @ x.ravel())).reshape(x.shape)
+
+    def top_eigenpair(self) -> tuple[float, Array]:
+        """σ₁ and a unit eigenvector v₁ (θ-shaped): σ₁v₁v₁ᵀ is the best rank-1 approximation of F."""
+        w, U = self._eigh()
+        return float(w[-1]), U[:, -1].reshape(self.lin.theta.shape)
+
+
+def fisher_at(point: PolicyPoint) -> TabularFisher | ParamFisher:
+    """The true Fisher at an evaluated policy point (blockwise for tabular softmax, dense otherwise)."""
+    logit = TabularFisher(d=point.ev.d, pi=point.pi)
+    return logit if point.param.is_tabular else ParamFisher(logit=logit, lin=point.lin)
+
+
+@overload
+def fisher(mdp: TabularMDP, theta: Any, param: None = None) -> TabularFisher: ...
+
+
+@overload
+def fisher(mdp: TabularMDP, theta: Any, param: Parametrisation) -> TabularFisher | ParamFisher: ...
+
+
+def fisher(mdp: TabularMDP, theta: Any, param: Parametrisation | None = None) -> TabularFisher | ParamFisher:
+    """The true Fisher F(θ) = E_{s∼d, a∼π}[∇log π ∇log πᵀ] of the policy at θ on ``mdp``.
+
+    For tabular softmax (the default) F = blockdiag_s d(s)(diag π_s − π_s π_sᵀ), a
+    :class:`TabularFisher`; for another parametrisation F = Jᵀ F_ℓ J, a :class:`ParamFisher`.
+    """
+    return fisher_at(policy_point(mdp, theta, param))
 
 
 def npg_closed_form(point: PolicyPoint) -> Array:
@@ -159,13 +242,19 @@ def npg_closed_form(point: PolicyPoint) -> Array:
     return np.where(point.ev.d[:, None] > 0, centred, 0.0) / (1.0 - point.mdp.gamma)
 
 
-def natural_gradient(mdp: TabularMDP, theta: Any, damping: float = 0.0) -> Array:
-    """Natural gradient of J at θ: F⁺∇J (damping 0, closed form) or (F + λI)^{-1}∇J (damping λ > 0).
-
-    Returns an (S, A) array. See :func:`npg_closed_form` and :meth:`TabularFisher.solve`.
-    """
+def natural_gradient_at(point: PolicyPoint, damping: float = 0.0) -> Array:
+    """F⁺∇J (λ = 0) or (F + λI)^{-1}∇J (λ > 0) at an evaluated point; closed form for tabular softmax."""
     lam = check_damping(damping, positive=False)
-    point = policy_point(mdp, theta)
-    if lam == 0.0:
+    if lam == 0.0 and point.param.is_tabular:
         return npg_closed_form(point)
     return fisher_at(point).solve(point.gradient, lam)
+
+
+def natural_gradient(mdp: TabularMDP, theta: Any, damping: float = 0.0, param: Parametrisation | None = None) -> Array:
+    """Natural gradient of J at θ: F⁺∇J (damping 0) or (F + λI)^{-1}∇J (damping λ > 0), θ-shaped.
+
+    Tabular softmax uses the closed form :func:`npg_closed_form` and the blockwise
+    :meth:`TabularFisher.solve`; other parametrisations use :meth:`ParamFisher.solve`.
+    """
+    check_damping(damping, positive=False)
+    return natural_gradient_at(policy_point(mdp, theta, param), damping)

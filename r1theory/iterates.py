@@ -32,7 +32,8 @@ from ._types import Array
 from .directions import check_method, direction_at
 from .evaluation import Optimal, optimal
 from .mdp import TabularMDP
-from .point import PolicyPoint, check_theta, policy_point
+from .point import PolicyPoint, policy_point
+from .policies import Parametrisation
 from .steps import StepRule, as_step_rule
 
 STATUSES = ("converged", "max_iterations", "stalled", "diverged")
@@ -81,6 +82,7 @@ def iterate(
     optimum: Optimal | None = None,
     stall_window: int = 200,
     stall_tol: float | None = None,
+    param: Parametrisation | None = None,
 ) -> Run:
     """Run ``iterations`` exact updates of ``method`` from θ₀ and return the :class:`Run`.
 
@@ -101,6 +103,8 @@ def iterate(
     stall_window, stall_tol
         Declare ``stalled`` when J changed by less than ``stall_tol`` (default
         1e-13·(1 + |V*(ρ)|)) over the last ``stall_window`` iterations.
+    param
+        The policy parametrisation (tabular softmax by default); θ₀ must have its shape.
     """
     check_method(method, damping)
     rule = as_step_rule(step)
@@ -111,7 +115,7 @@ def iterate(
     opt = optimum if optimum is not None else optimal(mdp)
     stall = stall_tol if stall_tol is not None else 1e-13 * (1.0 + abs(opt.J))
     rows = np.arange(mdp.S)
-    point = policy_point(mdp, check_theta(mdp, theta0))
+    point = policy_point(mdp, theta0, param)
 
     Js, gaps, gnorms, mins, kls, etas, effs = [], [], [], [], [], [], []
 
@@ -134,7 +138,7 @@ def iterate(
         if not (np.all(np.isfinite(dirn)) and np.all(np.isfinite(theta))):
             status, message = "diverged", f"non-finite θ after step {t} (η={eta:.3g})"
             break
-        new = policy_point(mdp, theta)
+        new = policy_point(mdp, theta, point.param)
         if not np.isfinite(new.ev.J):
             status, message = "diverged", f"non-finite J after step {t}"
             break

@@ -1,9 +1,10 @@
 """A policy point: θ, its softmax policy in log space, and its exact evaluation.
 
 Every derived quantity (gradient, Fisher, directions) at one θ shares one evaluation, so a
-method costs one LU factorisation per iterate. This is also the parametrisation seam: the
-tabular softmax logits are θ itself (identity Jacobian); other parametrisations map their
-parameters to these logits and pull the logit-space quantities back through the Jacobian.
+method costs one LU factorisation per iterate. This is also the parametrisation seam
+(:mod:`r1theory.policies`): the tabular softmax logits are θ itself (identity Jacobian); other
+parametrisations map their parameters to logits and pull the logit-space quantities back through
+the Jacobian.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ._types import Array
 from ._validate import as_real_array, check_finite, check_shape
 from .evaluation import Evaluation, _evaluate
 from .mdp import TabularMDP
+from .policies import Linearisation, Parametrisation, TabularSoftmax
 from .softmax import log_softmax
 
 
@@ -30,33 +32,54 @@ def check_theta(mdp: TabularMDP, theta: Any) -> Array:
 
 @dataclass(frozen=True)
 class PolicyPoint:
-    """θ with π = softmax(θ), log π, and the exact evaluation of π."""
+    """θ with its parametrisation linearised at θ, π = softmax(logits), log π, and the exact evaluation of π."""
 
     mdp: TabularMDP
     theta: Array
     log_pi: Array
     pi: Array
     ev: Evaluation
+    param: Parametrisation
+    lin: Linearisation
+
+    @property
+    def logit_gradient(self) -> Array:
+        """∂J/∂ℓ(s, a) = d(s) π(a|s) A(s, a) / (1 − γ), the gradient in logit space (Agarwal et al. 2021, Lemma C.1)."""
+        return self.ev.d[:, None] * self.pi * self.ev.A / (1.0 - self.mdp.gamma)
 
     @property
     def gradient(self) -> Array:
-        """∂J/∂θ(s, a) = d(s) π(a|s) A(s, a) / (1 − γ)  (Agarwal et al. 2021, Lemma C.1)."""
-        return self.ev.d[:, None] * self.pi * self.ev.A / (1.0 - self.mdp.gamma)
+        """∇_θ J = Jᵀ ∂J/∂ℓ (for tabular softmax, ∂J/∂θ(s, a) = d(s) π(a|s) A(s, a)/(1 − γ))."""
+        return self.lin.pullback(self.logit_gradient)
 
 
-def policy_point(mdp: TabularMDP, theta: Any) -> PolicyPoint:
-    """Validate θ and evaluate its softmax policy exactly."""
-    t = check_theta(mdp, theta)
-    log_pi = log_softmax(t)
+def resolve(mdp: TabularMDP, param: Parametrisation | None) -> Parametrisation:
+    """The parametrisation to use (tabular softmax by default), checked against the MDP's sizes."""
+    if param is None:
+        return TabularSoftmax(mdp.S, mdp.A)
+    if not isinstance(param, Parametrisation):
+        raise TypeError(f"param must be an r1theory.policies.Parametrisation; got {type(param).__name__}")
+    if (param.S, param.A) != (mdp.S, mdp.A):
+        raise ValueError(f"param is for (S, A) = {(param.S, param.A)} but the MDP has {(mdp.S, mdp.A)}")
+    return param
+
+
+def policy_point(mdp: TabularMDP, theta: Any, param: Parametrisation | None = None) -> PolicyPoint:
+    """Validate θ and evaluate its softmax policy exactly (tabular softmax unless ``param`` says otherwise)."""
+    par = resolve(mdp, param)
+    t = check_theta(mdp, theta) if par.is_tabular else par.check_theta(theta)
+    lin = par.at(t)
+    log_pi = log_softmax(lin.logits)
     pi = np.exp(log_pi)
-    return PolicyPoint(mdp=mdp, theta=t, log_pi=log_pi, pi=pi, ev=_evaluate(mdp, pi))
+    return PolicyPoint(mdp=mdp, theta=t, log_pi=log_pi, pi=pi, ev=_evaluate(mdp, pi), param=par, lin=lin)
 
 
-def policy_gradient(mdp: TabularMDP, theta: Any) -> Array:
-    """Exact policy gradient of J(θ) = ρ·V^{π_θ} for tabular softmax, shape (S, A).
+def policy_gradient(mdp: TabularMDP, theta: Any, param: Parametrisation | None = None) -> Array:
+    """Exact policy gradient of J(θ) = ρ·V^{π_θ}, θ-shaped ((S, A) for tabular softmax).
 
-    ∂J/∂θ(s, a) = d(s) π(a|s) A(s, a) / (1 − γ), with d the normalised discounted visitation
-    from ρ (policy gradient theorem; Agarwal et al. 2021, Lemma C.1; Mei et al. 2020, Lemma 1).
-    Each row sums to zero (softmax shift invariance) up to rounding.
+    ∂J/∂θ(s, a) = d(s) π(a|s) A(s, a) / (1 − γ) for tabular softmax, with d the normalised discounted
+    visitation from ρ (policy gradient theorem; Agarwal et al. 2021, Lemma C.1; Mei et al. 2020,
+    Lemma 1); each row sums to zero (softmax shift invariance) up to rounding. For another
+    parametrisation, ∇_θJ = Jᵀ of that logit-space gradient.
     """
-    return policy_point(mdp, theta).gradient
+    return policy_point(mdp, theta, param).gradient
