@@ -21,7 +21,7 @@ from typing import Any
 from .context import Context, Mode
 from .report import markdown, verdict_table, write_atomic, write_results
 from .result import CheckResult
-from .sweep import Sweep
+from .sweep import CODE_HASH, Sweep
 
 #: Check modules in report order.
 MODULES: tuple[str, ...] = (
@@ -78,6 +78,7 @@ def provenance(mode: Mode, only: str | None, jobs: int) -> dict[str, Any]:
     return {
         "version": r1theory.__version__,
         "git_revision": git_revision(),
+        "code_hash": CODE_HASH,
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,

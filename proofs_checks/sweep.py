@@ -1,8 +1,9 @@
 """The sweep runner: parallel, cached on disk by configuration hash, resumable.
 
 A :class:`Task` names a worker function (``"module:function"``) and a JSON-able configuration.
-Its key is the SHA-256 of both plus :data:`CACHE_VERSION`, so the same configuration is computed
-once across checks, figures and invocations. Workers write their result atomically
+Its key is the SHA-256 of both plus :data:`CACHE_VERSION` and :data:`CODE_HASH` (a hash of the
+source of the four packages), so the same configuration is computed once across checks, figures
+and invocations, and a change to the code never serves results of the old code. Workers write their result atomically
 (temporary file + ``os.replace``) as soon as it is computed, so an interrupted sweep resumes
 where it stopped and never reads a half-written file; an unreadable cache file is recomputed.
 One run at a time per cache folder: a new :class:`Sweep` removes temporary files left by killed writers.
@@ -31,6 +32,21 @@ from .result import jsonable
 
 CACHE_VERSION = "1"
 _JSON_KEY = "__json__"
+_PACKAGES = ("r1theory", "tabular_mdps", "proofs_checks", "figures")
+
+
+def code_hash() -> str:
+    """SHA-256 of every Python source file of the project's packages (path and bytes)."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for pkg in _PACKAGES:
+        for path in sorted((root / pkg).rglob("*.py")):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+CODE_HASH = code_hash()
 
 
 @dataclass(frozen=True)
@@ -47,8 +63,8 @@ class Task:
 
     @property
     def key(self) -> str:
-        """SHA-256 of the function name, configuration and cache version."""
-        return hashlib.sha256(f"{CACHE_VERSION}|{self.fn}|{self.config_json}".encode()).hexdigest()
+        """SHA-256 of the function name, configuration, cache version and code hash."""
+        return hashlib.sha256(f"{CACHE_VERSION}|{CODE_HASH}|{self.fn}|{self.config_json}".encode()).hexdigest()
 
 
 def make_task(fn: str, config: dict[str, Any]) -> Task:
