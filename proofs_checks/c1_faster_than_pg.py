@@ -58,6 +58,7 @@ class Family:
     params: dict[str, Any]
     theta0: str
     iterations: int
+    param: dict[str, Any] | None = None  # the policy parametrisation (tabular softmax when None)
 
 
 def suite(quick: bool) -> list[Family]:
@@ -74,7 +75,10 @@ def suite(quick: bool) -> list[Family]:
         Family("garnet", "garnet", {"S": 20, "A": 4, "branching": 2, "gamma": 0.95, "seed": 4}, "uniform", T),
         Family("li-chain", "li_chain", {"H": 5, "gamma": 0.9}, "uniform", T),
         Family("mei-plateau", "mei_bandit", {"init": "bad"}, "instance", T),
-    ]
+        # dense Fisher: log-linear policy with S·A random features (same policy class as tabular softmax)
+        Family("random-loglinear", "random", {"S": 10, "A": 4, "gamma": 0.95, "seed": 1}, "uniform", T,
+               {"kind": "log-linear", "k": 40, "seed": 0}),
+    ]  # fmt: skip
     if not quick:
         fams += [
             Family("agarwal-chain", "agarwal_chain", {"H": 6}, "uniform", T),
@@ -85,6 +89,13 @@ def suite(quick: bool) -> list[Family]:
             Family(f"garnet-s{s}", "garnet", {"S": 30, "A": 4, "branching": 1, "gamma": 0.95, "seed": s}, "uniform", T)
             for s in (1, 2)
         ]
+        fams += [
+            Family("garnet-loglinear", "garnet", {"S": 20, "A": 4, "branching": 2, "gamma": 0.95, "seed": 4},
+                   "uniform", T, {"kind": "log-linear", "k": 80, "seed": 0}),
+            Family("li-chain-loglinear", "li_chain", {"H": 5, "gamma": 0.9}, "uniform", T, LOGLINEAR_FULL),
+            Family("li-chain-neural", "li_chain", {"H": 5, "gamma": 0.9}, "uniform", T,
+                   {"kind": "neural", "hidden": [8], "seed": 0}),
+        ]  # fmt: skip
     return fams
 
 
@@ -102,6 +113,10 @@ def pi_steps_from_start(f: Family, cap: int = 100) -> int:
         pi = np.zeros_like(pi)
         pi[rows, np.argmax(ev.Q, axis=1)] = 1.0
     return cap
+
+
+#: Log-linear features for li_chain(H=5): k = S·A = 18 Gaussian features, an invertible map onto the logits.
+LOGLINEAR_FULL: dict[str, Any] = {"kind": "log-linear", "k": 18, "seed": 0}
 
 
 def dampings(quick: bool) -> list[float]:
@@ -160,7 +175,15 @@ class Series:
 
 def _run(fam: Family, method: str, lam: float | None, eta: float, tol: float) -> Task:
     return run_task(
-        fam.instance, method, eta, fam.iterations, params=fam.params, damping=lam, theta0=fam.theta0, tol=tol
+        fam.instance,
+        method,
+        eta,
+        fam.iterations,
+        params=fam.params,
+        damping=lam,
+        theta0=fam.theta0,
+        tol=tol,
+        param=fam.param,
     )
 
 
@@ -262,6 +285,7 @@ def check(ctx: Context) -> list[CheckResult]:
                         "iterations": f.iterations,
                         "theta0": f.theta0,
                         "pi_steps_from_start": pi_steps[f.label],
+                        "param": f.param or {"kind": "tabular"},
                     }
                     results.append(_equal_step(m, cond, series[k], pg, grid, eps))
                     results.append(_tuned(m, cond, series[k], pg, eps))
@@ -270,11 +294,13 @@ def check(ctx: Context) -> list[CheckResult]:
 
 
 def _initial_gap(f: Family) -> float:
-    mdp, theta0, opt = instance(f.instance, f.params)
-    from r1theory import evaluate, softmax
+    from r1theory import policy_point
 
-    th = np.zeros((mdp.S, mdp.A)) if f.theta0 == "uniform" else theta0
-    return float(opt.J - evaluate(mdp, softmax(th)).J)
+    from .runs import initial_theta, param_from
+
+    mdp, _, opt = instance(f.instance, f.params)
+    th = initial_theta(f.instance, f.params, f.theta0, f.param)
+    return float(opt.J - policy_point(mdp, th, param_from(f.param, mdp)).ev.J)
 
 
 def _cmp(Tm: int | None, Tp: int | None) -> str:

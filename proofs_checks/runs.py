@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from r1theory import TabularMDP, iterates, optimal, steps
+from r1theory import LogLinear, NeuralSoftmax, Parametrisation, TabularMDP, TabularSoftmax, iterates, optimal, steps
 from r1theory._types import Array
 from r1theory.evaluation import Optimal
 
@@ -35,14 +35,49 @@ def instance(name: str, params: dict[str, Any] | None = None) -> tuple[TabularMD
     return _instance(name, json.dumps(params or {}, sort_keys=True))
 
 
-def initial_theta(name: str, params: dict[str, Any], theta0: str) -> Array:
-    """θ₀ by name: "uniform" (zeros) or "instance" (the catalog's recommended start)."""
+TABULAR: dict[str, Any] = {"kind": "tabular"}
+
+
+def param_from(spec: dict[str, Any] | None, mdp: TabularMDP) -> Parametrisation:
+    """Build a parametrisation from its JSON description.
+
+    ``{"kind": "tabular"}`` (default); ``{"kind": "log-linear", "k": k, "seed": s}`` with features
+    φ(s, a) ~ N(0, I_k/k) drawn from ``default_rng(s)``; ``{"kind": "log-linear-onehot"}``;
+    ``{"kind": "neural", "hidden": [h, ...], "seed": s}`` with one-hot state inputs.
+    """
+    spec = spec or TABULAR
+    kind = spec.get("kind")
+    if kind == "tabular":
+        return TabularSoftmax(mdp.S, mdp.A)
+    if kind == "log-linear":
+        k = int(spec["k"])
+        rng = np.random.default_rng(int(spec["seed"]))
+        return LogLinear(rng.normal(size=(mdp.S, mdp.A, k)) / np.sqrt(k))
+    if kind == "log-linear-onehot":
+        return LogLinear.one_hot(mdp.S, mdp.A)
+    if kind == "neural":
+        return NeuralSoftmax(mdp.S, mdp.A, tuple(int(h) for h in spec["hidden"]))
+    raise ValueError(f"unknown parametrisation kind {kind!r}")
+
+
+def initial_theta(name: str, params: dict[str, Any], theta0: str, param: dict[str, Any] | None = None) -> Array:
+    """θ₀ by name: "uniform" (the uniform policy) or "instance" (the catalog's recommended start).
+
+    For log-linear policies "uniform" is θ = 0; for neural policies it is a draw of
+    :meth:`NeuralSoftmax.init` at scale 0.1 from ``default_rng(seed)`` (exactly uniform would be the
+    symmetric point θ = 0, where hidden units never learn), close to uniform.
+    """
     mdp, rec, _ = instance(name, params)
+    par = param_from(param, mdp)
     if theta0 == "uniform":
-        return np.zeros((mdp.S, mdp.A))
+        if isinstance(par, NeuralSoftmax):
+            return par.init(np.random.default_rng(int((param or {}).get("seed", 0))), scale=0.1)
+        return np.zeros(par.theta_shape)
     if theta0 == "instance":
         if rec is None:
             raise ValueError(f"instance {name!r} has no recommended theta0; use theta0='uniform'")
+        if not par.is_tabular:
+            raise ValueError("theta0='instance' gives tabular logits; use theta0='uniform' with this parametrisation")
         return rec
     raise ValueError(f"theta0 must be 'uniform' or 'instance'; got {theta0!r}")
 
@@ -71,6 +106,7 @@ def run_task(
     damping: float | None = None,
     theta0: str = "uniform",
     tol: float = 0.0,
+    param: dict[str, Any] | None = None,
 ) -> Task:
     """Describe one run as a sweep task (a float ``step`` means a constant step)."""
     spec = {"kind": "constant", "eta": float(step)} if not isinstance(step, dict) else step
@@ -85,6 +121,7 @@ def run_task(
             "iterations": iterations,
             "theta0": theta0,
             "tol": tol,
+            "param": param or TABULAR,
         },
     )
 
@@ -94,13 +131,14 @@ def run_method(config: dict[str, Any]) -> dict[str, Any]:
     mdp, _, opt = instance(config["instance"], config["params"])
     run = iterates.iterate(
         mdp,
-        initial_theta(config["instance"], config["params"], config["theta0"]),
+        initial_theta(config["instance"], config["params"], config["theta0"], config.get("param")),
         config["method"],
         step_from(config["step"], mdp),
         int(config["iterations"]),
         damping=config["damping"],
         tol=float(config["tol"]),
         optimum=opt,
+        param=param_from(config.get("param"), mdp),
     )
     return {
         "J": run.J,

@@ -123,3 +123,28 @@ def test_ascent_assess_holds_and_fails() -> None:
     non_monotone = c1.Series({1.0: _fake([1.0, 0.5, 0.7, 1e-5])})
     m2 = ascent.assess("r1-same", {}, non_monotone, 1e-3)[1]
     assert m2.verdict == "fails" and "iterate 1" in m2.evidence["reason"]
+
+
+def test_run_tasks_accept_a_parametrisation() -> None:
+    """One-hot log-linear runs reproduce tabular runs; a random-feature run is a different (dense-Fisher) run."""
+    base = {"params": {"S": 4, "A": 3, "gamma": 0.9, "seed": 3}, "damping": 1e-2}
+    tab = RunResult.of(run_method(run_task("random", "r1-precond", 0.5, 30, **base).config))
+    hot = RunResult.of(
+        run_method(run_task("random", "r1-precond", 0.5, 30, param={"kind": "log-linear-onehot"}, **base).config)
+    )
+    np.testing.assert_allclose(hot.J, tab.J, atol=1e-13)
+    dense = RunResult.of(
+        run_method(
+            run_task("random", "r1-precond", 0.5, 30, param={"kind": "log-linear", "k": 12, "seed": 0}, **base).config
+        )
+    )
+    assert dense.theta.shape == (12,)
+    assert np.max(np.abs(dense.J - tab.J)) > 1e-6
+    neural = RunResult.of(
+        run_method(
+            run_task(
+                "random", "pg", 0.5, 30, params=base["params"], param={"kind": "neural", "hidden": [5], "seed": 1}
+            ).config
+        )
+    )
+    assert np.all(np.diff(neural.J) > -1e-12)
