@@ -483,10 +483,11 @@ def summarize(results: Sequence[CheckResult]) -> str:
     fams = list(dict.fromkeys(r.conditions["family"] for r in mine))
     lams = sorted({r.conditions["damping"] for r in mine})
     out = [
-        "Cells: verdict at loose ε / tight ε (✓ holds, ✗ fails, ? inconclusive). Rows: families; columns: λ.",
+        *conclusions(mine),
+        "",
+        "Tables: verdict at loose ε / tight ε (✓ holds, ✗ fails, ? inconclusive). Rows: families; columns: λ.",
         "",
     ]
-    out += [*conclusions(mine), ""]
     cell: dict[tuple[str, str, str, float, str], str] = {}
     for r in mine:
         c = r.conditions
