@@ -33,6 +33,7 @@ MODULES: tuple[str, ...] = (
     "proofs_checks.agarwal2021_npg_rate",
     "proofs_checks.c1_faster_than_pg",
     "proofs_checks.ascent",  # reuses the C1 sweep's runs
+    "proofs_checks.c2_sample_complexity",
 )
 
 

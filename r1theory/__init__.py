@@ -10,24 +10,32 @@ from __future__ import annotations
 from . import rates, steps
 from .diagnostics import Diagnostic, centred_cosine, fisher_diagnostics
 from .directions import DAMPED_METHODS, METHODS, direction, direction_at
+from .estimators import ESTIMATORS, GradientSample, Moments, exact_moments, gradient_moments, sample_gradient
 from .evaluation import Evaluation, Optimal, advantage, evaluate, optimal
 from .fisher import ParamFisher, TabularFisher, fisher, natural_gradient, npg_closed_form
 from .iterates import Run, iterate
 from .mdp import TabularMDP
 from .point import PolicyPoint, policy_gradient, policy_point
 from .policies import LogLinear, NeuralSoftmax, Parametrisation, TabularSoftmax
+from .sampler import Episodes, StateActions, TabularSampler, rollout, sample_state_actions
 from .score import score_sq_norm, scores
 from .sherman_morrison import ShermanMorrison, sherman_morrison
 from .softmax import log_softmax, softmax
+from .stochastic import STOCHASTIC_METHODS, StochasticRun, r1_sample_expectation, stochastic_iterate
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DAMPED_METHODS",
+    "ESTIMATORS",
     "METHODS",
+    "STOCHASTIC_METHODS",
     "Diagnostic",
+    "Episodes",
     "Evaluation",
+    "GradientSample",
     "LogLinear",
+    "Moments",
     "NeuralSoftmax",
     "Optimal",
     "ParamFisher",
@@ -35,8 +43,11 @@ __all__ = [
     "PolicyPoint",
     "Run",
     "ShermanMorrison",
+    "StateActions",
+    "StochasticRun",
     "TabularFisher",
     "TabularMDP",
+    "TabularSampler",
     "TabularSoftmax",
     "__version__",
     "advantage",
@@ -44,8 +55,10 @@ __all__ = [
     "direction",
     "direction_at",
     "evaluate",
+    "exact_moments",
     "fisher",
     "fisher_diagnostics",
+    "gradient_moments",
     "iterate",
     "log_softmax",
     "natural_gradient",
@@ -53,10 +66,15 @@ __all__ = [
     "optimal",
     "policy_gradient",
     "policy_point",
+    "r1_sample_expectation",
     "rates",
+    "rollout",
+    "sample_gradient",
+    "sample_state_actions",
     "score_sq_norm",
     "scores",
     "sherman_morrison",
     "softmax",
     "steps",
+    "stochastic_iterate",
 ]

@@ -1,0 +1,468 @@
+"""Stochastic methods on sampled gradients, their exact expected updates, and their runs.
+
+Every method updates θ ← θ + η · D̂, where D̂ is built from a batch estimate ĝ of ∇J
+(:mod:`r1theory.estimators`, B episodes) and, for the preconditioned methods, from sampled scores
+u = ∇_θ log π(a|s) = e_{(s,a)} − π_s (on block s):
+
+=========================  ======================================================================
+``sgd-pg``                 D̂ = ĝ  (stochastic policy gradient: REINFORCE / GPOMDP / one-sample)
+``npg-sample``             D̂ = (F̂ + λI)⁻¹ ĝ, F̂ = (1/m) Σ_j u_j u_jᵀ from m independent
+                           (s_j, a_j) ∼ d × π (m = ``fisher_batch``, default B); F̂ is block-diagonal
+                           (block s: (1/m) Σ_{j: s_j = s} (e_{a_j} − π_s)(e_{a_j} − π_s)ᵀ), so the damped
+                           system is solved exactly on the sample, one A × A block per state.
+``r1-sample-same``         V4 with the Fisher sample *equal to* a gradient sample:
+                           D̂ = (λI + u uᵀ)⁻¹ ĝ with u the score of the first sample's Fisher pair
+                           (:class:`~r1theory.estimators.GradientSample`; iid samples, so this is a
+                           uniformly chosen one).
+``r1-sample-independent``  V4 with an independent Fisher sample: u the score of one extra draw
+                           (s, a) ∼ d × π (:meth:`~r1theory.sampler.TabularSampler.state_actions`).
+=========================  ======================================================================
+
+The rank-1 inverses are applied by Sherman–Morrison (:func:`r1theory.sherman_morrison`),
+(λI + uuᵀ)⁻¹v = (v − u(uᵀv)/(λ + ‖u‖²))/λ, in O(SA) (paper-claims.md §1.1–1.2).
+
+Exact expected updates of V4 with the ``one-sample`` estimator (paper-claims.md §1.3, §3)
+-----------------------------------------------------------------------------------------
+With ĝ = (1/B) Σ_i c_i u_i, c_i = (R̂_i − b(s_i))/(1 − γ), E[c_i | s_i, a_i] = (Q − b)(s_i)/(1 − γ):
+
+* independent: E[(λI + uuᵀ)⁻¹ ĝ] = E[(λI + uuᵀ)⁻¹] ∇J, the ``r1-precond`` direction (V3);
+* same (u = u_1): E[(λI + u_1u_1ᵀ)⁻¹ ĝ] = (1/B) W_b + (1 − 1/B) V3, since (λI + uuᵀ)⁻¹u = u/(λ + ‖u‖²) and
+  the other B − 1 samples are independent of u_1, where
+  W_b = Σ_{s,a} d(s)π(a|s) (Q(s,a) − b(s)) u_{s,a} / ((1 − γ)(λ + n(s,a))); W_V is ``r1-same`` (V2).
+
+So the same-sample bias against the independent form is (W_b − V3)/B, exactly, and adding a baseline b(s)
+moves the expected same-sample update by −b(s)·d(s)/(B(1 − γ)) · Σ_a π(a|s) u_{s,a}/(λ + n(s,a)) on block
+s (:func:`r1_same_baseline_sensitivity`), which is not 0 in general although Σ_a π(a|s)u_{s,a} = 0 makes
+the same quantity vanish for PG (and for NPG with an independent Fisher sample).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._types import Array, IntArray
+from ._validate import check_damping
+from .directions import direction_at
+from .estimators import check_estimator, gradient_sample
+from .evaluation import Optimal, optimal
+from .mdp import TabularMDP
+from .point import PolicyPoint, check_theta, policy_point
+from .sampler import TabularSampler, check_count, check_rng
+from .score import score_sq_norm
+from .sherman_morrison import sherman_morrison
+from .steps import StepRule, as_step_rule
+
+#: Stochastic methods (module docstring).
+STOCHASTIC_METHODS: tuple[str, ...] = ("sgd-pg", "npg-sample", "r1-sample-same", "r1-sample-independent")
+#: Those that need damping λ > 0.
+STOCHASTIC_DAMPED: frozenset[str] = frozenset({"npg-sample", "r1-sample-same", "r1-sample-independent"})
+FISHER_FORMS: tuple[str, ...] = ("same", "independent")
+
+
+def check_stochastic_method(method: Any, damping: Any) -> float:
+    """Validate a stochastic method and its damping; return λ (0.0 for ``sgd-pg``)."""
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string, one of {', '.join(STOCHASTIC_METHODS)}; got {type(method).__name__}")
+    if method not in STOCHASTIC_METHODS:
+        raise ValueError(f"unknown stochastic method {method!r}; choose one of {', '.join(STOCHASTIC_METHODS)}")
+    if method in STOCHASTIC_DAMPED:
+        if damping is None:
+            raise ValueError(f"method {method!r} needs damping=λ > 0 (e.g. damping=1.0)")
+        return check_damping(damping, positive=True, method=method)
+    if damping is not None and check_damping(damping, positive=False) != 0.0:
+        raise ValueError(f"method {method!r} is undamped but damping={damping} was given; pass damping=None")
+    return 0.0
+
+
+def _score(pi: Array, s: int, a: int) -> Array:
+    """u_{s,a} = e_{(s,a)} − Σ_b π(b|s) e_{(s,b)} as a flat (S·A,) vector."""
+    u = np.zeros_like(pi)
+    u[s] = -pi[s]
+    u[s, a] += 1.0
+    return u.ravel()
+
+
+def sampled_fisher_solve(pi: Array, states: IntArray, actions: IntArray, v: Array, damping: float) -> Array:
+    """(F̂ + λI)⁻¹ v for F̂ = (1/m) Σ_j u_{s_j,a_j} u_{s_j,a_j}ᵀ, blockwise.
+
+    With counts C(s, a) = #{j : (s_j, a_j) = (s, a)} and N_s = Σ_a C(s, a), block s of m·F̂ is
+    diag(C_s) − C_s π_sᵀ − π_s C_sᵀ + N_s π_s π_sᵀ; each (A × A) damped block is solved directly.
+    """
+    S, A = pi.shape
+    m = states.size
+    C = np.bincount(states * A + actions, minlength=S * A).reshape(S, A).astype(np.float64)
+    N = C.sum(axis=1)
+    F = (
+        -C[:, :, None] * pi[:, None, :]
+        - pi[:, :, None] * C[:, None, :]
+        + N[:, None, None] * (pi[:, :, None] * pi[:, None, :])
+    )
+    F[:, np.arange(A), np.arange(A)] += C
+    F /= m
+    F[:, np.arange(A), np.arange(A)] += damping
+    return np.linalg.solve(F, v[:, :, None])[:, :, 0]
+
+
+@dataclass(frozen=True)
+class StochasticStep:
+    """One sampled direction D̂ and the samples it consumed."""
+
+    direction: Array
+    gradient: Array
+    transitions: int
+    episodes: int
+
+
+def stochastic_direction(
+    method: str,
+    sampler: TabularSampler,
+    point: PolicyPoint,
+    rng: np.random.Generator,
+    *,
+    estimator: str = "one-sample",
+    batch: int = 1,
+    baseline: str | None = None,
+    horizon: int | None = None,
+    damping: float | None = None,
+    fisher_batch: int | None = None,
+) -> StochasticStep:
+    """The sampled direction of ``method`` at an evaluated point (module docstring), with its sample counts."""
+    lam = check_stochastic_method(method, damping)
+    if method == "r1-sample-same" and horizon is not None:
+        raise ValueError(
+            "r1-sample-same needs geometric termination (horizon=None): only then is the gradient's own "
+            "Fisher pair distributed as d × π"
+        )
+    cdf = sampler.policy_table(point.pi)
+    gs = gradient_sample(sampler, point, estimator, batch, rng, baseline=baseline, horizon=horizon, policy_cdf=cdf)
+    g = gs.gradient
+    transitions, episodes = gs.transitions, gs.episodes
+    if method == "sgd-pg":
+        dirn = g
+    elif method == "npg-sample":
+        m = batch if fisher_batch is None else check_count(fisher_batch, "fisher_batch")
+        pairs = sampler.state_actions(None, m, rng, policy_cdf=cdf)
+        transitions += pairs.transitions
+        episodes += pairs.episodes
+        dirn = sampled_fisher_solve(point.pi, pairs.states, pairs.actions, g, lam)
+    else:
+        if method == "r1-sample-same":
+            s, a = int(gs.states[0]), int(gs.actions[0])
+        else:
+            pair = sampler.state_actions(None, 1, rng, policy_cdf=cdf)
+            transitions += pair.transitions
+            episodes += pair.episodes
+            s, a = int(pair.states[0]), int(pair.actions[0])
+        dirn = sherman_morrison(_score(point.pi, s, a), lam).mv(g.ravel()).reshape(g.shape)
+    return StochasticStep(dirn, g, transitions, episodes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact expectations of the V4 updates (one-sample estimator)
+# ---------------------------------------------------------------------------------------------
+def _baseline(point: PolicyPoint, baseline: Any) -> Array:
+    if baseline is None:
+        return np.zeros(point.mdp.S)
+    if isinstance(baseline, str):
+        if baseline == "value":
+            return point.ev.V.copy()
+        raise ValueError(
+            f"baseline must be None, 'value' or an array b of shape (S,) for an exact expectation; got {baseline!r}"
+            + (" (a fitted baseline is random: use Monte Carlo)" if baseline == "fitted" else "")
+        )
+    b = np.asarray(baseline, dtype=np.float64)
+    if b.shape != (point.mdp.S,):
+        raise ValueError(f"baseline must have shape (S,) = ({point.mdp.S},); got {b.shape}")
+    return b
+
+
+def same_sample_term(point: PolicyPoint, damping: float, baseline: Any = None) -> Array:
+    """W_b = Σ_{s,a} d(s)π(a|s)(Q(s,a) − b(s)) u_{s,a}/((1 − γ)(λ + n(s,a))): E[(λI + uuᵀ)⁻¹ ĝ₁] for B = 1.
+
+    With c(s,a) = π(a|s)(Q − b)/((1 − γ)(λ + n)) and u_{s,a} = e_a − π_s on block s, the sum over a is
+    c_s − π_s Σ_a c(s,a); block s is scaled by d(s). With b = V this is the ``r1-same`` direction (V2).
+    """
+    lam = check_damping(damping, positive=True, method="r1-sample-same")
+    b = _baseline(point, baseline)
+    c = point.pi * (point.ev.Q - b[:, None]) / ((1.0 - point.mdp.gamma) * (lam + score_sq_norm(point.pi)))
+    return point.ev.d[:, None] * (c - point.pi * c.sum(axis=1, keepdims=True))
+
+
+def r1_sample_expectation(
+    mdp: TabularMDP,
+    theta: Any,
+    damping: float,
+    fisher: str,
+    *,
+    batch: int = 1,
+    baseline: Any = None,
+) -> Array:
+    """Exact E[(λI + uuᵀ)⁻¹ ĝ_B] of V4 with the ``one-sample`` estimator (module docstring).
+
+    Parameters
+    ----------
+    mdp, theta
+        The MDP and the softmax logits θ (S, A).
+    damping
+        λ > 0.
+    fisher
+        ``"same"`` (u the score of one of the B gradient samples) or ``"independent"``.
+    batch
+        B, the gradient's batch size.
+    baseline
+        None, ``"value"`` or an array b (S,); enters only the ``same`` form.
+    """
+    if fisher not in FISHER_FORMS:
+        raise ValueError(f"fisher must be 'same' or 'independent'; got {fisher!r}")
+    B = check_count(batch, "batch")
+    lam = check_damping(damping, positive=True, method=f"r1-sample-{fisher}")
+    p = policy_point(mdp, theta)
+    v3 = direction_at(p, "r1-precond", lam)
+    if fisher == "independent":
+        return v3
+    return same_sample_term(p, lam, baseline) / B + (1.0 - 1.0 / B) * v3
+
+
+def r1_same_baseline_sensitivity(mdp: TabularMDP, theta: Any, damping: float, *, batch: int = 1) -> Array:
+    """∂E[update]/∂b(s) of r1-sample-same, block s of the returned (S, A) array (module docstring).
+
+    Block s is −d(s)/(B(1 − γ)) · Σ_a π(a|s) u_{s,a}/(λ + n(s,a)) = −d(s)/(B(1 − γ)) (w_s − π_s Σ_a w(s,a)),
+    w(s,a) = π(a|s)/(λ + n(s,a)). The same derivative for PG is −d(s)/(1 − γ) Σ_a π(a|s)u_{s,a} = 0.
+    """
+    B = check_count(batch, "batch")
+    lam = check_damping(damping, positive=True, method="r1-sample-same")
+    p = policy_point(mdp, theta)
+    w = p.pi / (lam + score_sq_norm(p.pi))
+    block = w - p.pi * w.sum(axis=1, keepdims=True)
+    return -(p.ev.d / (B * (1.0 - mdp.gamma)))[:, None] * block
+
+
+def pg_baseline_sensitivity(mdp: TabularMDP, theta: Any) -> Array:
+    """∂E[ĝ]/∂b(s) for the policy gradient: −d(s)/(1 − γ) Σ_a π(a|s) u_{s,a}, identically 0 (up to rounding)."""
+    p = policy_point(mdp, theta)
+    block = p.pi - p.pi * p.pi.sum(axis=1, keepdims=True)
+    return -(p.ev.d / (1.0 - mdp.gamma))[:, None] * block
+
+
+@dataclass(frozen=True)
+class UpdateEstimate:
+    """A Monte-Carlo estimate of an expected update: the mean over ``draws`` iid updates and its standard errors."""
+
+    mean: Array
+    se: Array
+    draws: int
+    transitions: int
+    episodes: int
+
+
+def r1_sample_monte_carlo(
+    mdp: TabularMDP,
+    theta: Any,
+    damping: float,
+    fisher: str,
+    *,
+    draws: int,
+    rng: np.random.Generator,
+    estimator: str = "one-sample",
+    batch: int = 1,
+    baseline: str | None = None,
+) -> UpdateEstimate:
+    """Monte-Carlo E[(λI + uuᵀ)⁻¹ ĝ_B] of V4, vectorised over ``draws`` independent updates.
+
+    One call samples draws·B gradient samples (grouped into ``draws`` batches of B) and, for the
+    independent form, ``draws`` extra pairs (s, a) ∼ d × π; every update is applied by a batched
+    Sherman–Morrison. With ``baseline="fitted"`` one baseline is fitted for all draws (from an
+    independent batch), so the estimate is conditional on it.
+    """
+    if fisher not in FISHER_FORMS:
+        raise ValueError(f"fisher must be 'same' or 'independent'; got {fisher!r}")
+    lam = check_damping(damping, positive=True, method=f"r1-sample-{fisher}")
+    n = check_count(draws, "draws", minimum=2)
+    B = check_count(batch, "batch")
+    check_rng(rng)
+    sampler = TabularSampler(mdp)
+    p = policy_point(mdp, theta)
+    cdf = sampler.policy_table(p.pi)
+    gs = gradient_sample(sampler, p, estimator, n * B, rng, baseline=baseline, policy_cdf=cdf)
+    S, A = mdp.S, mdp.A
+    g = gs.per_sample.reshape(n, B, S * A).mean(axis=1)
+    transitions, episodes = gs.transitions, gs.episodes
+    if fisher == "same":
+        s, a = gs.states.reshape(n, B)[:, 0], gs.actions.reshape(n, B)[:, 0]
+    else:
+        pairs = sampler.state_actions(None, n, rng, policy_cdf=cdf)
+        s, a = pairs.states, pairs.actions
+        transitions += pairs.transitions
+        episodes += pairs.episodes
+    u = np.zeros((n, S, A))
+    u[np.arange(n), s, :] = -p.pi[s]
+    u[np.arange(n), s, a] += 1.0
+    X = sherman_morrison(u.reshape(n, S * A), lam).mv(g).reshape(n, S, A)
+    return UpdateEstimate(X.mean(axis=0), X.std(axis=0, ddof=1) / np.sqrt(n), n, transitions, episodes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StochasticRun:
+    """The history of one stochastic run, recorded at iterations ``t`` (0 and the last included).
+
+    Attributes
+    ----------
+    t : recorded iteration indices.
+    J, gap : exact J(θ_t) and V*(ρ) − J(θ_t).
+    grad_norm_sq : exact ‖∇J(θ_t)‖².
+    transitions, episodes : cumulative samples consumed by the updates before θ_t.
+    theta : the last θ.
+    status : "max_iterations" or "diverged" (θ became non-finite; history kept up to the last finite θ).
+    """
+
+    method: str
+    estimator: str
+    baseline: str | None
+    batch: int
+    damping: float | None
+    horizon: int | None
+    step: StepRule
+    t: IntArray
+    J: Array
+    gap: Array
+    grad_norm_sq: Array
+    transitions: IntArray
+    episodes: IntArray
+    theta: Array
+    status: str
+    message: str
+    J_star: float
+    conditions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def iterations(self) -> int:
+        """Number of updates performed."""
+        return int(self.t[-1])
+
+
+def stochastic_iterate(
+    mdp: TabularMDP,
+    theta0: Any,
+    method: str,
+    step: StepRule | float,
+    iterations: int,
+    rng: np.random.Generator,
+    *,
+    estimator: str = "one-sample",
+    batch: int = 1,
+    baseline: str | None = None,
+    horizon: int | None = None,
+    damping: float | None = None,
+    fisher_batch: int | None = None,
+    optimum: Optimal | None = None,
+    record_every: int = 1,
+) -> StochasticRun:
+    """Run ``iterations`` stochastic updates θ ← θ + η_t D̂_t of ``method`` from θ₀.
+
+    J, the gap and ‖∇J‖² are computed exactly (the MDP is known) every ``record_every`` iterations and
+    at the end; samples consumed (transitions and episodes) are accumulated over all updates. All
+    randomness comes from ``rng``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Unknown method/estimator/baseline, missing damping, batch ≤ 0, invalid θ₀, iterations < 0,
+        or an rng that is not a ``numpy.random.Generator``.
+    """
+    lam = check_stochastic_method(method, damping)
+    check_estimator(estimator, baseline, horizon)
+    B = check_count(batch, "batch")
+    T = check_count(iterations, "iterations", minimum=0)
+    every = check_count(record_every, "record_every")
+    check_rng(rng)
+    rule = as_step_rule(step)
+    opt = optimum if optimum is not None else optimal(mdp)
+    sampler = TabularSampler(mdp)
+    point = policy_point(mdp, check_theta(mdp, theta0))
+    ts: list[int] = []
+    Js: list[float] = []
+    g2s: list[float] = []
+    trs: list[int] = []
+    eps: list[int] = []
+    n_tr = n_ep = 0
+
+    def record(t: int, p: PolicyPoint) -> None:
+        g = p.gradient
+        ts.append(t)
+        Js.append(p.ev.J)
+        g2s.append(float(np.vdot(g, g)))
+        trs.append(n_tr)
+        eps.append(n_ep)
+
+    record(0, point)
+    status, message = "max_iterations", f"reached the cap of {T} iterations"
+    for t in range(T):
+        st = stochastic_direction(
+            method,
+            sampler,
+            point,
+            rng,
+            estimator=estimator,
+            batch=B,
+            baseline=baseline,
+            horizon=horizon,
+            damping=None if method == "sgd-pg" else lam,
+            fisher_batch=fisher_batch,
+        )
+        n_tr += st.transitions
+        n_ep += st.episodes
+        with np.errstate(over="ignore", invalid="ignore"):
+            eta = rule(t, st.direction)
+            theta = point.theta + eta * st.direction
+        if not np.all(np.isfinite(theta)):
+            status, message = "diverged", f"non-finite θ after step {t} (η={eta:.3g})"
+            if ts[-1] != t:
+                record(t, point)
+            break
+        point = policy_point(mdp, theta)
+        if (t + 1) % every == 0 or t + 1 == T:
+            record(t + 1, point)
+    return StochasticRun(
+        method=method,
+        estimator=estimator,
+        baseline=baseline,
+        batch=B,
+        damping=None if method == "sgd-pg" else lam,
+        horizon=horizon,
+        step=rule,
+        t=np.asarray(ts, dtype=np.int64),
+        J=np.asarray(Js),
+        gap=opt.J - np.asarray(Js),
+        grad_norm_sq=np.asarray(g2s),
+        transitions=np.asarray(trs, dtype=np.int64),
+        episodes=np.asarray(eps, dtype=np.int64),
+        theta=point.theta,
+        status=status,
+        message=message,
+        J_star=opt.J,
+    )
+
+
+__all__ = [
+    "FISHER_FORMS",
+    "STOCHASTIC_DAMPED",
+    "STOCHASTIC_METHODS",
+    "StochasticRun",
+    "StochasticStep",
+    "UpdateEstimate",
+    "check_stochastic_method",
+    "pg_baseline_sensitivity",
+    "r1_same_baseline_sensitivity",
+    "r1_sample_expectation",
+    "r1_sample_monte_carlo",
+    "same_sample_term",
+    "sampled_fisher_solve",
+    "stochastic_direction",
+    "stochastic_iterate",
+]
