@@ -8,10 +8,11 @@ J(θ) = ρ·V; flattening is row-major (index s·A + a).
 from __future__ import annotations
 
 from . import rates, steps
+from .batch import BatchEvaluation, evaluate_batch
 from .diagnostics import Diagnostic, centred_cosine, fisher_diagnostics
 from .directions import DAMPED_METHODS, METHODS, direction, direction_at
 from .estimators import ESTIMATORS, GradientSample, Moments, exact_moments, gradient_moments, sample_gradient
-from .evaluation import Evaluation, Optimal, advantage, evaluate, optimal
+from .evaluation import Evaluation, KrylovInfo, Optimal, advantage, evaluate, optimal
 from .fisher import ParamFisher, TabularFisher, fisher, natural_gradient, npg_closed_form
 from .iterates import Run, iterate
 from .mdp import TabularMDP
@@ -30,10 +31,12 @@ __all__ = [
     "ESTIMATORS",
     "METHODS",
     "STOCHASTIC_METHODS",
+    "BatchEvaluation",
     "Diagnostic",
     "Episodes",
     "Evaluation",
     "GradientSample",
+    "KrylovInfo",
     "LogLinear",
     "Moments",
     "NeuralSoftmax",
@@ -55,6 +58,7 @@ __all__ = [
     "direction",
     "direction_at",
     "evaluate",
+    "evaluate_batch",
     "exact_moments",
     "fisher",
     "fisher_diagnostics",

@@ -10,6 +10,27 @@ With P_π[s, s'] = Σ_a π(a|s) P[s, a, s'] and r_π(s) = Σ_a π(a|s) r(s, a):
 
 One LU factorisation of I − γP_π serves both solves (V by a forward solve, d by the
 transposed solve). Agarwal et al. 2021, §2; Mei et al. 2020, §2.
+
+Sparse MDPs (``mdp.is_sparse``)
+-------------------------------
+A direct sparse LU of I − γP_π is not viable at scale: on random transition graphs (Garnet) its
+fill-in grows like that of a random expander, i.e. towards dense. The two systems are therefore
+solved by restarted GMRES (``scipy.sparse.linalg.gmres``, restart :data:`KRYLOV_RESTART`) on the
+matrix-free operators x ↦ x − γP_πx and x ↦ x − γP_πᵀx, with P_π kept in CSR (O(nnz) memory and
+work per iteration; nothing of size S² is ever formed), zero initial guess (policy iteration
+warm-starts from the previous sweep), and the stopping rule on the *true* residual
+
+    ‖b − (I − γP_π)x‖₂ ≤ :data:`KRYLOV_RTOL` · ‖b‖₂,   KRYLOV_RTOL = 1e-12,
+
+which scipy checks with an explicit matvec at the end of every restart cycle. Since
+‖(I − γP_π)^{-1}‖_∞ ≤ 1/(1 − γ) (and ‖(I − γP_π)^{-ᵀ}‖_1 likewise), the error of V is at most
+‖residual‖_∞/(1 − γ) ≤ 1e-12·‖r_π‖₂/(1 − γ), and that of d, in ℓ₁, at most √S·1e-12·‖(1 − γ)ρ‖₂/(1 − γ):
+relative errors ~1e-12·cond instead of the dense LU's ~1e-16·cond. GMRES
+needs few iterations here: the spectrum of γP_π lies in the disc of radius γ, and on expander-like
+graphs all but the Perron eigenvalue are much smaller (≈ 33 iterations per system at γ = 0.9,
+S = 100,000, Garnet branching 3). The achieved residuals and iteration counts are returned in
+:attr:`Evaluation.krylov` (a :class:`KrylovInfo`); a solve that does not reach the tolerance within
+:data:`KRYLOV_MAXITER` restart cycles raises ``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -21,12 +42,45 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse
 import scipy.sparse.csgraph
+import scipy.sparse.linalg
 from numpy.typing import NDArray
 
 from ._types import Array, IntArray
 from ._validate import as_real_array, check_distribution, check_shape
-from .mdp import TabularMDP
+from .mdp import SparseP, TabularMDP
 from .score import score_dot
+
+#: Relative residual tolerance of the Krylov solves of sparse MDPs: ‖b − Mx‖₂ ≤ rtol·‖b‖₂.
+KRYLOV_RTOL = 1e-12
+#: GMRES restart length (scipy's default; longer restarts cost more orthogonalisation per iteration).
+KRYLOV_RESTART = 20
+#: Maximum number of GMRES restart cycles (KRYLOV_RESTART iterations each) before giving up.
+KRYLOV_MAXITER = 1000
+
+
+@dataclass(frozen=True)
+class KrylovInfo:
+    """Diagnostics of the two Krylov solves of a sparse evaluation.
+
+    Attributes
+    ----------
+    solver : "gmres" (scipy.sparse.linalg.gmres, restarted every ``restart`` iterations).
+    rtol : the requested relative residual, :data:`KRYLOV_RTOL`.
+    residual_V : achieved ‖r_π − (I − γP_π)V‖₂ / ‖r_π‖₂ (0 when r_π = 0).
+    residual_d : achieved ‖(1 − γ)ρ − (I − γP_π)ᵀd‖₂ / ‖(1 − γ)ρ‖₂, for d as the solver returned it
+        (before rounding-level negatives are clipped and unreachable states set to 0).
+    iterations_V, iterations_d : GMRES (inner) iterations; each costs one product with P_π or P_πᵀ,
+        O(nnz), plus the Arnoldi orthogonalisation, O(restart·S).
+    restart : GMRES restart length.
+    """
+
+    solver: str
+    rtol: float
+    residual_V: float
+    residual_d: float
+    iterations_V: int
+    iterations_d: int
+    restart: int
 
 
 @dataclass(frozen=True)
@@ -43,6 +97,8 @@ class Evaluation:
     d : (S,) normalised discounted visitation from ρ; nonnegative, sums to 1.
     J : float, ρ · V^π.
     pi : (S, A) the policy evaluated.
+    krylov : for a sparse MDP, the :class:`KrylovInfo` of the two GMRES solves (achieved
+        residuals, iterations); None for a dense MDP (direct LU, residual at rounding level).
     """
 
     V: Array
@@ -51,6 +107,12 @@ class Evaluation:
     d: Array
     J: float
     pi: Array
+    krylov: KrylovInfo | None = None
+
+    @property
+    def residual(self) -> float | None:
+        """Largest relative residual of the two Krylov solves (sparse MDPs); None for dense MDPs."""
+        return None if self.krylov is None else max(self.krylov.residual_V, self.krylov.residual_d)
 
 
 def check_policy(mdp: TabularMDP, pi: Any, field: str = "pi") -> Array:
@@ -71,11 +133,15 @@ def advantage(Q: Array, pi: Array) -> Array:
     return score_dot(Q, pi)
 
 
-def reachable(P_pi: Array, rho: Array) -> NDArray[np.bool_]:
+def reachable(P_pi: Array | SparseP, rho: Array) -> NDArray[np.bool_]:
     """States reachable from the support of ρ along positive entries of P_π (breadth-first search).
 
     d(s) > 0 exactly for these states; elsewhere the linear solve returns rounding noise instead of 0.
+    A dense P_π (S, S) costs O(S²); a sparse one O(nnz + S): the graph is built from its CSR
+    arrays directly (:func:`_reachable_sparse`).
     """
+    if scipy.sparse.issparse(P_pi):
+        return _reachable_sparse(P_pi, rho)
     S = len(rho)
     graph = scipy.sparse.csr_matrix(np.vstack([P_pi > 0, rho > 0]))  # extra node S points at supp(ρ)
     graph = scipy.sparse.hstack([graph, scipy.sparse.csr_matrix((S + 1, 1), dtype=bool)]).tocsr()
@@ -85,8 +151,102 @@ def reachable(P_pi: Array, rho: Array) -> NDArray[np.bool_]:
     return out
 
 
+def _reachable_sparse(P_pi: SparseP, rho: Array) -> NDArray[np.bool_]:
+    """:func:`reachable` for a sparse P_π, in O(nnz + S) time and memory.
+
+    The graph has the S states plus a source node S with edges to supp(ρ); its CSR arrays are
+    P_π's (kept entries > 0, in row order) with one row appended, so no sort or conversion is needed.
+    """
+    S = len(rho)
+    csr = scipy.sparse.csr_array(P_pi)  # no copy when already CSR
+    keep = csr.data > 0
+    row_of = np.repeat(np.arange(S), np.diff(csr.indptr))
+    counts = np.bincount(row_of[keep], minlength=S)
+    start = np.flatnonzero(rho > 0)
+    indices = np.concatenate([csr.indices[keep], start])
+    indptr = np.concatenate([[0], np.cumsum(counts), [int(counts.sum()) + len(start)]])
+    graph = scipy.sparse.csr_array((np.ones(len(indices)), indices, indptr), shape=(S + 1, S + 1))
+    order = scipy.sparse.csgraph.breadth_first_order(graph, S, directed=True, return_predecessors=False)
+    out = np.zeros(S, dtype=bool)
+    out[order[order < S]] = True
+    return out
+
+
+def _gmres(op: scipy.sparse.linalg.LinearOperator, b: Array, x0: Array | None, what: str) -> tuple[Array, int]:
+    """Solve op x = b by restarted GMRES to the relative true residual :data:`KRYLOV_RTOL`; return (x, iterations)."""
+    count = [0]
+
+    def tick(_: float) -> None:
+        count[0] += 1
+
+    x, info = scipy.sparse.linalg.gmres(
+        op,
+        b,
+        x0=x0,
+        rtol=KRYLOV_RTOL,
+        atol=0.0,
+        restart=KRYLOV_RESTART,
+        maxiter=KRYLOV_MAXITER,
+        callback=tick,
+        callback_type="pr_norm",
+    )
+    if info != 0:
+        res = float(np.linalg.norm(b - op.matvec(x)) / max(float(np.linalg.norm(b)), np.finfo(float).tiny))
+        raise RuntimeError(
+            f"GMRES for {what} did not reach the relative residual {KRYLOV_RTOL:g} within {KRYLOV_MAXITER} "
+            f"restart cycles of {KRYLOV_RESTART} (achieved {res:.3g}, {count[0]} iterations); "
+            "the system I − γP_π is too ill-conditioned for the Krylov solver (γ very close to 1?)"
+        )
+    return np.asarray(x, dtype=np.float64), count[0]
+
+
+def _relative_residual(b: Array, Mx: Array) -> float:
+    nb = float(np.linalg.norm(b))
+    return float(np.linalg.norm(b - Mx)) / nb if nb > 0 else float(np.linalg.norm(Mx))
+
+
+def _evaluate_sparse(mdp: TabularMDP, pi: Array) -> Evaluation:
+    """Evaluate a validated policy on a sparse MDP by two GMRES solves (module docstring)."""
+    S, g = mdp.S, mdp.gamma
+    P_pi = mdp.transition_matrix(pi)
+    P_pi_T = P_pi.T  # CSC view of the same arrays: Mᵀx in O(nnz) without a transpose copy
+    M = scipy.sparse.linalg.LinearOperator((S, S), matvec=lambda x: x - g * (P_pi @ x), dtype=np.float64)
+    MT = scipy.sparse.linalg.LinearOperator((S, S), matvec=lambda x: x - g * (P_pi_T @ x), dtype=np.float64)
+    r_pi = np.einsum("sa,sa->s", pi, mdp.r)
+    b_d = (1.0 - g) * mdp.rho
+    V, it_V = _gmres(M, r_pi, None, "V ((I − γP_π) V = r_π)")
+    # d^T (I − γP_π) = (1 − γ) ρ^T  ⇔  (I − γP_π)^T d = (1 − γ) ρ
+    d, it_d = _gmres(MT, b_d, None, "d ((I − γP_π)ᵀ d = (1 − γ) ρ)")
+    info = KrylovInfo(
+        solver="gmres",
+        rtol=KRYLOV_RTOL,
+        residual_V=_relative_residual(r_pi, M.matvec(V)),
+        residual_d=_relative_residual(b_d, MT.matvec(d)),
+        iterations_V=it_V,
+        iterations_d=it_d,
+        restart=KRYLOV_RESTART,
+    )
+    d = np.maximum(d, 0.0)  # remove rounding-level negatives
+    if d.min() < 1e-8:
+        d[~_reachable_sparse(P_pi, mdp.rho)] = 0.0  # exactly 0 where no path from ρ exists (not solver noise)
+    Q = mdp.r + g * mdp.expected_next(V)
+    return Evaluation(V=V, Q=Q, A=advantage(Q, pi), d=d, J=float(mdp.rho @ V), pi=pi, krylov=info)
+
+
+def _deterministic_values_sparse(mdp: TabularMDP, actions: NDArray[np.intp], V0: Array | None) -> tuple[Array, Array]:
+    """V^π and Q^π of the deterministic policy π(s) = ``actions[s]`` on a sparse MDP (one GMRES solve)."""
+    S, A, g = mdp.S, mdp.A, mdp.gamma
+    P: Any = mdp.P
+    P_pi = P[np.arange(S) * A + actions]  # the chosen rows, CSR (S, S)
+    M = scipy.sparse.linalg.LinearOperator((S, S), matvec=lambda x: x - g * (P_pi @ x), dtype=np.float64)
+    V, _ = _gmres(M, mdp.r[np.arange(S), actions], V0, "V ((I − γP_π) V = r_π) in policy iteration")
+    return V, mdp.r + g * mdp.expected_next(V)
+
+
 def _evaluate(mdp: TabularMDP, pi: Array) -> Evaluation:
-    """Evaluate a validated policy (no input checks)."""
+    """Evaluate a validated policy (no input checks); sparse MDPs go to :func:`_evaluate_sparse`."""
+    if mdp.is_sparse:
+        return _evaluate_sparse(mdp, pi)
     S = mdp.S
     P_pi = mdp.transition_matrix(pi)
     r_pi = np.einsum("sa,sa->s", pi, mdp.r)
@@ -104,6 +264,11 @@ def _evaluate(mdp: TabularMDP, pi: Array) -> Evaluation:
 
 def evaluate(mdp: TabularMDP, pi: Any) -> Evaluation:
     """Exact V, Q, A, d and J of a stochastic policy ``pi`` (shape (S, A)).
+
+    Dense MDPs: one LU factorisation of I − γP_π (scipy.linalg.lu_factor) and two triangular solves.
+    Sparse MDPs: two GMRES solves to the relative residual :data:`KRYLOV_RTOL` = 1e-12, memory
+    O(nnz + S·A); the achieved residuals and iteration counts are in the result's ``krylov`` field
+    (module docstring).
 
     Raises
     ------
@@ -148,6 +313,16 @@ def optimal(mdp: TabularMDP, max_iterations: int = 10_000) -> Optimal:
     of a greedy policy with respect to its own Q, i.e. V = max_a Q: the Bellman optimality
     equation, whose residual is reported and must be at rounding level.
 
+    Sparse MDPs: each sweep solves (I − γP_π)V = r_π by GMRES (module docstring) with P_π the rows
+    ``s*A + π(s)`` of P (nnz/A entries; d is not needed), warm-started from the previous sweep's V.
+    The values then carry an error, and the tie tolerance is widened to cover it
+    so that policy iteration still cannot cycle: for a deterministic π with computed V̂ the linear
+    residual is ε(s) = Q̂(s, π(s)) − V̂(s), the true V^π differs by at most ‖ε‖_∞/(1 − γ) and the true
+    Q^π by at most γ‖ε‖_∞/(1 − γ), so an action is switched only when it beats the current one by
+    more than max(1e-12·scale, 2γ‖ε‖_∞/(1 − γ)) — a guaranteed true improvement. The returned
+    policy is then optimal up to that tolerance (V* − V^π ≤ tie/(1 − γ)); ``residual`` (the
+    Bellman optimality residual) stays at the Krylov tolerance's level (~1e-12·‖r_π‖₂).
+
     Raises
     ------
     RuntimeError
@@ -160,31 +335,39 @@ def optimal(mdp: TabularMDP, max_iterations: int = 10_000) -> Optimal:
     tie = 1e-12 * scale
     actions = np.argmax(mdp.r, axis=1)
     it = 0
+    V_prev: Array | None = None  # warm start of the sparse (Krylov) solves
     while True:
         it += 1
         if it > max_iterations:
             raise RuntimeError(f"policy iteration did not stabilise within {max_iterations} sweeps")
         pi = np.zeros((S, A))
         pi[rows, actions] = 1.0
-        ev = _evaluate(mdp, pi)
-        best = np.argmax(ev.Q, axis=1)
-        improve = ev.Q[rows, best] > ev.Q[rows, actions] + tie
+        if mdp.is_sparse:
+            V, Q = _deterministic_values_sparse(mdp, actions, V_prev)
+            V_prev = V
+            eps = float(np.max(np.abs(Q[rows, actions] - V)))  # linear residual of V^π (∞-norm)
+            tie = max(1e-12 * scale, 2.0 * mdp.gamma * eps / (1.0 - mdp.gamma))
+        else:
+            ev = _evaluate(mdp, pi)
+            V, Q = ev.V, ev.Q
+        best = np.argmax(Q, axis=1)
+        improve = Q[rows, best] > Q[rows, actions] + tie
         if not np.any(improve):
             break
         actions = np.where(improve, best, actions)
-    residual = float(np.max(np.abs(ev.Q.max(axis=1) - ev.V)))
+    residual = float(np.max(np.abs(Q.max(axis=1) - V)))
     if residual > 1e-8 * scale:
         raise RuntimeError(f"Bellman residual {residual:.3g} of the policy-iteration fixed point is too large")
-    Qm = ev.Q.copy()
+    Qm = Q.copy()
     Qm[rows, actions] = -np.inf
-    gap = np.maximum(ev.Q[rows, actions] - Qm.max(axis=1), 0.0) if A > 1 else np.full(S, np.inf)
+    gap = np.maximum(Q[rows, actions] - Qm.max(axis=1), 0.0) if A > 1 else np.full(S, np.inf)
     return Optimal(
-        V=ev.V,
-        Q=ev.Q,
+        V=V,
+        Q=Q,
         pi=pi,
         actions=actions.astype(np.int64),
         gap=gap,
-        J=ev.J,
+        J=float(mdp.rho @ V),
         residual=residual,
         iterations=it,
     )
