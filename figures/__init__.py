@@ -1,1 +1,133 @@
-"""figures package (see design.md)."""
+"""figures: one module per theory figure, drawn from the runs the checks made (design.md).
+
+Each figure module exposes
+
+* ``NAME`` — the file stem (``DIR/figures/NAME.png`` and ``.pdf``);
+* ``CLAIMS`` — the claim identifiers (``r1theory claims``) the figure illustrates in the report;
+* ``data(ctx) -> dict`` — the numbers plotted, computed through the context's sweep (so every run a
+  check already made is read from the cache, and only what is missing is computed);
+* ``draw(data, path_stem) -> list[Path]`` — writes ``<stem>.png`` and ``<stem>.pdf`` deterministically.
+
+``r1theory figures`` / ``python -m figures`` redraws them all (:func:`main`); ``r1theory verify``
+embeds them in its report through :func:`for_report`. Importing this package is cheap: the figure
+modules (and matplotlib) are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from proofs_checks.context import Context, Mode
+    from proofs_checks.result import CheckResult
+
+#: Figure modules, in drawing order (the stochastic C2 figures last).
+FIGURES: tuple[str, ...] = (
+    "gap_curves",
+    "c1_protocols",
+    "iterations_vs_damping",
+    "fisher_spectrum",
+    "cosines",
+    "ascent_map",
+    "sample_complexity",
+    "estimator_bias_variance",
+)
+
+#: Sub-folder of the output folder that receives the figures.
+FOLDER = "figures"
+
+
+def module(name: str) -> ModuleType:
+    """The figure module called ``name``."""
+    if name not in FIGURES:
+        raise ValueError(f"unknown figure {name!r}; figures are: {', '.join(FIGURES)}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def select(only: str | None) -> list[str]:
+    """Figure names matching ``only`` (an exact name, a prefix or a glob); all when ``only`` is empty."""
+    import fnmatch
+
+    if not only:
+        return list(FIGURES)
+    chosen = [n for n in FIGURES if n == only or n.startswith(only) or fnmatch.fnmatch(n, only)]
+    if not chosen:
+        raise ValueError(f"--only {only!r} matches no figure; figures are: {', '.join(FIGURES)}")
+    return chosen
+
+
+def context(out: Path, mode: Mode = "quick", jobs: int = 1, progress: bool = True) -> Context:
+    """The context ``r1theory verify --out out`` uses: its sweep cache is ``out/cache``."""
+    from proofs_checks.context import Context
+    from proofs_checks.sweep import Sweep
+
+    return Context(mode=mode, sweep=Sweep(out / "cache", jobs=jobs, progress=progress), out=out)
+
+
+def draw_one(name: str, ctx: Context, folder: Path) -> list[Path]:
+    """Compute the data of figure ``name`` and write ``folder/name.png`` and ``.pdf``; return the paths."""
+    mod = module(name)
+    paths: list[Path] = mod.draw(mod.data(ctx), folder / name)
+    return paths
+
+
+def draw_all(
+    ctx: Context, names: Sequence[str] | None = None, folder: Path | None = None, progress: bool = True
+) -> tuple[dict[str, list[Path]], dict[str, str]]:
+    """Draw the named figures (all by default) into ``folder`` (``ctx.out/figures``).
+
+    Returns (name → written paths, name → error message for figures that raised); a failing figure
+    does not stop the others.
+    """
+    folder = folder if folder is not None else ctx.out / FOLDER
+    written: dict[str, list[Path]] = {}
+    failed: dict[str, str] = {}
+    for name in names if names is not None else FIGURES:
+        t0 = time.monotonic()
+        try:
+            written[name] = draw_one(name, ctx, folder)
+        except Exception as exc:
+            failed[name] = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc(file=sys.stderr)
+        if progress:
+            state = "failed" if name in failed else "drawn"
+            print(f"[figure {name}] {state} in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+    return written, failed
+
+
+def for_report(ctx: Context, results: Sequence[CheckResult]) -> dict[str, list[str]]:
+    """The ``r1theory verify`` hook: draw the figures of the claims present in ``results``.
+
+    Writes them into ``ctx.out/figures`` and returns claim → PNG paths relative to ``ctx.out``.
+    Figures whose claims were not run (e.g. ``verify --only mei2020``) are not drawn, so the hook
+    never starts a sweep the checks did not need.
+    """
+    present = {r.claim for r in results}
+    names = [n for n in FIGURES if present.intersection(module(n).CLAIMS)]
+    written, _ = draw_all(ctx, names, progress=ctx.sweep.progress)
+    out: dict[str, list[str]] = {}
+    for n in names:
+        if n not in written:
+            continue
+        for claim in module(n).CLAIMS:
+            if claim in present:
+                out.setdefault(claim, []).append(f"{FOLDER}/{n}.png")
+    return out
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m figures") -> int:
+    """Command line of ``python -m figures`` (the same options as ``r1theory figures``)."""
+    import argparse
+
+    from ._cli import add_arguments, run
+
+    parser = argparse.ArgumentParser(prog=prog, description="Redraw the theory figures from the sweep cache.")
+    add_arguments(parser)
+    return run(parser, parser.parse_args(argv))

@@ -96,8 +96,12 @@ def markdown(
     provenance: dict[str, Any],
     crashed: list[dict[str, str]],
     summaries: dict[str, str] | None = None,
+    figures: dict[str, list[str]] | None = None,
 ) -> str:
-    """``report.md``: the verdict table, then every claim with its statement, summary, conditions and evidence."""
+    """``report.md``: the verdict table, then every claim with its statement, summary, conditions and evidence.
+
+    ``figures`` maps a claim to image paths (relative to the report's folder) shown under its summary.
+    """
     out = ["# r1theory verification report", ""]
     out.append(
         f"Mode `{provenance.get('mode')}`, r1theory {provenance.get('version')}, "
@@ -117,6 +121,8 @@ def markdown(
             out += [f"> {s}", ""]
         if summaries and summaries.get(claim):
             out += [summaries[claim], ""]
+        for path in (figures or {}).get(claim, []):
+            out += [f"![{claim}: {Path(path).stem}]({path})", ""]
         out += ["| variant | conditions | measured | bound | slack | verdict |", "|---|---|---|---|---|---|"]
         for r in rs:
             slack = "" if r.slack is None else f"{r.slack:.3g}"

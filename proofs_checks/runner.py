@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -90,8 +91,27 @@ def provenance(mode: Mode, only: str | None, jobs: int) -> dict[str, Any]:
     }
 
 
-def verify(mode: Mode, only: str | None, out: Path, jobs: int, progress: bool = True) -> int:
+#: Optional figure hook of :func:`verify`: (context, results) → claim → figure paths relative to ``out``.
+FigureHook = Callable[[Context, list[CheckResult]], dict[str, list[str]]]
+
+
+def verify(
+    mode: Mode,
+    only: str | None,
+    out: Path,
+    jobs: int,
+    progress: bool = True,
+    figure_hook: FigureHook | None = None,
+    scheduler: str | None = None,
+) -> int:
     """Run the checks; write ``out/results.json`` and ``out/report.md``; return the exit status.
+
+    With ``figure_hook`` (``r1theory verify`` passes ``figures.for_report``), the hook runs after the
+    checks with the same context (so it reuses their runs) and the report embeds the figures it returns
+    under each claim; a failing hook is reported like a crashed check.
+
+    With ``scheduler`` (a Dask scheduler address, ``tcp://HOST:PORT``) the sweeps run on that cluster
+    (:class:`proofs_checks.sweep.Sweep`); the results and cache are the same as a local run's.
 
     0 when every selected check completed (whatever the verdicts), 1 when a check crashed or the
     report could not be written (e.g. a full disk: the message names the file; every finished run
@@ -99,7 +119,7 @@ def verify(mode: Mode, only: str | None, out: Path, jobs: int, progress: bool = 
     """
     modules = select(only)
     out.mkdir(parents=True, exist_ok=True)
-    ctx = Context(mode=mode, sweep=Sweep(out / "cache", jobs=jobs, progress=progress), out=out)
+    ctx = Context(mode=mode, sweep=Sweep(out / "cache", jobs=jobs, progress=progress, scheduler=scheduler), out=out)
     prov = provenance(mode, only, jobs)
     results: list[CheckResult] = []
     crashed: list[dict[str, str]] = []
@@ -125,6 +145,22 @@ def verify(mode: Mode, only: str | None, out: Path, jobs: int, progress: bool = 
         try:
             write_results(out / "results.json", results, prov, crashed)
             write_atomic(out / "report.md", markdown(results, prov, crashed, summaries))
+        except OSError as exc:
+            write_error = f"cannot write the report in {out}: {exc.strerror or exc}"
+            print(f"error: {write_error}; finished runs are kept in {out / 'cache'}", file=sys.stderr)
+    if figure_hook is not None and results and not write_error:
+        t0 = time.monotonic()
+        figs: dict[str, list[str]] | None = None
+        try:
+            figs = figure_hook(ctx, results)
+        except Exception as exc:  # the verdicts stand; the failure is reported like a crashed check
+            crashed.append({"claim": "figures", "error": f"{type(exc).__name__}: {exc}"})
+            traceback.print_exc(file=sys.stderr)
+        if progress:
+            print(f"[figures] done in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+        try:
+            write_results(out / "results.json", results, prov, crashed)
+            write_atomic(out / "report.md", markdown(results, prov, crashed, summaries, figs))
         except OSError as exc:
             write_error = f"cannot write the report in {out}: {exc.strerror or exc}"
             print(f"error: {write_error}; finished runs are kept in {out / 'cache'}", file=sys.stderr)

@@ -1,16 +1,26 @@
 """The sweep runner: parallel, cached on disk by configuration hash, resumable.
 
 A :class:`Task` names a worker function (``"module:function"``) and a JSON-able configuration.
-Its key is the SHA-256 of both plus :data:`CACHE_VERSION` and :data:`CODE_HASH` (a hash of the
-source of the four packages), so the same configuration is computed once across checks, figures
-and invocations, and a change to the code never serves results of the old code. Workers write their result atomically
-(temporary file + ``os.replace``) as soon as it is computed, so an interrupted sweep resumes
-where it stopped and never reads a half-written file; an unreadable cache file is recomputed.
-One run at a time per cache folder: a new :class:`Sweep` removes temporary files left by killed writers.
+Its key is the SHA-256 of both plus :data:`CACHE_VERSION` and a hash of the source code the task
+runs (engine, catalog and checks; plus figures/ for figure tasks), so the same configuration is
+computed once across checks, figures and invocations, and a change to the code never serves
+results of the old code. Workers write their result atomically (temporary file + ``os.replace``)
+as soon as it is computed, so an interrupted sweep resumes where it stopped and never reads a
+half-written file; an unreadable cache file is recomputed. One run at a time per cache folder: a
+new :class:`Sweep` removes temporary files left by killed writers.
 
-Parallelism: joblib's process pool (loky) on one machine. Results do not depend on the worker
-count or order: every task is a pure function of its configuration (seeds, when needed, are part
-of the configuration, drawn from ``SeedSequence(root).spawn`` by the check that plans the tasks).
+Parallelism: joblib's process pool (loky) on one machine, or — with ``Sweep(..., scheduler=
+"tcp://host:port")`` (``r1theory verify --scheduler``) — the workers of a Dask cluster
+(dask.distributed, the optional extra ``pip install 'r1theory[dask]'``, imported only then). Results
+do not depend on the worker count, order or executor: every task is a pure function of its
+configuration (seeds, when needed, are part of the configuration, drawn from
+``SeedSequence(root).spawn`` by the check that plans the tasks), the cache key is the same, and
+the cached value is the same.
+
+On a cluster, each task is submitted under its cache key as the Dask key; the worker computes the
+result and returns it, and this process writes it to the cache (atomically, as it arrives), so the
+workers need no access to the cache folder. The workers must run the same code: each checks that
+its :data:`CODE_HASH` equals this process's and refuses the task otherwise.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,20 +44,25 @@ from .result import jsonable
 CACHE_VERSION = "1"
 _JSON_KEY = "__json__"
 _PACKAGES = ("r1theory", "tabular_mdps", "proofs_checks", "figures")
+_CHECK_PACKAGES = ("r1theory", "tabular_mdps", "proofs_checks")
 
 
-def code_hash() -> str:
-    """SHA-256 of every Python source file of the project's packages (path and bytes)."""
+def code_hash(packages: tuple[str, ...] = _PACKAGES) -> str:
+    """SHA-256 of every Python source file of the given packages (path and bytes)."""
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for pkg in _PACKAGES:
+    for pkg in packages:
         for path in sorted((root / pkg).rglob("*.py")):
             h.update(str(path.relative_to(root)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()
 
 
+#: Hash of all four packages: identifies the code of a run (provenance, Dask worker check).
 CODE_HASH = code_hash()
+#: Cache-key hashes: check tasks depend on the engine, catalog and checks; figure tasks also on figures/,
+#: so restyling a figure never reruns a check.
+_KEY_HASH = {"checks": code_hash(_CHECK_PACKAGES), "figures": code_hash((*_CHECK_PACKAGES, "figures"))}
 
 
 @dataclass(frozen=True)
@@ -63,8 +79,9 @@ class Task:
 
     @property
     def key(self) -> str:
-        """SHA-256 of the function name, configuration, cache version and code hash."""
-        return hashlib.sha256(f"{CACHE_VERSION}|{CODE_HASH}|{self.fn}|{self.config_json}".encode()).hexdigest()
+        """SHA-256 of the function name, configuration, cache version and the hash of the code it runs."""
+        code = _KEY_HASH["figures" if self.fn.startswith("figures") else "checks"]
+        return hashlib.sha256(f"{CACHE_VERSION}|{code}|{self.fn}|{self.config_json}".encode()).hexdigest()
 
 
 def make_task(fn: str, config: dict[str, Any]) -> Task:
@@ -116,6 +133,59 @@ def execute(fn: str, config_json: str, path: str | None) -> dict[str, Any]:
     return result
 
 
+def execute_remote(fn: str, config_json: str, code_hash: str) -> dict[str, Any]:
+    """Run one task on a Dask worker, after checking that the worker runs the client's code.
+
+    Raises
+    ------
+    RuntimeError
+        When the worker's :data:`CODE_HASH` differs from ``code_hash`` (its result would be cached
+        under a key that promises the client's code).
+    """
+    if code_hash != CODE_HASH:
+        raise RuntimeError(
+            f"this Dask worker runs different r1theory code (code hash {CODE_HASH[:12]}…) than the client "
+            f"({code_hash[:12]}…); install the same version of the project on every worker"
+        )
+    return execute(fn, config_json, None)
+
+
+#: Scheduler addresses accepted by :class:`Sweep`: ``protocol://rest`` with a dask.distributed protocol.
+SCHEDULER_RE = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
+
+_NO_DASK = (
+    "running a sweep on a Dask cluster (scheduler={address!r}) needs dask.distributed, which is not "
+    "installed; install the optional extra: pip install 'r1theory[dask]' (or 'dask[distributed]>=2024.1')"
+)
+
+
+def check_scheduler(address: Any) -> str:
+    """Validate a Dask scheduler address (``tcp://HOST:PORT``, or another dask.distributed protocol).
+
+    Raises
+    ------
+    ValueError
+        When ``address`` is not a string of the form ``protocol://...`` with a known protocol.
+    ImportError
+        When dask.distributed is not installed (the message names the extra to install).
+    """
+    if not isinstance(address, str) or not SCHEDULER_RE.match(address):
+        raise ValueError(
+            f"scheduler must be a Dask scheduler address such as 'tcp://HOST:PORT' "
+            f"(protocols tcp, tls, inproc, ucx, ws, wss); got {address!r}"
+        )
+    _distributed(address)
+    return address
+
+
+def _distributed(address: str) -> Any:
+    """The dask.distributed module, imported only when a sweep runs on a cluster."""
+    try:
+        return importlib.import_module("dask.distributed")
+    except ImportError as exc:
+        raise ImportError(_NO_DASK.format(address=address)) from exc
+
+
 class Sweep:
     """Execute tasks in parallel with an on-disk cache.
 
@@ -124,16 +194,33 @@ class Sweep:
     cache_dir
         Folder of the cache (created on demand); None disables caching.
     jobs
-        Number of worker processes (1 runs in this process).
+        Number of worker processes (1 runs in this process); ignored with ``scheduler``.
     progress
         Show a progress bar on ``stream`` (stderr by default).
+    scheduler
+        Address of a Dask scheduler (``"tcp://HOST:PORT"``): run the tasks on that cluster's workers
+        instead of a local process pool (module docstring). Needs the ``dask`` extra.
+
+    Raises
+    ------
+    ValueError
+        For ``jobs < 1`` or a malformed scheduler address.
+    ImportError
+        With ``scheduler`` when dask.distributed is not installed.
     """
 
     def __init__(
-        self, cache_dir: Path | None, jobs: int = 1, progress: bool = True, stream: TextIO | None = None
+        self,
+        cache_dir: Path | None,
+        jobs: int = 1,
+        progress: bool = True,
+        stream: TextIO | None = None,
+        scheduler: str | None = None,
     ) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1; got {jobs}")
+        self.scheduler = None if scheduler is None else check_scheduler(scheduler)
+        self._unreachable: str | None = None
         self.cache_dir, self.jobs, self.progress, self.stream = cache_dir, jobs, progress, stream
         self.computed = 0
         self.reused = 0
@@ -162,7 +249,9 @@ class Sweep:
         todo = [t for t in unique if t not in done]
         bar = Progress(label, len(todo), self.stream, enabled=self.progress)
         args = [(t.fn, t.config_json, None if self.path(t) is None else str(self.path(t))) for t in todo]
-        if self.jobs == 1 or len(todo) <= 1:
+        if self.scheduler is not None and todo:
+            self._run_dask(todo, done, bar)
+        elif self.jobs == 1 or len(todo) <= 1:
             for t, a in zip(todo, args, strict=True):
                 done[t] = execute(*a)
                 bar.advance()
@@ -175,3 +264,36 @@ class Sweep:
                 bar.advance()
         self.computed += len(todo)
         return [done[t] for t in tasks]
+
+    def _run_dask(self, todo: list[Task], done: dict[Task, dict[str, Any]], bar: Progress) -> None:
+        """Compute ``todo`` on the Dask cluster; cache each result here as it arrives."""
+        assert self.scheduler is not None
+        if self._unreachable is not None:  # do not wait for the connect timeout again in every run
+            raise ConnectionError(self._unreachable)
+        distributed = _distributed(self.scheduler)
+        try:
+            client = distributed.Client(self.scheduler, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            self._unreachable = (
+                f"cannot reach the Dask scheduler at {self.scheduler} ({type(exc).__name__}: {exc}); "
+                "start one (e.g. `dask scheduler` and `dask worker ADDRESS`) or run without a scheduler"
+            )
+            raise ConnectionError(self._unreachable) from exc
+        with client:
+            futures = {
+                client.submit(
+                    execute_remote, t.fn, t.config_json, CODE_HASH, key=f"r1theory-task-{t.key}", pure=False
+                ): t
+                for t in todo
+            }
+            try:
+                for fut in distributed.as_completed(list(futures), loop=client.loop):
+                    t = futures[fut]
+                    res: dict[str, Any] = fut.result()  # re-raises a task's exception here
+                    p = self.path(t)
+                    if p is not None:
+                        save_result(p, res)
+                    done[t] = res
+                    bar.advance()
+            finally:
+                client.cancel(list(futures))  # no-op for finished tasks; stops the rest after an error

@@ -48,6 +48,21 @@ def _add_verify(sub: Any) -> None:
     v.add_argument("--out", metavar="DIR", type=Path, default=Path("r1theory-out"), help="output folder")
     v.add_argument("--jobs", metavar="N", type=_jobs, default=min(2, os.cpu_count() or 1), help="worker processes")
     v.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    v.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        type=_scheduler,
+        help="run the sweeps on this Dask cluster instead of local processes (--jobs is then ignored; "
+        "needs the extra: pip install 'r1theory[dask]')",
+    )
+
+
+def _scheduler(text: str) -> str:
+    if "://" not in text or text.startswith("://") or text.endswith("://"):
+        raise argparse.ArgumentTypeError(
+            f"--scheduler must be a Dask scheduler address like tcp://HOST:PORT; got {text!r}"
+        )
+    return text
 
 
 def _run_verify(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -58,7 +73,24 @@ def _run_verify(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         select(args.only)
     except ValueError as exc:
         parser.error(str(exc))
-    return verify("full" if args.full else "quick", args.only, out, args.jobs, progress=not args.no_progress)
+    if args.scheduler is not None:
+        from proofs_checks.sweep import check_scheduler
+
+        try:
+            check_scheduler(args.scheduler)
+        except (ValueError, ImportError) as exc:
+            parser.error(str(exc))
+    from figures import for_report
+
+    return verify(
+        "full" if args.full else "quick",
+        args.only,
+        out,
+        args.jobs,
+        progress=not args.no_progress,
+        figure_hook=for_report,
+        scheduler=args.scheduler,
+    )
 
 
 def _add_claims(sub: Any) -> None:
@@ -72,12 +104,91 @@ def _run_claims(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     return 0
 
 
+def _add_falsify(sub: Any) -> None:
+    def budget(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--budget must be a positive integer (examples); got {text!r}") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"--budget must be a positive integer (examples); got {n}")
+        return n
+
+    def seed(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--seed must be an integer >= 0; got {text!r}") from None
+        if n < 0:
+            raise argparse.ArgumentTypeError(f"--seed must be an integer >= 0; got {n}")
+        return n
+
+    f = sub.add_parser(
+        "falsify",
+        help="search (hypothesis, with shrinking) for the smallest instance violating a claim",
+        description="Search for the smallest instance violating CLAIM and save it as an MDP file plus a JSON "
+        "record in --out; exit 0 whether or not one is found.",
+    )
+    f.add_argument(
+        "claim",
+        metavar="CLAIM",
+        help="ascent, c1, mei2020.lojasiewicz, mei2020.ascent or agarwal2021.npg-rate "
+        "(statements: proofs_checks/falsify.py)",
+    )
+    f.add_argument(
+        "--method",
+        metavar="M",
+        help="the method under test (default: r1-same for ascent, r1-grad for c1, pg for mei2020.*, npg for "
+        "agarwal2021.npg-rate)",
+    )
+    f.add_argument("--budget", metavar="N", type=budget, help="examples to try (default: 2000, the 'long' profile)")
+    f.add_argument("--seed", metavar="S", type=seed, default=0, help="seed of the search (default 0)")
+    f.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path("r1theory-out/falsify"),
+        help="folder for a counterexample (default r1theory-out/falsify)",
+    )
+
+
+def _run_falsify(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from proofs_checks.falsify import resolve, run
+
+    out = _out_folder(parser, args.out)
+    try:
+        resolve(args.claim, args.method)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return run(args.claim, args.method, args.budget, args.seed, out)
+
+
+def _add_figures(sub: Any) -> None:
+    from figures._cli import add_arguments
+
+    f = sub.add_parser(
+        "figures",
+        help="redraw the theory figures from the sweep cache (DIR/figures/*.png, *.pdf)",
+        description="Redraw every figure from the runs cached in DIR/cache (shared with `verify --out DIR`), "
+        "computing only the missing ones.",
+    )
+    add_arguments(f)
+
+
+def _run_figures(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from figures._cli import run
+
+    return run(parser, args)
+
+
 Runner = Callable[[argparse.ArgumentParser, argparse.Namespace], int]
 
 #: Subcommands: name → (declare arguments, run).
 COMMANDS: dict[str, tuple[Callable[[Any], None], Runner]] = {
     "verify": (_add_verify, _run_verify),
     "claims": (_add_claims, _run_claims),
+    "figures": (_add_figures, _run_figures),
+    "falsify": (_add_falsify, _run_falsify),
 }
 
 

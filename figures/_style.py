@@ -1,0 +1,136 @@
+"""Deterministic drawing: the Agg backend, fixed rcParams, fixed colours, atomic PNG + PDF output.
+
+Every figure is drawn inside :func:`style` (matplotlib's defaults, then :data:`RC`; the user's
+matplotlibrc never leaks in) on a :class:`matplotlib.figure.Figure` that is not registered with
+pyplot, and written by :func:`save` as ``<stem>.png`` and ``<stem>.pdf``. The PDF carries no
+creation date, so the same data give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib.figure import Figure
+
+#: The rcParams every figure is drawn with (on top of matplotlib's defaults).
+RC: dict[Any, Any] = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "axes.titlesize": 9.5,
+    "axes.labelsize": 9.0,
+    "legend.fontsize": 7.5,
+    "legend.framealpha": 0.9,
+    "xtick.labelsize": 8.0,
+    "ytick.labelsize": 8.0,
+    "figure.titlesize": 11.0,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "lines.linewidth": 1.4,
+    "lines.markersize": 4.5,
+    "savefig.dpi": 110,
+    "figure.dpi": 110,
+    "pdf.fonttype": 42,
+    "pdf.compression": 6,
+    "path.simplify": True,
+    "svg.hashsalt": "r1theory",
+}
+
+#: One colour per method, the same in every figure.
+METHOD_COLOR: dict[str, str] = {
+    "pg": "#000000",
+    "npg": "#7f7f7f",
+    "npg-damped": "#1f77b4",
+    "r1-eigen": "#9467bd",
+    "r1-grad": "#d62728",
+    "r1-same": "#2ca02c",
+    "r1-precond": "#ff7f0e",
+}
+
+#: Method labels with the design's variant names.
+METHOD_LABEL: dict[str, str] = {
+    "pg": "pg",
+    "npg": "npg",
+    "npg-damped": "npg-damped",
+    "r1-eigen": "r1-eigen",
+    "r1-grad": "r1-grad (V1)",
+    "r1-same": "r1-same (V2)",
+    "r1-precond": "r1-precond (V3)",
+}
+
+#: Line styles for up to six damping values (in increasing order of λ).
+DAMPING_STYLE: tuple[Any, ...] = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3)))
+
+
+def color(method: str) -> str:
+    """The colour of ``method`` (grey for unknown names)."""
+    return METHOD_COLOR.get(method, "#8c564b")
+
+
+def label(method: str) -> str:
+    """The legend label of ``method``."""
+    return METHOD_LABEL.get(method, method)
+
+
+def fmt_num(x: float | None) -> str:
+    """Short number for titles and legends (``1e-03``, ``0.1``, ``10``)."""
+    if x is None:
+        return "–"
+    if x != 0 and (abs(x) < 1e-2 or abs(x) >= 1e4):
+        return f"{x:.0e}"
+    return f"{x:.3g}"
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """Draw with matplotlib's defaults plus :data:`RC`, whatever the user's configuration."""
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        with matplotlib.rc_context(rc=RC):
+            yield
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A constrained-layout figure of the given size in inches (not registered with pyplot)."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def grid_shape(n: int, max_cols: int = 2) -> tuple[int, int]:
+    """(rows, columns) of a panel grid holding ``n`` panels."""
+    cols = min(max_cols, max(n, 1))
+    return math.ceil(max(n, 1) / cols), cols
+
+
+def _write(fig: Figure, path: Path, fmt: str, metadata: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f".{fmt}")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format=fmt, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(fig: Figure, stem: Path | str) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.pdf`` atomically; return both paths.
+
+    The PDF is written with ``CreationDate`` removed, so the files depend only on the figure.
+    """
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png, pdf = stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")
+    _write(fig, png, "png", {})
+    fig.set_layout_engine("none")  # keep the layout computed for the PNG: the PDF gets the same one, faster
+    _write(fig, pdf, "pdf", {"CreationDate": None})
+    return [png, pdf]

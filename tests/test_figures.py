@@ -1,0 +1,433 @@
+"""Figures: the numbers each figure plots, checked against their definitions; files written, valid, deterministic.
+
+The C1 sweep is shrunk (two small families, two λ, three steps, 150 iterations) so that every figure's data
+is computed for real, through the sweep cache, in a few seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import figures
+from figures import (
+    _c1,
+    _c2,
+    _style,
+    _trajectory,
+    ascent_map,
+    c1_protocols,
+    cosines,
+    fisher_spectrum,
+    gap_curves,
+    iterations_vs_damping,
+    sample_complexity,
+)
+from proofs_checks import c1_faster_than_pg as c1
+from proofs_checks import c2_sample_complexity as c2
+from proofs_checks.context import Context
+from proofs_checks.report import markdown
+from proofs_checks.result import CheckResult
+from proofs_checks.runs import instance
+from r1theory import fisher, fisher_diagnostics
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+TINY = [
+    c1.Family("plateau", "mei_bandit", {"init": "bad"}, "instance", 150),
+    c1.Family("rand", "random", {"S": 3, "A": 3, "gamma": 0.8, "seed": 2}, "uniform", 150),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
+    """A quick context whose C1 suite is two small families; module-wide patches of the sweep's grids."""
+    out = tmp_path_factory.mktemp("figs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(c1, "suite", lambda quick: list(TINY))
+        mp.setattr(c1, "dampings", lambda quick: [0.1, 10.0])
+        mp.setattr(c1, "step_grid", lambda quick: [1.0, 10.0, 100.0])
+        mp.setattr(c1, "_MEMO", {})
+        mp.setattr(_trajectory, "_MEMO", {})
+        mp.setattr(_c2, "_MEMO", {})
+        real = c2.setting(True)
+        tiny_c2 = c2.Setting(**{**real.__dict__, "iterations": 150, "batch": 10, "seeds": 3, "n_boot": 40,
+                                "mc_draws": 2000})  # fmt: skip
+        mp.setattr(c2, "setting", lambda quick: tiny_c2)
+        mp.setattr(ascent_map, "RESOLUTION", {"quick": (24, 40, 200), "full": (24, 40, 200)})
+        mp.setitem(_style.RC, "savefig.dpi", 50)  # the bytes, not the pixels, are under test: draw small
+        yield figures.context(out, "quick", jobs=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def all_data(tiny: Context) -> dict[str, dict[str, Any]]:
+    return {name: figures.module(name).data(tiny) for name in figures.FIGURES}
+
+
+# ---------------------------------------------------------------------------------------------
+# gap curves
+# ---------------------------------------------------------------------------------------------
+def test_references_have_the_stated_slopes() -> None:
+    t = np.arange(0, 400, dtype=float)
+    pg = 3.0 / np.maximum(t, 1.0)
+    fast = 0.5 * 0.8**t
+    refs = gap_curves.references(pg, [fast], J_star=1.0, until=399)
+    s, li = refs["sublinear"], refs["linear"]
+    slope = np.diff(np.log(s["gap"])) / np.diff(np.log(s["x"]))
+    np.testing.assert_allclose(slope, -1.0, rtol=1e-12)
+    assert s["fit_slope"] == pytest.approx(-1.0, rel=1e-9)
+    np.testing.assert_allclose(s["gap"][s["t_anchor"]], pg[s["t_anchor"]], rtol=1e-12)  # anchored on PG
+    assert li["q"] == pytest.approx(0.8, rel=1e-9)
+    np.testing.assert_allclose(np.diff(np.log(li["gap"])), math.log(0.8), rtol=1e-12)
+    np.testing.assert_allclose(li["x"], t + 1.0)
+    assert gap_curves.references(pg[:3], [fast[:3]], 1.0, 2) == {"sublinear": None, "linear": None}
+
+
+def test_gap_curves_data_are_the_tuned_runs(tiny: Context, all_data: dict[str, dict[str, Any]]) -> None:
+    d = all_data["gap_curves"]
+    s1 = _c1.sweep(tiny)
+    assert [p["family"] for p in d["panels"]] == [f.label for f in TINY]
+    for p in d["panels"]:
+        eps = p["eps"]
+        assert eps == pytest.approx(1e-4 * s1.gap0[p["family"]])
+        by = {c["method"]: c for c in p["curves"]}
+        assert list(by) == ["pg", *c1.METHODS]
+        pg = s1.series[(p["family"], "pg", None)]
+        assert by["pg"]["T"] == pg.T(pg.best(eps), eps)
+        np.testing.assert_array_equal(by["pg"]["gap"], pg.runs[by["pg"]["eta"]].gap)
+        for m in c1.METHODS:  # the best (λ, η) over the whole sweep of that method
+            Ts = [
+                s.T(eta, eps)
+                for (lab, mm, _), s in s1.series.items()
+                if lab == p["family"] and mm == m
+                for eta in s.runs
+            ]
+            best = min((t for t in Ts if t is not None), default=None)
+            assert by[m]["T"] == best
+        s = p["references"]["sublinear"]
+        if s is not None:
+            np.testing.assert_allclose(s["gap"] * s["x"], s["c"], rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# C1 protocols and iterations against λ
+# ---------------------------------------------------------------------------------------------
+def test_speedup_rules() -> None:
+    assert c1_protocols.speedup(10, 40, 100) == (4.0, "exact")
+    assert c1_protocols.speedup(20, None, 100) == (5.0, "lower")
+    assert c1_protocols.speedup(None, 50, 100) == (0.5, "upper")
+    assert c1_protocols.speedup(None, None, 100) is None
+    assert c1_protocols.speedup(1, 2, 100) is None  # greedy-step regime: undecidable, as in the check
+
+
+def test_c1_protocols_data_match_the_series(tiny: Context, all_data: dict[str, dict[str, Any]]) -> None:
+    s1 = _c1.sweep(tiny)
+    for p in all_data["c1_protocols"]["panels"]:
+        eps, pg = p["eps"], s1.series[(p["family"], "pg", None)]
+        for cell in p["cells"]:
+            s = s1.series[(p["family"], cell["method"], cell["damping"])]
+            for q in cell["equal-step"]:
+                Tm, Tp = s.T(q["eta"], eps), pg.T(q["eta"], eps)
+                assert (q["ratio"], q["kind"]) == c1_protocols.speedup(Tm, Tp, p["cap"])
+            want = c1_protocols.speedup(s.T(s.best(eps), eps), pg.T(pg.best(eps), eps), p["cap"])
+            got = cell["tuned"]
+            assert (None if got is None else (got["ratio"], got["kind"])) == want
+
+
+def test_iterations_vs_damping_data(tiny: Context, all_data: dict[str, dict[str, Any]]) -> None:
+    s1 = _c1.sweep(tiny)
+    d = all_data["iterations_vs_damping"]
+    assert d["dampings"] == [0.1, 10.0]
+    for p in d["panels"]:
+        for which, e in p["eps"].items():
+            assert e["eps"] == pytest.approx(c1.EPS_REL[which] * s1.gap0[p["family"]])
+            for line in e["lines"]:
+                for lam, T, eta in zip(d["dampings"], line["T"], line["eta"], strict=True):
+                    s = s1.series[(p["family"], line["method"], lam)]
+                    assert eta == s.best(e["eps"]) and T == s.T(eta, e["eps"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Fisher spectrum and cosines along a replayed run
+# ---------------------------------------------------------------------------------------------
+def test_replay_reproduces_the_cached_run(tiny: Context) -> None:
+    s1 = _c1.sweep(tiny)
+    for tr in _trajectory.reference_runs(tiny):
+        eps = _c1.eps(s1, tr.family.label)
+        run = _c1.slowest_converging_pg(s1, tr.family.label, eps).run
+        assert tr.t[0] == 0 and tr.t[-1] == run.iterations
+        np.testing.assert_array_equal(tr.theta[-1], run.theta)  # bit for bit
+        np.testing.assert_allclose(tr.gap, run.gap[tr.t], rtol=0, atol=1e-15)
+
+
+def test_checkpoint_times() -> None:
+    assert _trajectory.checkpoint_times(0) == [0]
+    ts = _trajectory.checkpoint_times(1000, 24)
+    assert ts[0] == 0 and ts[1] == 1 and ts[-1] == 1000 and ts == sorted(set(ts))
+    with pytest.raises(ValueError, match="increasing"):
+        _trajectory.task({}, [3, 1], [0.1])
+
+
+def test_spectrum_is_the_dense_fisher_eigvalsh(all_data: dict[str, dict[str, Any]]) -> None:
+    for p in all_data["fisher_spectrum"]["panels"]:
+        fam = next(f for f in TINY if f.label == p["family"])
+        mdp = instance(fam.instance, fam.params)[0]
+        for k, theta in enumerate(p["theta"]):
+            dense = np.linalg.eigvalsh(fisher(mdp, theta).dense())[::-1]
+            np.testing.assert_allclose(p["spectrum"][k], dense, rtol=1e-9, atol=1e-14)
+        S, A = mdp.S, mdp.A
+        assert p["nonzero"].shape == (len(p["t"]), S * (A - 1))
+        assert np.all(p["entropy"] >= 0) and np.all(p["entropy"] <= math.log(A) + 1e-12)
+        assert p["entropy"][0] == pytest.approx(_trajectory.entropy(*_pi_d(mdp, p["theta"][0])))
+
+
+def _pi_d(mdp: Any, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from r1theory import policy_point
+
+    pt = policy_point(mdp, theta)
+    return pt.pi, pt.ev.d
+
+
+def test_errors_and_cosines_are_fisher_diagnostics(all_data: dict[str, dict[str, Any]]) -> None:
+    fs, cs = all_data["fisher_spectrum"], all_data["cosines"]
+    for p, q in zip(fs["panels"], cs["panels"], strict=True):
+        fam = next(f for f in TINY if f.label == p["family"])
+        mdp = instance(fam.instance, fam.params)[0]
+        k = len(p["t"]) // 2
+        for lam in p["dampings"]:
+            diag = fisher_diagnostics(mdp, p["theta"][k], lam)
+            for m in fisher_spectrum.RANK1:
+                assert p["rel_error"][str(lam)][m][k] == pytest.approx(diag[m].relative_spectral_error, rel=1e-9)
+            for m in cosines.METHODS:
+                assert q["cosine"][str(lam)][m][k] == pytest.approx(diag[m].cosine, rel=1e-9, abs=1e-12)
+            # r1-grad is ∇J rescaled: the same cosine as pg
+            np.testing.assert_allclose(q["cosine"][str(lam)]["r1-grad"], q["cosine"][str(lam)]["pg"], atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# ascent map
+# ---------------------------------------------------------------------------------------------
+def _v2_inner(pi: np.ndarray, lam: float) -> float:
+    """⟨d_V2, ∇J⟩ on Mei et al.'s bandit r = (1, 0.9, 0.1), from the definitions (no engine call)."""
+    r = np.array([1.0, 0.9, 0.1])
+    adv = r - pi @ r
+    U = np.eye(3) - pi[None, :]  # u_a = e_a − π
+    n = (U**2).sum(axis=1)
+    d = (pi * adv / (lam + n)) @ U
+    g = pi * adv
+    return float(d @ g)
+
+
+def test_tempered_coordinates_round_trip() -> None:
+    q = ascent_map.simplex_grid(12)
+    assert len(q) == 11 * 10 // 2 and np.all(q > 0)
+    np.testing.assert_allclose(q.sum(axis=1), 1.0)
+    np.testing.assert_allclose(ascent_map.temper(ascent_map.untemper(q)), q, rtol=1e-12)
+    x, pi = ascent_map.corner_grid(10)
+    np.testing.assert_allclose(np.log10(pi[:, [0, 2]]), x, rtol=1e-12)
+    np.testing.assert_allclose(pi.sum(axis=1), 1.0)
+
+
+def test_ascent_map_matches_the_sign_of_d_dot_grad(all_data: dict[str, dict[str, Any]]) -> None:
+    d = all_data["ascent_map"]
+    assert [m["damping"] for m in d["maps"]] == list(ascent_map.LAMBDAS)
+    rng = np.random.default_rng(0)
+    for m in d["maps"]:
+        for grid in ("simplex", "corner"):
+            g = m[grid]
+            assert g["n_negative"] == int((g["inner"] < 0).sum())
+            for i in rng.choice(len(g["pi"]), size=6, replace=False):
+                want = _v2_inner(g["pi"][i], m["damping"])
+                assert np.sign(g["inner"][i]) == np.sign(want)
+                assert g["inner"][i] == pytest.approx(want, rel=1e-8, abs=1e-300)
+        np.testing.assert_allclose(m["path_pi"].sum(axis=1), 1.0)
+    np.testing.assert_allclose(d["pi0"], [0.01, 0.05, 0.94], rtol=1e-12)
+
+
+def test_v2_is_not_an_ascent_direction_on_the_plateau_band() -> None:
+    """The band the map shows for small λ: π(a*) = 10⁻², π(a₂) = 10⁻²·⁸, near the corner a₁."""
+    from r1theory import direction, policy_gradient
+
+    pi = np.array([1e-2, 1.0 - 1e-2 - 10**-2.8, 10**-2.8])
+    assert _v2_inner(pi, 1e-4) < 0 < _v2_inner(pi, 1e-1)
+    mdp = instance("mei_bandit", {"init": "bad"})[0]
+    theta = np.log(pi)[None, :]
+    for lam in (1e-4, 1e-1):  # the engine agrees with the definition
+        engine = float(np.vdot(direction("r1-same", mdp, theta, damping=lam), policy_gradient(mdp, theta)))
+        assert engine == pytest.approx(_v2_inner(pi, lam), rel=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# C2: sample complexity and estimator bias
+# ---------------------------------------------------------------------------------------------
+def test_c2_figures_reuse_the_checks_tasks_and_numbers(tiny: Context) -> None:
+    """After the C2 check ran on a sweep, the figures compute nothing and show the check's fits and biases."""
+    results = c2.check(tiny)
+    _c2._MEMO.clear()
+    before = tiny.sweep.computed
+    sc = sample_complexity.data(tiny)
+    eb = figures.module("estimator_bias_variance").data(tiny)
+    assert tiny.sweep.computed == before
+    rate = {r.conditions["arm"]: r.measured for r in results if r.conditions.get("part") == "rate-vs-theory"}
+    stat = next(p for p in sc["panels"] if p["criterion"] == "stationarity")
+    for arm in stat["arms"]:
+        want = rate[arm["label"]]
+        got = arm["fit"]
+        assert (None if got is None else got["k"]) == want["exponent"]
+        assert (None if got is None or got["ci"] is None else list(got["ci"])) == (
+            None if want["exponent_ci"] is None else list(want["exponent_ci"])
+        )
+    bias = next(r for r in results if r.conditions.get("part") == "bias" and r.variant == "r1-sample-same")
+    for p in eb["points"]:
+        assert p["relative_bias_B1"] == pytest.approx(bias.measured[p["label"]]["B=1"]["relative_bias"], rel=1e-12)
+
+
+def test_sample_complexity_data(all_data: dict[str, dict[str, Any]]) -> None:
+    d = all_data["sample_complexity"]
+    assert [p["criterion"] for p in d["panels"]] == list(c2.CRITERIA)
+    for p in d["panels"]:
+        eps = np.asarray(p["eps"])
+        np.testing.assert_allclose(eps[1:] / eps[:-1], 10 ** (-1 / c2.EPS_PER_DECADE))
+        for a in p["arms"]:
+            lo, hi = a["band"]
+            ok = np.isfinite(lo)
+            assert np.all(lo[ok] <= hi[ok])
+            f = a["fit"]
+            if f is not None:  # the drawn line is the fitted power law: slope k in log N against log(1/ε)
+                slope = np.diff(np.log(f["N"])) / np.diff(np.log(1.0 / np.asarray(f["eps"])))
+                np.testing.assert_allclose(slope, f["k"], rtol=1e-9)
+        r = p["reference"]
+        if r is not None:
+            np.testing.assert_allclose(np.diff(np.log(r["N"])) / np.diff(np.log(1.0 / r["eps"])), 4.0, rtol=1e-12)
+
+
+def test_bias_figure_data(all_data: dict[str, dict[str, Any]]) -> None:
+    d = all_data["estimator_bias_variance"]
+    for p in d["points"]:
+        # the same-sample bias is exactly O(1/B): (W_b − E[(λI+uuᵀ)⁻¹]∇J)/B
+        assert p["relative_bias_B1"] == pytest.approx(d["batch"] * p[f"relative_bias_B{d['batch']}"], rel=1e-6)
+        assert p["relative_bias_B1"] > 1e-3
+        for key in ("mc_one-sample_same", "mc_one-sample_independent"):
+            np.testing.assert_allclose(p[key]["std"], p[key]["se"] * math.sqrt(d["draws"]))
+        # the Monte Carlo covers the exact independent expectation (generous: 5 standard errors)
+        mi = p["mc_one-sample_independent"]
+        assert np.all(np.abs(mi["mean"] - p["exact_independent"]) <= 5 * mi["se"] + 1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# files, determinism, registry, CLI, report
+# ---------------------------------------------------------------------------------------------
+#: Figures drawn a second time to compare the bytes (the others are covered by the same code path; drawing
+#: is the slow part of this file). iterations_vs_damping is redrawn under foreign rcParams below.
+TWICE = ("gap_curves", "ascent_map")
+
+
+@pytest.mark.parametrize("name", figures.FIGURES)
+def test_files_are_written_valid_and_deterministic(
+    name: str, all_data: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    mod = figures.module(name)
+    assert mod.NAME == name and mod.CLAIMS
+    paths = mod.draw(all_data[name], tmp_path / "a" / name)
+    assert [p.name for p in paths] == [f"{name}.png", f"{name}.pdf"]
+    png, pdf = (p.read_bytes() for p in paths)
+    assert png.startswith(PNG) and len(png) > 2_000
+    assert pdf.startswith(b"%PDF-") and b"CreationDate" not in pdf and len(pdf) > 5_000
+    if name in TWICE:
+        again = mod.draw(all_data[name], tmp_path / "b" / name)
+        assert again[0].read_bytes() == png
+        assert again[1].read_bytes() == pdf
+
+
+def test_style_is_independent_of_the_users_rcparams(all_data: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    import matplotlib
+
+    ref = iterations_vs_damping.draw(all_data["iterations_vs_damping"], tmp_path / "ref")[0].read_bytes()
+    with matplotlib.rc_context({"font.size": 20.0, "lines.linewidth": 5.0, "axes.grid": False}):
+        other = iterations_vs_damping.draw(all_data["iterations_vs_damping"], tmp_path / "other")[0].read_bytes()
+    assert other == ref
+    assert _style.fmt_num(1e-3) == "1e-03" and _style.fmt_num(0.1) == "0.1" and _style.fmt_num(None) == "–"
+
+
+def test_select_and_cli_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from r1theory.cli import main
+
+    assert figures.select(None) == list(figures.FIGURES)
+    assert figures.select("ascent") == ["ascent_map"]
+    assert main(["figures", "--list"]) == 0
+    assert capsys.readouterr().out.split() == list(figures.FIGURES)
+    for argv, msg in (
+        (["figures", "--only", "nope"], "matches no figure"),
+        (["figures", "--quick", "--full"], "not allowed with"),
+        (["figures", "--jobs", "0"], "--jobs must be a positive integer"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2 and msg in capsys.readouterr().err
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(SystemExit) as exc:
+        figures.main(["--out", str(f)])
+    assert exc.value.code == 2
+
+
+def test_cli_draws_into_out_figures_from_the_shared_cache(tiny: Context, capsys: pytest.CaptureFixture[str]) -> None:
+    from r1theory.cli import main
+
+    tiny.sweep.run([], "warm")  # the module fixture already filled tiny.out/cache
+    assert main(["figures", "--only", "ascent_map", "--out", str(tiny.out), "--no-progress", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "runs computed: 0" in out  # every ascent-map task was cached by the data fixture
+    for ext in ("png", "pdf"):
+        assert (tiny.out / "figures" / f"ascent_map.{ext}").stat().st_size > 0
+
+
+def _result(claim: str) -> CheckResult:
+    return CheckResult(claim=claim, statement="s", variant="pg", conditions={}, measured={}, bound={}, verdict="holds")
+
+
+def test_for_report_draws_only_the_figures_of_claims_run(tiny: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert figures.for_report(tiny, [_result("pdl")]) == {}
+    assert {n for n in figures.FIGURES if "ascent" in figures.module(n).CLAIMS} == {"cosines", "ascent_map"}
+    monkeypatch.setattr(figures, "FIGURES", ("gap_curves", "ascent_map"))  # draw one, not both
+    got = figures.for_report(tiny, [_result("ascent"), _result("pdl")])
+    assert got == {"ascent": ["figures/ascent_map.png"]}
+    for rel in got["ascent"]:
+        assert (tiny.out / rel).read_bytes().startswith(PNG)
+    text = markdown([_result("ascent")], {"mode": "quick"}, [], None, got)
+    assert "![ascent: ascent_map](figures/ascent_map.png)" in text
+
+
+def test_no_sublinear_reference_on_a_plateau() -> None:
+    flat = np.full(300, 0.04)
+    assert gap_curves.references(flat, [], J_star=1.0, until=299)["sublinear"] is None
+
+
+def test_verify_embeds_the_hooks_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from proofs_checks import runner
+
+    fake = SimpleNamespace(CLAIM="pdl", check=lambda ctx: [_result("pdl")])
+    monkeypatch.setattr(runner, "select", lambda only: [fake])
+    seen: list[tuple[str, int]] = []
+
+    def hook(ctx: Context, results: list[CheckResult]) -> dict[str, list[str]]:
+        seen.append((ctx.mode, len(results)))
+        return {"pdl": ["figures/x.png"]}
+
+    assert runner.verify("quick", None, tmp_path, 1, progress=False, figure_hook=hook) == 0
+    assert seen == [("quick", 1)]
+    assert "![pdl: x](figures/x.png)" in (tmp_path / "report.md").read_text()
+
+    def broken(ctx: Context, results: list[CheckResult]) -> dict[str, list[str]]:
+        raise RuntimeError("no figures today")
+
+    assert runner.verify("quick", None, tmp_path, 1, progress=False, figure_hook=broken) == 1
+    report = (tmp_path / "report.md").read_text()
+    assert "## `pdl`" in report and "no figures today" in report  # the verdicts stand, the failure is listed
