@@ -53,12 +53,15 @@ for users and for ``r1theory falsify``, which derives its settings from it with
 registering. Select one with ``settings.load_profile("long")`` or ``HYPOTHESIS_PROFILE=long`` (the
 test suite's ``conftest.py``).
 
-Requires hypothesis: ``pip install 'r1theory[test]'``.
+Requires hypothesis, a run-time dependency of r1theory (``r1theory falsify`` uses it): ``pip install -e .``
+or ``pip install 'r1theory[test]'``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -69,8 +72,8 @@ try:
     from hypothesis.extra import numpy as hnp
 except ImportError as exc:  # pragma: no cover - exercised only without the test extra
     raise ImportError(
-        "tabular_mdps.strategies needs the 'hypothesis' package, which is not installed. "
-        "Install the test extra with: pip install 'r1theory[test]'"
+        "tabular_mdps.strategies needs the 'hypothesis' package, which is not installed. It is a dependency "
+        "of r1theory; reinstall with: pip install -e . (or pip install 'r1theory[test]')"
     ) from exc
 
 from r1theory import TabularMDP
@@ -79,6 +82,7 @@ from .gaps import check_min_gap, enforce_min_gap
 
 __all__ = [
     "PROFILES",
+    "SIMPLE_REWARDS",
     "bandits",
     "dampings",
     "gammas",
@@ -91,9 +95,9 @@ __all__ = [
 ]
 
 #: The project's hypothesis profiles: name → settings keyword arguments (see :func:`profile_settings`).
-PROFILES: dict[str, dict[str, object]] = {
+PROFILES: dict[str, dict[str, Any]] = {
     "ci": {"derandomize": True, "max_examples": 50, "deadline": None, "print_blob": True},
-    "long": {"max_examples": 2000, "deadline": None, "print_blob": True},
+    "long": {"derandomize": False, "max_examples": 2000, "deadline": None, "print_blob": True},
 }
 
 
@@ -111,7 +115,12 @@ def profile_settings(name: str) -> settings:
     """
     if name not in PROFILES:
         raise ValueError(f"unknown hypothesis profile {name!r}; choose one of {', '.join(PROFILES)}")
-    return settings(suppress_health_check=[HealthCheck.too_slow], **PROFILES[name])  # type: ignore[arg-type]
+    # parent: hypothesis's built-in defaults, not whichever profile is loaded now
+    return settings(
+        settings.get_profile("default"),
+        suppress_health_check=[HealthCheck.too_slow],
+        **PROFILES[name],
+    )
 
 
 def register_profiles() -> None:
@@ -150,6 +159,32 @@ def _distribution_rows(draw: st.DrawFn, shape: tuple[int, ...], sparse: bool) ->
     return out
 
 
+#: Simple reward levels for ``reward_values``: ties and near-ties (0 vs 0.01, 0.02, 0.05) on purpose.
+SIMPLE_REWARDS: tuple[float, ...] = (0.0, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+def _reward_array(
+    shape: tuple[int, ...], reward_min: float, reward_max: float, reward_values: tuple[float, ...] | None
+) -> st.SearchStrategy[NDArray[np.float64]]:
+    if reward_values is not None:
+        # every entry drawn on its own (no fill value), from the sorted levels: shrinks to the smallest
+        return hnp.arrays(np.float64, shape, elements=st.sampled_from(reward_values), fill=st.nothing())
+    elements = st.floats(reward_min, reward_max, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+    return hnp.arrays(np.float64, shape, elements=elements)
+
+
+def _check_reward_values(values: Any) -> tuple[float, ...] | None:
+    if values is None:
+        return None
+    try:
+        out = tuple(sorted({float(v) for v in values}))
+    except (TypeError, ValueError):
+        raise ValueError(f"reward_values must be a non-empty sequence of finite numbers; got {values!r}") from None
+    if not out or not all(math.isfinite(v) for v in out):
+        raise ValueError(f"reward_values must be a non-empty sequence of finite numbers; got {values!r}")
+    return out
+
+
 def _gamma_draw(gamma_min: float, gamma_max: float) -> st.SearchStrategy[float]:
     """γ in [gamma_min, gamma_max]: 0, 0.5, 0.9, 0.99 and the two ends drawn often, else uniform.
 
@@ -181,6 +216,7 @@ def _mdps(
     gamma_min: float = 0.0,
     min_gap: float | None = None,
     full_support_rho: bool = False,
+    reward_values: tuple[float, ...] | None = None,
 ) -> TabularMDP:
     S = draw(st.integers(min_states, max_states))
     A = draw(st.integers(min_actions, max_actions))
@@ -190,13 +226,7 @@ def _mdps(
         for s in np.flatnonzero(absorbing):
             P[s] = 0.0
             P[s, :, s] = 1.0
-    r = draw(
-        hnp.arrays(
-            np.float64,
-            (S, A),
-            elements=st.floats(reward_min, reward_max, allow_nan=False, allow_infinity=False, allow_subnormal=False),
-        )
-    )
+    r = draw(_reward_array((S, A), reward_min, reward_max, reward_values))
     gamma = draw(_gamma_draw(gamma_min, gamma_max))
     rho = _distribution_rows(draw, (S,), sparse and not full_support_rho)
     mdp = TabularMDP(P, r, gamma, rho)
@@ -216,6 +246,7 @@ def mdps(
     gamma_min: float = 0.0,
     min_gap: float | None = None,
     full_support_rho: bool = False,
+    reward_values: Sequence[float] | None = None,
 ) -> st.SearchStrategy[TabularMDP]:
     """Valid random :class:`r1theory.TabularMDP` instances.
 
@@ -240,6 +271,10 @@ def mdps(
         0 ≤ reward_min ≤ reward_max ≤ 1; r' stays in [0, 1].
     full_support_rho
         If True, ρ(s) > 0 for every s (Mei et al. 2020, Assumption 2) even when ``sparse``.
+    reward_values
+        If given, every r(s, a) is one of these values (``reward_min``/``reward_max`` are then not
+        used), e.g. :data:`SIMPLE_REWARDS`: exact ties and near-ties between actions, simple numbers in
+        a shrunk counterexample. Shrinks towards the smallest value.
 
     Raises
     ------
@@ -253,10 +288,12 @@ def mdps(
     if not (math.isfinite(reward_min) and math.isfinite(reward_max) and reward_min <= reward_max):
         raise ValueError(f"need finite reward_min <= reward_max; got {reward_min!r}, {reward_max!r}")
     gap = check_min_gap(min_gap)
-    if gap is not None and not (0.0 <= reward_min and reward_max <= 1.0):
+    values = _check_reward_values(reward_values)
+    lo, hi = (values[0], values[-1]) if values is not None else (reward_min, reward_max)
+    if gap is not None and not (0.0 <= lo and hi <= 1.0):
         raise ValueError(
             f"min_gap needs rewards in [0, 1] (enforce_min_gap mixes r with an indicator); "
-            f"got reward_min={reward_min!r}, reward_max={reward_max!r}"
+            f"got rewards in [{lo!r}, {hi!r}]"
         )
     return _mdps(
         min_states,
@@ -270,6 +307,7 @@ def mdps(
         gamma_min,
         gap,
         bool(full_support_rho),
+        values,
     )
 
 
@@ -283,22 +321,34 @@ def gammas(min_value: float = 0.0, max_value: float = 0.999) -> st.SearchStrateg
 
 
 @st.composite
-def _bandits(draw: st.DrawFn, min_actions: int, max_actions: int, min_gap: float | None) -> TabularMDP:
+def _bandits(
+    draw: st.DrawFn, min_actions: int, max_actions: int, min_gap: float | None, values: tuple[float, ...] | None
+) -> TabularMDP:
     A = draw(st.integers(min_actions, max_actions))
-    r = draw(hnp.arrays(np.float64, (1, A), elements=st.floats(0.0, 1.0, allow_subnormal=False)))
+    r = draw(_reward_array((1, A), 0.0, 1.0, values))
     mdp = TabularMDP(np.ones((1, A, 1)), r, 0.0, [1.0])
     return mdp if min_gap is None else enforce_min_gap(mdp, min_gap)
 
 
-def bandits(min_actions: int = 2, max_actions: int = 5, min_gap: float | None = None) -> st.SearchStrategy[TabularMDP]:
+def bandits(
+    min_actions: int = 2,
+    max_actions: int = 5,
+    min_gap: float | None = None,
+    *,
+    reward_values: Sequence[float] | None = None,
+) -> st.SearchStrategy[TabularMDP]:
     """K-armed bandits as MDPs: S = 1, P = 1, γ = 0, ρ = [1], rewards r(0, a) ∈ [0, 1].
 
     With γ = 0 and d = 1, J(θ) = πᵀr, A(a) = r(a) − πᵀr and ∇J = π ∘ A: the setting of Mei et al. 2020,
     §3 (Update 1). ``min_gap`` ∈ (0, 1) makes the best arm unique with r(a*) − max_{a≠a*} r(a) ≥ min_gap.
+    ``reward_values`` restricts the rewards to given levels in [0, 1] (as in :func:`mdps`).
     Shrinks towards ``min_actions`` arms and rewards 0 (then the gap construction's indicator).
     """
     _check_range("actions", min_actions, max_actions, 1)
-    return _bandits(min_actions, max_actions, check_min_gap(min_gap))
+    values = _check_reward_values(reward_values)
+    if values is not None and not (0.0 <= values[0] and values[-1] <= 1.0):
+        raise ValueError(f"bandit reward_values must lie in [0, 1]; got {values!r}")
+    return _bandits(min_actions, max_actions, check_min_gap(min_gap), values)
 
 
 @st.composite
@@ -325,9 +375,16 @@ def thetas(mdp: TabularMDP, max_abs: float = 1e3) -> st.SearchStrategy[NDArray[n
 def _near_deterministic(
     draw: st.DrawFn, S: int, A: int, min_margin: float, max_margin: float, max_spread: float
 ) -> NDArray[np.float64]:
-    dominant = draw(hnp.arrays(np.int64, (S,), elements=st.integers(0, A - 1)))
-    margin = draw(hnp.arrays(np.float64, (S,), elements=st.floats(min_margin, max_margin, allow_subnormal=False)))
-    below = draw(hnp.arrays(np.float64, (S, A), elements=st.floats(0.0, max_spread, allow_subnormal=False)))
+    # no fill values: every entry is drawn on its own, so the policies are varied
+    dominant = draw(hnp.arrays(np.int64, (S,), elements=st.integers(0, A - 1), fill=st.nothing()))
+    margin = draw(
+        hnp.arrays(
+            np.float64, (S,), elements=st.floats(min_margin, max_margin, allow_subnormal=False), fill=st.nothing()
+        )
+    )
+    below = draw(
+        hnp.arrays(np.float64, (S, A), elements=st.floats(0.0, max_spread, allow_subnormal=False), fill=st.nothing())
+    )
     theta: NDArray[np.float64] = -below
     theta[np.arange(S), dominant] = margin
     return theta

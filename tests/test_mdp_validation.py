@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -430,10 +428,3 @@ def test_malformed_theta_and_vectors_are_refused(mdp, data):
                 F.mv(bad)
             else:
                 F.solve(bad, data.draw(st.sampled_from([0.0, 0.1])))
-
-
-def test_messages_name_the_field_not_a_generic_numpy_error():
-    """A sanity check of the matcher used above: numpy's own broadcast errors do not name a field."""
-    with pytest.raises(ValueError) as info:
-        np.ones(3) + np.ones(4)
-    assert not re.search(r"\b(P|r|rho|gamma|theta|v|u)\b", str(info.value))
