@@ -18,6 +18,7 @@ def test_claims_lists_stable_identifiers(capsys: pytest.CaptureFixture[str]) -> 
         "mei2020.rate",
         "mei2020.bandit",
         "agarwal2021.npg-rate",
+        "c2.sample-complexity",
         "pdl",
         "c1.faster-than-pg",
         "ascent",
