@@ -24,6 +24,7 @@ the paper). Here rewards are U[0, 1) per (s, a), so that r ∈ [0, 1]: a deliber
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 
 from r1theory import TabularMDP
 
@@ -89,6 +90,7 @@ def garnet(
     gamma: float = 0.9,
     seed: int = 0,
     min_gap: float | None = None,
+    sparse: bool = False,
 ) -> TabularMDP:
     r"""Garnet(S, A, b) MDP: exactly ``branching`` distinct successors with positive probability per (s, a).
 
@@ -105,6 +107,12 @@ def garnet(
         b, with 1 ≤ b ≤ S.
     gamma, seed, min_gap
         As in :func:`random_mdp`.
+    sparse
+        Build ``P`` directly as a sparse (S·A, S) CSR matrix in O(S·A·b) time and memory (for large
+        S, e.g. S = 100,000): successors are drawn for all (s, a) at once (rows with a repeated
+        successor are redrawn), then uniform spacings and rewards as above. The distribution is the
+        same Garnet(S, A, b), but the random stream differs from the dense construction, so
+        ``garnet(..., sparse=True)`` and ``garnet(...)`` with the same seed are different MDPs.
     """
     S = check_int(S, "S", 1)
     A = check_int(A, "A", 1)
@@ -114,6 +122,8 @@ def garnet(
     g = check_real(gamma, "gamma", 0.0, 1.0)
     m = check_min_gap(min_gap)
     rng = check_seed(seed)
+    if sparse:
+        return _finish(_sparse_garnet_P(rng, S, A, b), rng.random((S, A)), g, np.full(S, 1.0 / S), m)
     P = np.zeros((S, A, S))
     for s in range(S):
         for a in range(A):
@@ -121,6 +131,24 @@ def garnet(
             P[s, a, succ] = uniform_spacings(rng, b)
     r = rng.random((S, A))
     return _finish(P, r, g, np.full(S, 1.0 / S), m)
+
+
+def _sparse_garnet_P(rng: np.random.Generator, S: int, A: int, b: int) -> scipy.sparse.csr_array:
+    """The (S·A, S) CSR transition matrix of a Garnet, vectorised over all (s, a) rows."""
+    n = S * A
+    succ = rng.integers(0, S, size=(n, b))
+    while True:  # redraw rows with a repeated successor (rare when b ≪ S)
+        srt = np.sort(succ, axis=1)
+        dup = np.any(srt[:, 1:] == srt[:, :-1], axis=1)
+        if not dup.any():
+            break
+        succ[dup] = rng.integers(0, S, size=(int(dup.sum()), b))
+    cuts = np.sort(rng.random((n, b - 1)), axis=1)
+    probs = np.diff(np.concatenate([np.zeros((n, 1)), cuts, np.ones((n, 1))], axis=1), axis=1)
+    order = np.argsort(succ, axis=1)
+    cols = np.take_along_axis(succ, order, axis=1)
+    vals = np.take_along_axis(probs, order, axis=1)
+    return scipy.sparse.csr_array((vals.ravel(), cols.ravel(), np.arange(0, n * b + 1, b)), shape=(n, S))
 
 
 def random_bandit(A: int = 5, *, seed: int = 0, min_gap: float | None = None) -> TabularMDP:
@@ -166,9 +194,10 @@ def _garnet_entry(
     gamma: float = 0.9,
     seed: int = 0,
     min_gap: float | None = None,
+    sparse: bool = False,
 ) -> Built:
     """Garnet MDP; see :func:`tabular_mdps.random_families.garnet` and the module docstring."""
-    return Built(garnet(S, A, branching, gamma=gamma, seed=seed, min_gap=min_gap))
+    return Built(garnet(S, A, branching, gamma=gamma, seed=seed, min_gap=min_gap, sparse=sparse))
 
 
 @register(
