@@ -25,7 +25,7 @@ from typing import Any, overload
 import numpy as np
 import scipy.linalg
 
-from ._types import Array
+from ._types import Array, IntArray
 from ._validate import as_real_array, check_damping, check_finite
 from .mdp import TabularMDP
 from .point import PolicyPoint, policy_point
@@ -55,10 +55,14 @@ class TabularFisher:
     @property
     def blocks(self) -> Array:
         """Blocks d(s)(diag π_s − π_s π_sᵀ), shape (S, A, A)."""
-        A = self.pi.shape[1]
-        H = -self.pi[:, :, None] * self.pi[:, None, :]
-        H[:, np.arange(A), np.arange(A)] = self.pi * one_minus(self.pi)  # π(1 − π) without cancellation
-        return self.d[:, None, None] * H
+        return self.blocks_of(np.arange(self.pi.shape[0], dtype=np.int64))
+
+    def blocks_of(self, states: IntArray) -> Array:
+        """The blocks of the given states, shape (len(states), A, A)."""
+        pi, A = self.pi[states], self.pi.shape[1]
+        H = -pi[:, :, None] * pi[:, None, :]
+        H[:, np.arange(A), np.arange(A)] = pi * one_minus(pi)  # π(1 − π) without cancellation
+        return self.d[states, None, None] * H
 
     def dense(self) -> Array:
         """The dense (S·A, S·A) matrix (row-major flattening); O((SA)²) memory."""
@@ -129,12 +133,39 @@ class TabularFisher:
 
         σ₁ v₁ v₁ᵀ is the best rank-1 approximation of F (Eckart–Young). With ties, the block
         with the smallest state index is taken.
+
+        Only blocks that can hold σ₁ are diagonalised. The largest eigenvalue μ of
+        H(π) = diag π − ππᵀ lies in [π_(2), π_(1)] (the two largest probabilities: eigenvalues of a
+        rank-1 downdate interlace those of diag π) and is the root there of the decreasing secular
+        function f(μ) = 1 − Σ_a π_a²/(π_a − μ) (Golub 1973). A few vectorised bisection steps
+        bracket μ for every block at once; blocks whose upper bracket d(s)·hi is below the best lower
+        bracket are skipped, and the remaining (usually one) are diagonalised exactly.
         """
-        w, U = np.linalg.eigh(self.blocks)
-        s = int(np.argmax(w[:, -1]))
+        S, A = self.pi.shape
+        if A == 1:
+            return 0.0, np.ones_like(self.pi) / np.sqrt(S)
+        srt = np.sort(self.pi, axis=1)
+        lo, hi = srt[:, -2].copy(), srt[:, -1].copy()
+        tied = hi - lo <= 1e-14 * hi  # equal top probabilities: μ = π_(1) exactly
+        lo[tied] = hi[tied]
+        cand = np.flatnonzero(self.d * hi >= (self.d * lo).max())
+        pi2 = self.pi**2
+        for _ in range(40):
+            if cand.size <= 2:
+                break
+            sub = cand[~tied[cand]]  # bisect only the blocks still in contention
+            mid = 0.5 * (lo[sub] + hi[sub])
+            f = 1.0 - np.sum(pi2[sub] / (self.pi[sub] - mid[:, None]), axis=1)
+            above = f > 0  # the root lies above mid
+            lo[sub] = np.where(above, mid, lo[sub])
+            hi[sub] = np.where(above, hi[sub], mid)
+            cand = cand[self.d[cand] * hi[cand] >= (self.d[cand] * lo[cand]).max()]
+        cand = cand.astype(np.int64)
+        w, U = np.linalg.eigh(self.blocks_of(cand))
+        i = int(np.argmax(w[:, -1]))
         v = np.zeros_like(self.pi)
-        v[s] = U[s, :, -1]
-        return float(w[s, -1]), v
+        v[cand[i]] = U[i, :, -1]
+        return float(w[i, -1]), v
 
 
 #: Relative eigenvalue cut-off of the dense pseudo-inverse (eigenvalues ≤ PINV_RCOND·σ₁ count as 0).
