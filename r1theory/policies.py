@@ -31,16 +31,7 @@ import numpy as np
 
 from ._types import Array
 from ._validate import as_real_array, check_finite, check_shape
-from .score import score_sq_norm
-
-
-def _score_rows(X: Array, pi: Array) -> Array:
-    """X(s, a, ·) − Σ_b π(b|s) X(s, b, ·), with the dominant action formed as Σ_b π_b (X_m − X_b)."""
-    out = X - np.einsum("sb,sbk->sk", pi, X)[:, None, :]
-    rows = np.arange(pi.shape[0])
-    m = np.argmax(pi, axis=1)
-    out[rows, m] = np.einsum("sb,sbk->sk", pi, X[rows, m][:, None, :] - X)
-    return out
+from .score import score_dot, score_sq_norm
 
 
 class Linearisation:
@@ -63,7 +54,7 @@ class Linearisation:
 
     def score_sq_norm(self, pi: Array) -> Array:
         """‖∇_θ log π(a|s)‖² = ‖Jᵀ(e_{(s,a)} − π_s)‖² for every (s, a), shape (S, A)."""
-        U = _score_rows(self.jacobian(), pi)
+        U = score_dot(self.jacobian(), pi)
         return np.einsum("sak,sak->sa", U, U)
 
 

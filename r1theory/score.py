@@ -46,15 +46,16 @@ def one_minus(pi: Array) -> Array:
 
 
 def score_dot(x: Array, pi: Array) -> Array:
-    """u_{s,a}ᵀ x_s = x(s, a) − Σ_b π(b|s) x(s, b) for every (s, a), shape (S, A).
+    """u_{s,a}ᵀ x_s = x(s, a) − Σ_b π(b|s) x(s, b) for every (s, a), shape (S, A, ...).
 
-    For the dominant action m the difference is formed as Σ_b π(b|s)(x(s, m) − x(s, b)), which has no
-    cancellation when π(m|s) is close to 1.
+    ``x`` has shape (S, A) or (S, A, k) (then each trailing column is centred: the rows of the
+    parametrisation's score Jᵀu). For the dominant action m the difference is formed as
+    Σ_b π(b|s)(x(s, m) − x(s, b)), which has no cancellation when π(m|s) is close to 1.
     """
-    out = x - np.einsum("sa,sa->s", pi, x)[:, None]
+    out = x - np.einsum("sa,sa...->s...", pi, x)[:, None]
     rows = np.arange(pi.shape[0])
     m = np.argmax(pi, axis=1)
-    out[rows, m] = np.einsum("sb,sb->s", pi, x[rows, m][:, None] - x)
+    out[rows, m] = np.einsum("sb,sb...->s...", pi, x[rows, m][:, None] - x)
     return out
 
 
