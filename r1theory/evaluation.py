@@ -248,16 +248,17 @@ def _evaluate(mdp: TabularMDP, pi: Array) -> Evaluation:
     if mdp.is_sparse:
         return _evaluate_sparse(mdp, pi)
     S = mdp.S
-    P_pi = mdp.transition_matrix(pi)
+    M = mdp.transition_matrix(pi)  # a fresh S × S array: turned into I − γP_π in place (no extra copies)
+    M *= -mdp.gamma
+    M.flat[:: S + 1] += 1.0
     r_pi = np.einsum("sa,sa->s", pi, mdp.r)
-    M = np.eye(S) - mdp.gamma * P_pi
-    lu = scipy.linalg.lu_factor(M, check_finite=False)
+    lu = scipy.linalg.lu_factor(M, overwrite_a=True, check_finite=False)
     V = scipy.linalg.lu_solve(lu, r_pi, check_finite=False)
     # d^T (I − γP_π) = (1 − γ) ρ^T  ⇔  (I − γP_π)^T d = (1 − γ) ρ
     d = (1.0 - mdp.gamma) * scipy.linalg.lu_solve(lu, mdp.rho, trans=1, check_finite=False)
     d = np.maximum(d, 0.0)  # remove rounding-level negatives
-    if d.min() < 1e-8:
-        d[~reachable(P_pi, mdp.rho)] = 0.0  # exactly 0 where no path from ρ exists (not rounding noise)
+    if d.min() < 1e-8:  # exactly 0 where no path from ρ exists (not rounding noise); P_π is re-formed here
+        d[~reachable(mdp.transition_matrix(pi), mdp.rho)] = 0.0
     Q = mdp.r + mdp.gamma * mdp.expected_next(V)
     return Evaluation(V=V, Q=Q, A=advantage(Q, pi), d=d, J=float(mdp.rho @ V), pi=pi)
 
