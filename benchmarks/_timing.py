@@ -17,7 +17,11 @@ minimum, never a maximum.
   ``ratio = t_floor / t_policy_gradient``, ``target=0.667``; a ratio of 0.8 means the engine
   costs 1.25× the floor).
 
-``<name>`` is a single token without spaces; ``<value>`` is a Python float literal.
+``<name>`` is a single token without spaces; ``<value>`` is a Python float literal. Every name
+therefore uses the same direction ("min": ratio >= target); in ``bench_engine.py``,
+``policy_gradient_vs_floor`` prints t_floor/t_pg with target 1/1.5 and every
+``natural_gradient_vs_dense`` / ``direction_<method>_vs_dense`` prints t_dense/t_engine with
+target 100 (README.md lists them).
 
 Timing method
 -------------
@@ -28,10 +32,20 @@ off. Interleaving makes slow drift (turbo, other processes on a shared machine) 
 measurement alike. Ratios use the **minimum** per-call time of each callable (the least disturbed
 sample); the median is printed alongside for reference.
 
-The default ``min_sample`` of 0.2 s matters for sub-millisecond callables interleaved with heavy
-dense ones: the first few calls after a 30 MB dense solve run with cold caches (and OpenBLAS
-worker threads still spinning), which inflated 0.37 ms engine calls by ~20 % in 20 ms batches and
-by <1 % in 0.2 s batches.
+Interleaving has a side effect that the timer removes: after a large multi-threaded BLAS call
+(a dense 2000 × 2000 solve or product), a following sub-millisecond engine call that itself uses
+small threaded LAPACK calls ran 40–90 % slower for the next ~0.1–0.2 s (measured on the 2-core
+reference machine; the effect disappears with OPENBLAS_NUM_THREADS=1, so it is OpenBLAS worker
+threads still spinning/waking, not caches). So before each timed batch, every callable faster
+than ``settle`` (0.2 s) is first run untimed for ``settle`` seconds: each sample then measures the
+callable in its own steady state, as a user calling it in a loop sees it (0.45 ms with settling
+vs 0.45 ms alone vs 0.65–0.89 ms without).
+
+Busy machine: :class:`ForeignLoad` reads /proc/stat to report the share of CPU capacity used by
+other processes during the timed rounds; benchmarks print it (``load_note``) and flag a
+measurement as unreliable above 10 %. On two cores, another busy process makes OpenBLAS's
+threaded small factorisations wait for descheduled worker threads, slowing 0.4 ms calls by
+5–50× — far more than the large dense baselines — so ratios measured under load are meaningless.
 """
 
 from __future__ import annotations
@@ -106,6 +120,14 @@ class ForeignLoad:
         return max(0.0, other / (wall * (os.cpu_count() or 1)))
 
 
+def _settle(fn: Callable[[], object], seconds: float) -> None:
+    """Run ``fn`` untimed for about ``seconds`` (at least once)."""
+    end = time.perf_counter() + seconds
+    fn()
+    while time.perf_counter() < end:
+        fn()
+
+
 def _batch(fn: Callable[[], object], number: int) -> float:
     t0 = time.perf_counter()
     for _ in range(number):
@@ -122,19 +144,26 @@ def time_interleaved(
     budget: float | None = None,
     max_repeats: int = 50,
     max_time: float | None = None,
+    settle: float = 0.2,
 ) -> dict[str, Timing]:
     """Time several callables round-robin; return a :class:`Timing` per name.
 
     ``repeats`` is the normal minimum number of rounds; with ``budget`` (seconds for the timed
     rounds), more rounds are taken while they fit, up to ``max_repeats``. ``max_time`` is a hard
     cap for a busy machine: once the timed rounds exceed it, timing stops after at least 3 rounds.
+    When several callables are timed, each callable faster than ``settle`` seconds per call is
+    first run untimed for ``settle`` seconds before each of its timed batches, so that it is timed
+    in its own steady state rather than in the wake of the previous callable (see the module
+    docstring).
     """
     numbers: dict[str, int] = {}
+    per_call: dict[str, float] = {}
     for name, fn in fns.items():
         one = _batch(fn, 1)  # first call: also a warm-up
-        if one < min_sample:
+        if one < max(min_sample, settle):
             one = min(one, _batch(fn, 1), _batch(fn, 1))
         numbers[name] = max(1, math.ceil(min_sample / max(one, 1e-9)))
+        per_call[name] = one
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -148,6 +177,8 @@ def time_interleaved(
         rounds = 0
         while True:
             for name, fn in fns.items():
+                if len(fns) > 1 and per_call[name] < settle:
+                    _settle(fn, settle)
                 samples[name].append(_batch(fn, numbers[name]) / numbers[name])
             rounds += 1
             if rounds >= max_repeats:
