@@ -10,15 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
-
-def _jobs(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--jobs must be a positive integer; got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--jobs must be a positive integer; got {n}")
-    return n
+from r1theory.cli import int_option, out_folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("r1theory-out"),
         help="output folder: reads and fills DIR/cache (shared with verify), writes DIR/figures",
     )
-    parser.add_argument("--jobs", metavar="N", type=_jobs, default=min(2, os.cpu_count() or 1), help="worker processes")
+    parser.add_argument(
+        "--jobs",
+        metavar="N",
+        type=int_option("--jobs", 1, "a positive integer"),
+        default=min(2, os.cpu_count() or 1),
+        help="worker processes",
+    )
     parser.add_argument("--no-progress", action="store_true", help="do not show progress bars and timings")
     parser.add_argument("--list", action="store_true", help="list the figure names and exit")
 
@@ -50,8 +48,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         names = figures.select(args.only)
     except ValueError as exc:
         parser.error(str(exc))
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out {args.out} exists and is not a folder")
+    out_folder(parser, args.out)
     progress = not args.no_progress
     ctx = figures.context(args.out, "full" if args.full else "quick", args.jobs, progress)
     written, failed = figures.draw_all(ctx, names, progress=progress)

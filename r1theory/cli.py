@@ -18,17 +18,25 @@ from pathlib import Path
 from typing import Any
 
 
-def _jobs(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--jobs must be a positive integer; got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--jobs must be a positive integer; got {n}")
-    return n
+def int_option(flag: str, minimum: int, what: str) -> Callable[[str], int]:
+    """An argparse ``type`` for an integer option ≥ ``minimum``; errors read "<flag> must be <what>; got …"."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be {what}; got {text!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"{flag} must be {what}; got {n}")
+        return n
+
+    return parse
 
 
-def _out_folder(parser: argparse.ArgumentParser, out: Path) -> Path:
+_jobs = int_option("--jobs", 1, "a positive integer")
+
+
+def out_folder(parser: argparse.ArgumentParser, out: Path) -> Path:
     """Create the output folder, or exit with a usage error naming why it cannot be one."""
     if out.exists() and not out.is_dir():
         parser.error(f"--out {out} exists and is not a folder")
@@ -68,7 +76,7 @@ def _scheduler(text: str) -> str:
 def _run_verify(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from proofs_checks.runner import select, verify
 
-    out = _out_folder(parser, args.out)
+    out = out_folder(parser, args.out)
     try:
         select(args.only)
     except ValueError as exc:
@@ -105,23 +113,8 @@ def _run_claims(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
 
 def _add_falsify(sub: Any) -> None:
-    def budget(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"--budget must be a positive integer (examples); got {text!r}") from None
-        if n < 1:
-            raise argparse.ArgumentTypeError(f"--budget must be a positive integer (examples); got {n}")
-        return n
-
-    def seed(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"--seed must be an integer >= 0; got {text!r}") from None
-        if n < 0:
-            raise argparse.ArgumentTypeError(f"--seed must be an integer >= 0; got {n}")
-        return n
+    budget = int_option("--budget", 1, "a positive integer (examples)")
+    seed = int_option("--seed", 0, "an integer >= 0")
 
     f = sub.add_parser(
         "falsify",
@@ -155,7 +148,7 @@ def _add_falsify(sub: Any) -> None:
 def _run_falsify(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from proofs_checks.falsify import resolve, run
 
-    out = _out_folder(parser, args.out)
+    out = out_folder(parser, args.out)
     try:
         resolve(args.claim, args.method)
     except ValueError as exc:
