@@ -79,7 +79,6 @@ import math
 import os
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,6 +94,7 @@ from hypothesis.errors import NoSuchExample
 import tabular_mdps
 from r1theory import DAMPED_METHODS, METHODS, TabularMDP, direction_at, evaluate, optimal, policy_point
 from r1theory._types import Array
+from tabular_mdps.files import atomic_write
 from tabular_mdps.strategies import (
     PROFILES,
     SIMPLE_REWARDS,
@@ -883,20 +883,6 @@ def _stem(claim: str, method: str, seed: int) -> str:
     return f"{claim}-{method}-seed{seed}"
 
 
-def _write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
-    data = (json.dumps(doc, indent=1, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_counterexample(result: SearchResult, out: str | os.PathLike[str]) -> Path:
     """Write the found violation to ``out``: the MDP file and the JSON record; return the record's path.
 
@@ -932,7 +918,7 @@ def save_counterexample(result: SearchResult, out: str | os.PathLike[str]) -> Pa
         "instance": {"S": cand.mdp.S, "A": cand.mdp.A, "gamma": cand.mdp.gamma},
     }
     path = folder / f"{stem}.json"
-    _write_json_atomic(path, record)
+    atomic_write(path, (json.dumps(record, indent=1, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8"))
     return path
 
 

@@ -27,16 +27,17 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import io
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+
+from tabular_mdps.files import atomic_write
 
 from .progress import Progress
 from .result import jsonable
@@ -99,17 +100,9 @@ def save_result(path: Path, result: dict[str, Any]) -> None:
     arrays = {k: v for k, v in result.items() if isinstance(v, np.ndarray) and v.dtype.kind in "fiub"}
     rest = {k: v for k, v in result.items() if k not in arrays}
     payload = {**arrays, _JSON_KEY: np.array(json.dumps(jsonable(rest)))}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **payload)  # type: ignore[arg-type]
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    np.savez(buf, **payload)  # type: ignore[arg-type]
+    atomic_write(path, buf.getvalue())
 
 
 def load_result(path: Path) -> dict[str, Any]:

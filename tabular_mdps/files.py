@@ -76,8 +76,13 @@ def _jsonable(value: Any, where: str) -> Any:
     raise TypeError(f"{where} must be JSON-serialisable (numbers, strings, lists, dicts); got {type(value).__name__}")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a ``.tmp-*`` file in the same folder, fsync, then rename.
+
+    A reader never sees a half-written file; a writer killed mid-write leaves only a ``.tmp-*`` file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -150,7 +155,7 @@ def save(
             meta=np.array(json.dumps(meta, allow_nan=False)),
         )
         data = buf.getvalue()
-    _atomic_write(p, data)
+    atomic_write(p, data)
     return p
 
 
