@@ -126,6 +126,10 @@ def run_task(
     )
 
 
+#: The array fields of :class:`r1theory.Run` that a run task stores (and :class:`RunResult` reads back).
+_HISTORIES = ("J", "gap", "grad_norm", "min_pi_opt", "kl", "eta", "eff_step", "theta")
+
+
 def run_method(config: dict[str, Any]) -> dict[str, Any]:
     """Worker: execute a run configuration and return its histories (arrays) and status."""
     mdp, _, opt = instance(config["instance"], config["params"])
@@ -141,14 +145,7 @@ def run_method(config: dict[str, Any]) -> dict[str, Any]:
         param=param_from(config.get("param"), mdp),
     )
     return {
-        "J": run.J,
-        "gap": run.gap,
-        "grad_norm": run.grad_norm,
-        "min_pi_opt": run.min_pi_opt,
-        "kl": run.kl,
-        "eta": run.eta,
-        "eff_step": run.eff_step,
-        "theta": run.theta,
+        **{k: getattr(run, k) for k in _HISTORIES},
         "status": run.status,
         "message": run.message,
         "J_star": run.J_star,
@@ -176,10 +173,7 @@ class RunResult:
     def of(cls, result: dict[str, Any]) -> RunResult:
         """Wrap the dictionary returned by :func:`run_method` (fresh or from the cache)."""
         return cls(
-            **{
-                k: np.asarray(result[k])
-                for k in ("J", "gap", "grad_norm", "min_pi_opt", "kl", "eta", "eff_step", "theta")
-            },
+            **{k: np.asarray(result[k]) for k in _HISTORIES},
             status=str(result["status"]),
             message=str(result["message"]),
             J_star=float(result["J_star"]),
