@@ -185,9 +185,6 @@ class Trajectory:
     values: dict[str, Array]
 
 
-_MEMO: dict[tuple[int, str], list[Trajectory]] = {}
-
-
 def reference_runs(ctx: Context, n: int = 24) -> list[Trajectory]:
     """Per tabular-softmax family of the C1 suite: one PG run of the C1 sweep at ≈ ``n`` checkpoints, diagnosed.
 
@@ -199,9 +196,10 @@ def reference_runs(ctx: Context, n: int = 24) -> list[Trajectory]:
     policy, on which the figures evaluate the Fisher and every direction, for each λ of the C1
     sweep. The tasks run through the sweep (cached, in parallel); memoised per sweep runner.
     """
-    key = (id(ctx.sweep), ctx.mode)
-    if key in _MEMO:
-        return _MEMO[key]
+    return ctx.sweep.memoised(("figures: reference runs", ctx.mode, n), lambda: _reference_runs(ctx, n))
+
+
+def _reference_runs(ctx: Context, n: int) -> list[Trajectory]:
     s1 = _c1.sweep(ctx)
     lams = list(s1.dampings)
     picks, tasks = [], []
@@ -228,5 +226,4 @@ def reference_runs(ctx: Context, n: int = 24) -> list[Trajectory]:
         )
         for (f, p), r in zip(picks, ctx.sweep.run(tasks, label="figures: Fisher along PG runs"), strict=True)
     ]
-    _MEMO[key] = out
     return out

@@ -199,14 +199,12 @@ class Sweep1:
     effective: dict[tuple[str, str, float | None], float | None]
 
 
-_MEMO: dict[tuple[int, str], Sweep1] = {}
-
-
 def runs(ctx: Context) -> Sweep1:
     """Run (or load from the cache) the C1 sweep; memoised per sweep runner, shared with the ascent check."""
-    memo_key = (id(ctx.sweep), ctx.mode)
-    if memo_key in _MEMO:
-        return _MEMO[memo_key]
+    return ctx.sweep.memoised((CLAIM, ctx.mode), lambda: _runs(ctx))
+
+
+def _runs(ctx: Context) -> Sweep1:
     quick = ctx.quick
     fams = suite(quick)
     lams = dampings(quick)
@@ -250,9 +248,7 @@ def runs(ctx: Context) -> Sweep1:
             pg_eff_todo.append(((k[0], "pg", None), e))
     if pg_eff_todo:
         execute(list(dict.fromkeys(pg_eff_todo)), f"{CLAIM} PG at effective steps")
-    data = Sweep1(fams, lams, grid, gap0, series, eff)
-    _MEMO[memo_key] = data
-    return data
+    return Sweep1(fams, lams, grid, gap0, series, eff)
 
 
 def check(ctx: Context) -> list[CheckResult]:

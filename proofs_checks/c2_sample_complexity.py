@@ -280,13 +280,14 @@ class Fit:
     reached: int
 
 
-def _levels(eps: Array, criterion: str) -> Array:
+def levels(eps: Array, criterion: str) -> Array:
+    """The thresholds of a criterion: ε² for stationarity (E‖∇J‖² ≤ ε²), ε for optimality."""
     return eps**2 if criterion == "stationarity" else eps
 
 
 def _usable(c: Curves, mean: Array, eps: Array, criterion: str) -> tuple[IntArray, BoolArray]:
     """Hit indices (−1 when not reached) and the mask of ε usable in a fit (reached at t ≥ T_MIN)."""
-    hits = first_hits(mean, _levels(eps, criterion))
+    hits = first_hits(mean, levels(eps, criterion))
     ok = (hits >= 0) & (c.t[np.maximum(hits, 0)] >= T_MIN)
     return hits, ok
 
@@ -300,9 +301,9 @@ def fit_arm(c: Curves, eps: Array, criterion: str, rng: np.random.Generator, n_b
     k, lc = power_fit(e, N)
     n = c.values.shape[0]
     boot = []
-    levels = _levels(e, criterion)
+    lv = levels(e, criterion)
     for _ in range(n_boot):
-        h = first_hits(c.values[rng.integers(0, n, n)].mean(axis=0), levels)
+        h = first_hits(c.values[rng.integers(0, n, n)].mean(axis=0), lv)
         good = h >= 0
         if good.sum() >= MIN_POINTS:
             boot.append(power_fit(e[good], c.samples[h[good]])[0])
@@ -346,12 +347,12 @@ def compare(ref: Curves, arm: Curves, eps: Array, criterion: str, rng: np.random
     ka, _ = power_fit(e, Na)
     lr = float(np.mean(np.log(Na / Nr)))
     n = min(ref.values.shape[0], arm.values.shape[0])
-    levels = _levels(e, criterion)
+    lv = levels(e, criterion)
     deltas, ratios = [], []
     for _ in range(n_boot):
         idx = rng.integers(0, n, n)
-        hr = first_hits(ref.values[idx].mean(axis=0), levels)
-        ha = first_hits(arm.values[idx].mean(axis=0), levels)
+        hr = first_hits(ref.values[idx].mean(axis=0), lv)
+        ha = first_hits(arm.values[idx].mean(axis=0), lv)
         good = (hr >= 0) & (ha >= 0)
         if good.sum() >= MIN_POINTS:
             nr, na = ref.samples[hr[good]], arm.samples[ha[good]]
@@ -645,8 +646,47 @@ def _fit_dict(f: Fit) -> dict[str, Any]:
     }
 
 
-def check(ctx: Context) -> list[CheckResult]:
-    """Run the C2 sweep and return the comparison, rate, bias and baseline-sensitivity results."""
+#: The damping of the exact same-sample bias tasks (λ = 1).
+LAMBDA_BIAS = 1.0
+#: Labels of the two points where the bias is measured: θ₀ and the first SGD-PG seed's last θ.
+BIAS_POINTS: tuple[str, ...] = ("theta0", "theta_T_sgd_seed0")
+
+
+@dataclass(frozen=True)
+class Sweep2:
+    """The C2 sweep: setting, arms, per-arm run results, ε grids, curves, fits and the bias task results.
+
+    ``boot_state`` is the bootstrap generator's state right after the fits (the check continues the
+    same stream for its comparisons); :meth:`boot_rng` returns a fresh generator at that state.
+    """
+
+    setting: Setting
+    arms: list[Arm]
+    runs: dict[str, list[dict[str, Any]]]
+    theta0: Array
+    eps0: dict[str, float]
+    grids: dict[str, Array]
+    curves: dict[tuple[str, str], Curves]
+    fits: dict[tuple[str, str], Fit]
+    bias: dict[str, dict[str, Any]]
+    boot_state: dict[str, Any]
+
+    def boot_rng(self) -> np.random.Generator:
+        """The bootstrap generator positioned after the fits (a new object each call)."""
+        rng = np.random.default_rng()
+        rng.bit_generator.state = self.boot_state
+        return rng
+
+
+def runs(ctx: Context) -> Sweep2:
+    """Run (or load from the cache) the C2 sweep of ``ctx`` and fit it; memoised per sweep runner.
+
+    Shared by :func:`check` and the stochastic figures, so both show the same runs and fits.
+    """
+    return ctx.sweep.memoised((CLAIM, ctx.mode), lambda: _runs(ctx))
+
+
+def _runs(ctx: Context) -> Sweep2:
     st = setting(ctx.quick)
     arm_list = arms(st, ctx.quick)
     seeds = seed_configs(st.root, st.seeds)
@@ -667,6 +707,41 @@ def check(ctx: Context) -> list[CheckResult]:
         for a in arm_list
         for c in CRITERIA
     }
+    theta_T = np.asarray(by_arm[arm_list[0].label][0]["theta"], dtype=np.float64)
+    bias_seeds = seed_configs(st.root + 1, 2)
+    btasks = [
+        make_task(BIAS_FN, bias_config(st, th, label, LAMBDA_BIAS, seed))
+        for th, label, seed in zip((theta0, theta_T), BIAS_POINTS, bias_seeds, strict=True)
+    ]
+    bres = ctx.sweep.run(btasks, label=f"{CLAIM} bias")
+    return Sweep2(
+        st,
+        arm_list,
+        by_arm,
+        theta0,
+        eps0,
+        grids,
+        curves,
+        fits,
+        dict(zip(BIAS_POINTS, bres, strict=True)),
+        dict(boot_rng.bit_generator.state),
+    )
+
+
+def check(ctx: Context) -> list[CheckResult]:
+    """Run the C2 sweep and return the comparison, rate, bias and baseline-sensitivity results."""
+    sw = runs(ctx)
+    st, arm_list, by_arm, grids, curves, fits, eps0 = (
+        sw.setting,
+        sw.arms,
+        sw.runs,
+        sw.grids,
+        sw.curves,
+        sw.fits,
+        sw.eps0,
+    )
+    boot_rng = sw.boot_rng()
+    mdp, _, _ = instance(st.instance, st.params)
     L = 8.0 / (1.0 - mdp.gamma) ** 3  # Mei et al. 2020 smoothness constant
     base_cond = {
         "instance": st.instance,
@@ -763,15 +838,7 @@ def check(ctx: Context) -> list[CheckResult]:
             )
 
     # exact same-sample bias and baseline sensitivity at θ₀ and at the first SGD seed's last θ
-    lam_bias = 1.0
-    theta_T = np.asarray(by_arm[ref.label][0]["theta"], dtype=np.float64)
-    bias_seeds = seed_configs(st.root + 1, 2)
-    btasks = [
-        make_task(BIAS_FN, bias_config(st, theta0, "theta0", lam_bias, bias_seeds[0])),
-        make_task(BIAS_FN, bias_config(st, theta_T, "theta_T_sgd_seed0", lam_bias, bias_seeds[1])),
-    ]
-    bres = ctx.sweep.run(btasks, label=f"{CLAIM} bias")
-    results.extend(_bias_results(st, lam_bias, {"theta0": bres[0], "theta_T_sgd_seed0": bres[1]}))
+    results.extend(_bias_results(st, LAMBDA_BIAS, sw.bias))
     return results
 
 

@@ -30,10 +30,10 @@ import importlib
 import io
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar, cast
 
 import numpy as np
 
@@ -41,6 +41,8 @@ from tabular_mdps.files import atomic_write
 
 from .progress import Progress
 from .result import jsonable
+
+_T = TypeVar("_T")
 
 CACHE_VERSION = "1"
 _JSON_KEY = "__json__"
@@ -217,9 +219,20 @@ class Sweep:
         self.cache_dir, self.jobs, self.progress, self.stream = cache_dir, jobs, progress, stream
         self.computed = 0
         self.reused = 0
+        self._derived: dict[Hashable, Any] = {}
         if cache_dir is not None and cache_dir.exists():
             for stale in cache_dir.rglob(".tmp-*"):  # left by a writer killed mid-write; never read
                 stale.unlink(missing_ok=True)
+
+    def memoised(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """``compute()``, once per runner and key: a derived result kept on the runner.
+
+        E.g. a check's whole sweep, shared with the figures that plot it; it lives exactly as long
+        as the runner whose results it is made of.
+        """
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return cast(_T, self._derived[key])
 
     def path(self, task: Task) -> Path | None:
         """Cache file of ``task`` (None without a cache)."""
