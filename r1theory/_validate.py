@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,3 +89,34 @@ def check_damping(value: Any, *, positive: bool, method: str | None = None) -> f
             "Use method 'npg' for the undamped natural gradient."
         )
     return lam
+
+
+def check_method_damping(
+    method: Any,
+    damping: Any,
+    *,
+    methods: Sequence[str],
+    damped: Collection[str],
+    kind: str = "",
+    example: float = 1e-2,
+    undamped_fix: Mapping[str, str] | None = None,
+) -> float:
+    """Validate a method name from ``methods`` and its damping; return λ (0.0 for undamped methods).
+
+    A method in ``damped`` needs a damping λ > 0; any other must get None or 0. ``kind`` qualifies the
+    method in messages ("stochastic "), ``example`` is the λ suggested when one is missing, and
+    ``undamped_fix`` maps an undamped method to the fix suggested when it is given a damping.
+    """
+    names = ", ".join(methods)
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string, one of {names}; got {type(method).__name__}")
+    if method not in methods:
+        raise ValueError(f"unknown {kind}method {method!r}; choose one of {names}")
+    if method in damped:
+        if damping is None:
+            raise ValueError(f"method {method!r} needs damping=λ > 0 (e.g. damping={example:g})")
+        return check_damping(damping, positive=True, method=method)
+    if damping is not None and check_damping(damping, positive=False) != 0.0:
+        fix = (undamped_fix or {}).get(method, "pass damping=None")
+        raise ValueError(f"method {method!r} is undamped but damping={damping} was given; {fix}")
+    return 0.0

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ._types import Array
-from ._validate import check_damping
+from ._validate import check_method_damping
 from .fisher import fisher_at, natural_gradient_at
 from .mdp import TabularMDP
 from .point import PolicyPoint, policy_point
@@ -104,18 +104,13 @@ _DIRECTIONS: dict[str, Callable[[PolicyPoint, float], Array]] = {
 
 def check_method(method: Any, damping: Any) -> float:
     """Validate a method name and its damping; return λ (0.0 for undamped methods)."""
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a string, one of {', '.join(METHODS)}; got {type(method).__name__}")
-    if method not in _DIRECTIONS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if method in DAMPED_METHODS:
-        if damping is None:
-            raise ValueError(f"method {method!r} needs damping=λ > 0 (e.g. damping=1e-2)")
-        return check_damping(damping, positive=True, method=method)
-    if damping is not None and check_damping(damping, positive=False) != 0.0:
-        fix = "use 'npg-damped'" if method == "npg" else "pg has no damping; pass damping=None"
-        raise ValueError(f"method {method!r} is undamped but damping={damping} was given; {fix}")
-    return 0.0
+    return check_method_damping(
+        method,
+        damping,
+        methods=METHODS,
+        damped=DAMPED_METHODS,
+        undamped_fix={"npg": "use 'npg-damped'", "pg": "pg has no damping; pass damping=None"},
+    )
 
 
 def direction_at(point: PolicyPoint, method: str, damping: float | None = None) -> Array:

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ._types import Array, IntArray
-from ._validate import check_damping
+from ._validate import check_damping, check_method_damping
 from .directions import direction_at
 from .estimators import check_estimator, gradient_sample
 from .evaluation import Optimal, optimal
@@ -64,17 +64,9 @@ FISHER_FORMS: tuple[str, ...] = ("same", "independent")
 
 def check_stochastic_method(method: Any, damping: Any) -> float:
     """Validate a stochastic method and its damping; return λ (0.0 for ``sgd-pg``)."""
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a string, one of {', '.join(STOCHASTIC_METHODS)}; got {type(method).__name__}")
-    if method not in STOCHASTIC_METHODS:
-        raise ValueError(f"unknown stochastic method {method!r}; choose one of {', '.join(STOCHASTIC_METHODS)}")
-    if method in STOCHASTIC_DAMPED:
-        if damping is None:
-            raise ValueError(f"method {method!r} needs damping=λ > 0 (e.g. damping=1.0)")
-        return check_damping(damping, positive=True, method=method)
-    if damping is not None and check_damping(damping, positive=False) != 0.0:
-        raise ValueError(f"method {method!r} is undamped but damping={damping} was given; pass damping=None")
-    return 0.0
+    return check_method_damping(
+        method, damping, methods=STOCHASTIC_METHODS, damped=STOCHASTIC_DAMPED, kind="stochastic ", example=1.0
+    )
 
 
 def _score(pi: Array, s: int, a: int) -> Array:
