@@ -1,9 +1,9 @@
 """Shared machinery of the classic-theory checks (PDL, Mei et al. 2020, Agarwal et al. 2021).
 
 * :func:`load` turns a task configuration that names a catalog instance into (mdp, θ₀, optimum).
-* :func:`trajectory` yields the exact iterates θ_{t+1} = θ_t + η·direction(θ_t) of PG or NPG as
-  evaluated :class:`r1theory.PolicyPoint` objects (the engine's own directions, so the iterates are
-  those of :func:`r1theory.iterate`; the tests compare both against an independent implementation).
+* the checks step PG and NPG with :func:`r1theory.trajectory`, which yields the exact iterates
+  θ_{t+1} = θ_t + η·direction(θ_t) of PG or NPG as evaluated :class:`r1theory.PolicyPoint` objects
+  (the tests compare them with an independent implementation).
 * :func:`standing` measures the standing assumptions the classic results rely on, and
   :func:`unmet` turns them into the reasons a check is inconclusive:
 
@@ -20,12 +20,12 @@ point, so Mei's t is k + 1 and Agarwal's T is k.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from r1theory import PolicyPoint, TabularMDP, direction_at, policy_point, rates
+from r1theory import TabularMDP, rates
 from r1theory._types import Array
 from r1theory.evaluation import Optimal
 
@@ -70,24 +70,6 @@ def load(config: dict[str, Any]) -> tuple[TabularMDP, Array, Optimal]:
     mdp, _, opt = instance(config["instance"], params)
     theta0 = initial_theta(config["instance"], params, config.get("theta0", "uniform"))
     return mdp, np.array(theta0, dtype=np.float64), opt
-
-
-def trajectory(mdp: TabularMDP, theta0: Array, method: str, eta: float, iterations: int) -> Iterator[PolicyPoint]:
-    """The points θ_0, ..., θ_T of θ_{k+1} = θ_k + η·direction(method, θ_k), each evaluated exactly.
-
-    ``method`` is "pg" (∇J) or "npg" (F⁺∇J in closed form); the step η is constant. Stops early
-    (fewer points) if θ or J becomes non-finite.
-    """
-    point = policy_point(mdp, theta0)
-    yield point
-    for _ in range(iterations):
-        theta = point.theta + eta * direction_at(point, method)
-        if not np.all(np.isfinite(theta)):
-            return
-        point = policy_point(mdp, theta)
-        if not np.isfinite(point.ev.J):
-            return
-        yield point
 
 
 def standing(mdp: TabularMDP, opt: Optimal, theta0: Array | None = None) -> dict[str, Any]:

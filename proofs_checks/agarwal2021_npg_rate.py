@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from r1theory import TabularMDP
+from r1theory import TabularMDP, trajectory
 from r1theory._types import Array
 
-from ._classic import describe_instance, gap_floor, load, pick, standing, task, trajectory, unmet, usable_prefix
+from ._classic import describe_instance, gap_floor, load, pick, standing, task, unmet, usable_prefix
 from .context import Context
 from .result import CheckResult
 from .runner import module_main

@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from r1theory import PolicyPoint, TabularMDP, evaluate, policy_point
+from r1theory import PolicyPoint, TabularMDP, evaluate, policy_point, trajectory
 from r1theory._types import Array
 from r1theory.evaluation import Optimal
 
-from ._classic import describe_instance, first_index, gap_floor, load, pick, seeds, standing, task, trajectory, unmet
+from ._classic import describe_instance, first_index, gap_floor, load, pick, seeds, standing, task, unmet
 from .context import Context
 from .result import CheckResult
 from .runner import module_main

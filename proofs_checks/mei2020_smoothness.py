@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from r1theory import TabularMDP, policy_gradient
+from r1theory import TabularMDP, policy_gradient, trajectory
 from r1theory._types import Array
 
-from ._classic import describe_instance, first_index, gap_floor, load, pick, seeds, standing, task, trajectory, unmet
+from ._classic import describe_instance, first_index, gap_floor, load, pick, seeds, standing, task, unmet
 from .context import Context
 from .result import CheckResult
 from .runner import module_main

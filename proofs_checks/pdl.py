@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from r1theory import PolicyPoint, TabularMDP
+from r1theory import PolicyPoint, TabularMDP, trajectory
 from r1theory._types import Array
 
 from ._classic import (
@@ -42,7 +42,6 @@ from ._classic import (
     pick,
     standing,
     task,
-    trajectory,
     value_scale,
 )
 from .context import Context

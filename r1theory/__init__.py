@@ -14,7 +14,7 @@ from .directions import DAMPED_METHODS, METHODS, direction, direction_at
 from .estimators import ESTIMATORS, GradientSample, Moments, exact_moments, gradient_moments, sample_gradient
 from .evaluation import Evaluation, KrylovInfo, Optimal, advantage, evaluate, optimal
 from .fisher import ParamFisher, TabularFisher, fisher, natural_gradient, npg_closed_form
-from .iterates import Run, iterate
+from .iterates import Run, iterate, trajectory
 from .mdp import TabularMDP
 from .point import PolicyPoint, policy_gradient, policy_point
 from .policies import LogLinear, NeuralSoftmax, Parametrisation, TabularSoftmax
@@ -81,4 +81,5 @@ __all__ = [
     "softmax",
     "steps",
     "stochastic_iterate",
+    "trajectory",
 ]

@@ -23,6 +23,7 @@ A run ends with one of four statuses:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,51 @@ def kl_rows(log_p: Array, log_q: Array, p: Array) -> Array:
     return np.einsum("sa,sa->s", p, log_p - log_q)
 
 
+def _check_iterations(iterations: Any) -> int:
+    if isinstance(iterations, bool) or not isinstance(iterations, int | np.integer) or iterations < 0:
+        raise ValueError(f"iterations must be an integer >= 0; got {iterations!r}")
+    return int(iterations)
+
+
+def trajectory(
+    mdp: TabularMDP,
+    theta0: Any,
+    method: str,
+    step: StepRule | float,
+    iterations: int,
+    damping: float | None = None,
+    *,
+    param: Parametrisation | None = None,
+) -> Iterator[PolicyPoint]:
+    """The points θ_0, …, θ_T of θ_{t+1} = θ_t + η_t·direction(method, θ_t), each evaluated exactly.
+
+    For analyses that need more of each iterate than a :class:`Run` records (gradients, visitation,
+    the policy itself). No stopping rule but the cap T: the sequence ends early, without an error,
+    at the first non-finite θ or J (then fewer than T + 1 points). Arguments as for :func:`iterate`;
+    they are validated when this function is called, before the first point is drawn.
+    """
+    check_method(method, damping)
+    rule = as_step_rule(step)
+    T = _check_iterations(iterations)
+    start = policy_point(mdp, theta0, param)
+
+    def points() -> Iterator[PolicyPoint]:
+        point = start
+        yield point
+        for t in range(T):
+            with np.errstate(over="ignore", invalid="ignore"):
+                dirn = direction_at(point, method, damping)
+                theta = point.theta + rule(t, dirn) * dirn
+            if not np.all(np.isfinite(theta)):
+                return
+            point = policy_point(mdp, theta, point.param)
+            if not np.isfinite(point.ev.J):
+                return
+            yield point
+
+    return points()
+
+
 def iterate(
     mdp: TabularMDP,
     theta0: Any,
@@ -108,8 +154,7 @@ def iterate(
     """
     check_method(method, damping)
     rule = as_step_rule(step)
-    if isinstance(iterations, bool) or not isinstance(iterations, int | np.integer) or iterations < 0:
-        raise ValueError(f"iterations must be an integer >= 0; got {iterations!r}")
+    iterations = _check_iterations(iterations)
     if not np.isfinite(tol) or tol < 0:
         raise ValueError(f"tol must be a finite number >= 0; got {tol!r}")
     opt = optimum if optimum is not None else optimal(mdp)

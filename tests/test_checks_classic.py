@@ -31,9 +31,10 @@ from proofs_checks import (
     mei2020_smoothness,
     pdl,
 )
-from proofs_checks._classic import standing, trajectory
+from proofs_checks._classic import standing
 from proofs_checks.context import Context
 from proofs_checks.sweep import Sweep
+from r1theory import trajectory
 
 # ---------------------------------------------------------------------------------------------
 # Instances built directly

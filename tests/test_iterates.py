@@ -117,3 +117,29 @@ def test_step_rules() -> None:
 def test_normalized_run_moves_by_eta() -> None:
     run = iterate(_mdp(4), np.zeros((4, 3)), "pg", steps.normalized(0.1), 5)
     np.testing.assert_allclose(run.eta * run.grad_norm[:-1], 0.1, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("method", "damping"), [("pg", None), ("npg", None), ("r1-grad", 0.1), ("r1-same", 0.01)])
+def test_trajectory_points_are_the_iterates_of_iterate(method: str, damping: float | None) -> None:
+    """trajectory yields θ_0..θ_T, the same points iterate records (J, final θ), plus each point's whole state."""
+    mdp = _mdp(4)
+    run = iterate(mdp, np.zeros((4, 3)), method, 0.5, 12, damping)
+    pts = list(r1.trajectory(mdp, np.zeros((4, 3)), method, 0.5, 12, damping))
+    assert len(pts) == 13
+    np.testing.assert_array_equal([p.ev.J for p in pts], run.J)
+    np.testing.assert_array_equal(pts[-1].theta, run.theta)
+    manual = np.zeros((4, 3))
+    for p in pts[:3]:
+        np.testing.assert_array_equal(p.theta, manual)
+        manual = manual + 0.5 * r1.direction(method, mdp, manual, damping)
+
+
+def test_trajectory_validates_on_call_and_stops_at_non_finite() -> None:
+    mdp = _bandit()
+    with pytest.raises(ValueError, match="unknown method"):
+        r1.trajectory(mdp, np.zeros((1, 3)), "nope", 1.0, 3)  # eager: no iteration needed
+    with pytest.raises(ValueError, match="iterations"):
+        r1.trajectory(mdp, np.zeros((1, 3)), "pg", 1.0, -1)
+    big = _bandit((1e4, 0.0, -1e4))
+    pts = list(r1.trajectory(big, np.zeros((1, 3)), "pg", 1e308, 5))  # η·∇J ≈ 1e311 overflows θ
+    assert len(pts) == 1
