@@ -23,6 +23,7 @@ every method "converges" at once). Runs that stop moving away from the optimum a
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -470,6 +471,57 @@ def conclusions(results: Sequence[CheckResult]) -> list[str]:
     return lines
 
 
+def param_label(spec: dict[str, Any]) -> str:
+    """Short name of a parametrisation spec: "tabular", "log-linear k=40", "neural hidden=[8]"."""
+    kind = str(spec.get("kind", "tabular"))
+    if kind == "log-linear":
+        return f"log-linear k={spec['k']}"
+    if kind == "neural":
+        return f"neural hidden={list(spec['hidden'])}"
+    return kind
+
+
+def by_parametrisation(results: Sequence[CheckResult]) -> list[str]:
+    """Tabular softmax against the other parametrisations on the same MDP and start, cell by cell.
+
+    Families are paired when they share the catalog instance, its parameters and θ₀ (so the same
+    MDP and, for θ₀ = "uniform", the same initial policy) and differ in the parametrisation. A cell
+    is (method, protocol, λ, ε); the line counts the cells whose verdict agrees and lists those
+    that differ as tabular → other.
+    """
+    sym = {"holds": "✓", "fails": "✗", "inconclusive": "?"}
+    groups: dict[tuple[str, str, str], dict[str, str]] = {}  # instance key → {family: param label}
+    verdicts: dict[str, dict[tuple[str, str, float, str], str]] = {}
+    for r in results:
+        c = r.conditions
+        key = (str(c["instance"]), json.dumps(c["params"], sort_keys=True), str(c["theta0"]))
+        groups.setdefault(key, {})[c["family"]] = param_label(c.get("param") or {"kind": "tabular"})
+        verdicts.setdefault(c["family"], {})[(r.variant, c["protocol"], c["damping"], c["epsilon"])] = r.verdict
+    lines: list[str] = []
+    for fams in groups.values():
+        base = [f for f, lab in fams.items() if lab == "tabular"]
+        if not base:
+            continue
+        for other, lab in fams.items():
+            if lab == "tabular":
+                continue
+            a, b = verdicts[base[0]], verdicts[other]
+            cells = sorted(set(a) & set(b), key=lambda k: (METHODS.index(k[0]), PROTOCOLS.index(k[1]), k[2], k[3]))
+            diff = [k for k in cells if a[k] != b[k]]
+            per_method: dict[str, list[str]] = {}
+            for k in diff:
+                m, p, lam, e = k
+                per_method.setdefault(m, []).append(f"{p} λ={lam:g} {e} {sym[a[k]]}→{sym[b[k]]}")
+            listed = "; ".join(f"`{m}`: " + ", ".join(v) for m, v in per_method.items())
+            lines.append(
+                f"- `{base[0]}` (tabular) vs `{other}` ({lab}): verdicts agree in {len(cells) - len(diff)} of "
+                f"{len(cells)} cells" + (f"; differ (tabular→{lab.split()[0]}): {listed}" if diff else "")
+            )
+    if lines:
+        lines = ["Same MDP and start, tabular softmax vs a dense-Fisher parametrisation:", "", *lines]
+    return lines
+
+
 def summarize(results: Sequence[CheckResult]) -> str:
     """Markdown matrix per method and protocol: families × λ, cells 'loose/tight' verdict symbols."""
     sym = {"holds": "✓", "fails": "✗", "inconclusive": "?"}
@@ -478,9 +530,12 @@ def summarize(results: Sequence[CheckResult]) -> str:
         return ""
     fams = list(dict.fromkeys(r.conditions["family"] for r in mine))
     lams = sorted({r.conditions["damping"] for r in mine})
+    pairs = by_parametrisation(mine)
     out = [
         *conclusions(mine),
         "",
+        *pairs,
+        *([""] if pairs else []),
         "Tables: verdict at loose ε / tight ε (✓ holds, ✗ fails, ? inconclusive). Rows: families; columns: λ.",
         "",
     ]

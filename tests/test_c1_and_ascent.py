@@ -148,3 +148,30 @@ def test_run_tasks_accept_a_parametrisation() -> None:
         )
     )
     assert np.all(np.diff(neural.J) > -1e-12)
+
+
+def test_by_parametrisation_pairs_families_on_the_same_mdp_and_lists_differences() -> None:
+    from proofs_checks.result import CheckResult
+
+    def res(family: str, param: dict[str, object] | None, method: str, lam: float, verdict: str) -> CheckResult:
+        seed = 2 if family == "other-mdp" else 1
+        cond = {"family": family, "instance": "random", "params": {"S": 3, "seed": seed}, "theta0": "uniform",
+                "protocol": "tuned", "damping": lam, "epsilon": "tight", "param": param}  # fmt: skip
+        return CheckResult(c1.CLAIM, "", method, cond, {}, {}, verdict)
+
+    ll = {"kind": "log-linear", "k": 9, "seed": 0}
+    results = [
+        res("tab", None, "r1-grad", 0.1, "holds"),
+        res("tab", None, "r1-same", 0.1, "holds"),
+        res("ll", ll, "r1-grad", 0.1, "holds"),
+        res("ll", ll, "r1-same", 0.1, "fails"),
+        res("other-mdp", ll, "r1-grad", 0.1, "fails"),  # no tabular twin: not paired
+    ]
+    lines = c1.by_parametrisation(results)
+    body = [x for x in lines if x.startswith("- ")]
+    assert len(body) == 1
+    assert "`tab` (tabular) vs `ll` (log-linear k=9): verdicts agree in 1 of 2 cells" in body[0]
+    assert "`r1-same`: tuned λ=0.1 tight ✓→✗" in body[0]
+    assert "r1-grad" not in body[0]
+    assert c1.by_parametrisation(results[:2]) == []  # nothing to compare
+    assert "tabular softmax vs a dense-Fisher parametrisation" in c1.summarize(results)
