@@ -10,11 +10,30 @@ reported in spectral norm, Frobenius norm, and spectral norm relative to ‖Π(F
 ``r1-same`` (V2) has no fixed preconditioner (its per-sample inverse multiplies the per-sample
 gradient), so only its direction is compared.
 
-Every method is compared with the natural gradient F⁺∇J by the cosine of the two directions after
-centring each state's block (the per-state-centred subspace, where directions that differ by a
-per-state constant — the same policy update — coincide).
+Every method is compared with the natural gradient F⁺∇J by the cosine of the two directions in
+range(F), where directions that differ by a null direction of F — the same policy update to first
+order — coincide.
 
-The matrices are dense (S·A)², so these diagnostics are for small and moderate instances.
+Two routes, one set of definitions:
+
+* **Tabular softmax** (``param=None``): matrices of size (S·A)², F = blockdiag_s d(s)(diag π_s − π_s π_sᵀ)
+  in closed form. range(F) is, per visited state, the vectors summing to 0 over the support of π_s,
+  so the cosine is taken after centring each state's block (:func:`centred_cosine`), and F⁺∇J is the
+  per-state-centred advantage over (1 − γ) (:func:`r1theory.fisher.npg_closed_form`).
+* **Any other parametrisation** (log-linear, neural; :mod:`r1theory.policies`): matrices of size k², with
+  the exact dense Fisher F = Jᵀ F_ℓ J = Σ_{s,a} d(s)π(a|s) u_{s,a}u_{s,a}ᵀ, u_{s,a} = Jᵀ(e_{(s,a)} − π_s),
+  diagonalised once, F = V diag(w) Vᵀ (``eigh`` of (F + Fᵀ)/2, eigenvalues ascending). The range is
+  spanned by the eigenvectors with w_i > :data:`RANK_RTOL`·max(w_max, 0) (see there), Π = V_r V_rᵀ,
+  F⁺∇J = V_r diag(1/w_r) V_rᵀ∇J, and the cosine is that of Πx and Πy. Under full support
+  (d > 0, π > 0) the tabular per-state centring *is* the projection onto range(F), so one-hot
+  log-linear features reproduce the tabular numbers (up to rounding).
+
+In exact arithmetic every method's direction already lies in range(F): ∇J = Jᵀ F_ℓ (A/(1 − γ)) and each
+preconditioner maps range(F) into itself (its rank-1 terms are scores or ∇J, or v₁). The projection
+therefore removes rounding and the components along eigenvalues below the rank tolerance.
+
+The matrices are dense, so these diagnostics are for small and moderate instances
+(k ≤ :data:`MAX_DENSE`, k = S·A for tabular softmax).
 """
 
 from __future__ import annotations
@@ -23,17 +42,29 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ._types import Array
+from ._validate import check_damping
 from .directions import DAMPED_METHODS, direction_at
-from .fisher import TabularFisher, fisher_at, npg_closed_form
+from .fisher import PINV_RCOND, ParamFisher, TabularFisher, fisher_at, npg_closed_form
 from .mdp import TabularMDP
-from .point import PolicyPoint, policy_point
-from .score import score_sq_norm, scores
+from .point import PolicyPoint, policy_point, resolve
+from .policies import Parametrisation
+from .score import score_dot, score_sq_norm, scores
 from .sherman_morrison import sherman_morrison
 
-#: Largest S·A for which dense diagnostics are formed.
+#: Largest number of parameters k (S·A for tabular softmax) for which dense diagnostics are formed.
 MAX_DENSE = 4000
+
+#: Relative rank tolerance of the dense (parametrised) Fisher: an eigenvalue w_i of F counts as
+#: nonzero iff w_i > RANK_RTOL·max(w_max, 0). It is the cut-off of the engine's pseudo-inverse
+#: (:data:`r1theory.fisher.PINV_RCOND`), so Π is exactly the range on which ``npg`` (F⁺∇J) acts.
+#: F is PSD and rank-deficient in general (every per-state logit shift the parametrisation can express
+#: is a null direction; one-hot log-linear features have rank S(A − 1) of S·A): those eigenvalues come
+#: out of ``eigh`` as ±O(ε‖F‖), far below the cut-off. Genuine eigenvalues below it (a nearly
+#: deterministic π, a nearly unvisited state) are counted as null too.
+RANK_RTOL: float = PINV_RCOND
 
 
 @dataclass(frozen=True)
@@ -43,7 +74,8 @@ class Diagnostic:
     Attributes
     ----------
     method : the method name.
-    cosine : cosine between the method's direction and F⁺∇J, per-state centred; NaN if either is 0.
+    cosine : cosine between the method's direction and F⁺∇J in range(F) (tabular: per-state centred;
+        otherwise after projecting both onto range(F)); NaN if either is 0 there.
     spectral_error, frobenius_error, relative_spectral_error : norms of Π(M − (F + λI)^{-1})Π;
         None for methods without a fixed preconditioner (``r1-same``, ``pg``).
     """
@@ -65,6 +97,15 @@ def centred_cosine(x: Array, y: Array) -> float:
     return float(np.vdot(xc, yc) / (nx * ny))
 
 
+def _projected_cosine(x: Array, y: Array, Pi: Array) -> float:
+    """Cosine of Πx and Πy (x, y θ-shaped, flattened row-major); NaN if one projects to 0."""
+    xp, yp = Pi @ x.ravel(), Pi @ y.ravel()
+    nx, ny = float(np.linalg.norm(xp)), float(np.linalg.norm(yp))
+    if nx == 0.0 or ny == 0.0:
+        return float("nan")
+    return float(np.vdot(xp, yp) / (nx * ny))
+
+
 def _blockdiag(blocks: Array) -> Array:
     S, A, _ = blocks.shape
     out = np.zeros((S, A, S, A))
@@ -73,8 +114,73 @@ def _blockdiag(blocks: Array) -> Array:
     return out.reshape(S * A, S * A)
 
 
+@dataclass(frozen=True)
+class _Spectrum:
+    """F = V diag(w) Vᵀ of the dense parametrised Fisher; ``keep`` marks the range (w > RANK_RTOL·w_max)."""
+
+    w: Array
+    V: Array
+    keep: NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, F: ParamFisher) -> _Spectrum:
+        D = F.dense()
+        w, V = np.linalg.eigh(0.5 * (D + D.T))
+        return cls(w=w, V=V, keep=w > RANK_RTOL * max(float(w[-1]), 0.0))
+
+    def projector(self) -> Array:
+        """Π = V_r V_rᵀ, the orthogonal projector onto range(F)."""
+        Vr = self.V[:, self.keep]
+        return Vr @ Vr.T
+
+    def damped_inverse(self, lam: float) -> Array:
+        """(F + λI)^{-1} = V diag(1/(w⁺ + λ)) Vᵀ, with rounding-negative eigenvalues w⁺ = max(w, 0)."""
+        return (self.V / (np.maximum(self.w, 0.0) + lam)) @ self.V.T
+
+    def pinv_apply(self, x: Array) -> Array:
+        """F⁺x = V_r diag(1/w_r) V_rᵀ x (x flat), the pseudo-inverse with the rank cut-off."""
+        Vr = self.V[:, self.keep]
+        return Vr @ ((Vr.T @ x) / self.w[self.keep])
+
+
+def _param_preconditioner(point: PolicyPoint, method: str, lam: float, spec: _Spectrum | None) -> Array | None:
+    """Dense (k, k) preconditioner of ``method`` for a non-tabular parametrisation (θ flattened row-major).
+
+    * ``npg-damped``: (F + λI)^{-1} from the eigendecomposition of the dense F;
+    * ``r1-grad``: (λI + ggᵀ)^{-1} = (I − ggᵀ/(λ + ‖g‖²))/λ, g = ∇J;
+    * ``r1-eigen``: (λI + σ₁v₁v₁ᵀ)^{-1} with σ₁, v₁ from :meth:`ParamFisher.top_eigenpair` (the
+      pair the ``r1-eigen`` direction uses);
+    * ``r1-precond``: E[(λI + uuᵀ)^{-1}] = I/λ − Σ_{s,a} d(s)π(a|s) u_{s,a}u_{s,a}ᵀ/(λ(λ + ‖u_{s,a}‖²)),
+      Σ_{s,a} d(s)π(a|s) = 1, with the scores u_{s,a} = J_{s,a} − Σ_b π(b|s)J_{s,b} from the dense Jacobian.
+    """
+    k = int(point.theta.size)
+    if method == "npg-damped":
+        return (spec if spec is not None else _Spectrum.of(_param_fisher(point))).damped_inverse(lam)
+    if method == "r1-grad":
+        return sherman_morrison(point.gradient.ravel(), lam).dense()
+    if method == "r1-eigen":
+        sigma, v = _param_fisher(point).top_eigenpair()
+        return sherman_morrison(np.sqrt(max(sigma, 0.0)) * v.ravel(), lam).dense()
+    if method == "r1-precond":
+        U = score_dot(point.lin.jacobian(), point.pi).reshape(-1, k)  # row s·A + a is u_{s,a}
+        c = (point.ev.d[:, None] * point.pi / (lam * (lam + point.lin.score_sq_norm(point.pi)))).ravel()
+        return np.eye(k) / lam - (c[:, None] * U).T @ U
+    return None
+
+
+def _param_fisher(point: PolicyPoint) -> ParamFisher:
+    F = fisher_at(point)
+    assert isinstance(F, ParamFisher)
+    return F
+
+
 def preconditioner(point: PolicyPoint, method: str, damping: float) -> Array | None:
-    """Dense preconditioner M of ``method`` at ``point`` (None if the method has none)."""
+    """Dense preconditioner M of ``method`` at ``point`` (None if the method has none).
+
+    Shape (S·A, S·A) for tabular softmax, (k, k) for another parametrisation (θ flattened row-major).
+    """
+    if not point.param.is_tabular:
+        return _param_preconditioner(point, method, damping, None)
     S, A = point.pi.shape
     n = S * A
     F = fisher_at(point)
@@ -98,22 +204,36 @@ def _range_projector(F: TabularFisher) -> Array:
     return np.stack([F.project_range(e) for e in np.eye(n)], axis=1)
 
 
-def fisher_diagnostics(mdp: TabularMDP, theta: Any, damping: float) -> dict[str, Diagnostic]:
-    """Diagnostics of ``pg`` and every damped method at θ with damping λ > 0.
+def range_projector(point: PolicyPoint) -> Array:
+    """Π = F F⁺, the dense orthogonal projector onto range(F) at ``point``.
 
-    Raises
-    ------
-    ValueError
-        If S·A exceeds :data:`MAX_DENSE` or the damping is not > 0.
+    Tabular softmax: per visited state, centring over the support of π_s (exact). Otherwise
+    V_r V_rᵀ from the eigenvectors of the dense F with eigenvalue > :data:`RANK_RTOL`·σ₁.
     """
-    point = policy_point(mdp, theta)
-    n = point.pi.size
-    if n > MAX_DENSE:
-        raise ValueError(f"fisher_diagnostics forms dense (S·A)² matrices; S·A = {n} exceeds {MAX_DENSE}")
+    if point.param.is_tabular:
+        return _range_projector(TabularFisher(d=point.ev.d, pi=point.pi))
+    return _Spectrum.of(_param_fisher(point)).projector()
+
+
+def _errors(method: str, cos: float, PiMPi: Array, ref: Array, ref_norm: float) -> Diagnostic:
+    """Norms of E = ΠMΠ − Π(F + λI)^{-1}Π (symmetrised against rounding)."""
+    E = PiMPi - ref
+    E = 0.5 * (E + E.T)
+    spec = float(np.max(np.abs(np.linalg.eigvalsh(E))))
+    rel = spec / ref_norm if ref_norm > 0 else float("nan")
+    return Diagnostic(method, cos, spec, float(np.linalg.norm(E)), rel)
+
+
+def _sym_norm(X: Array) -> float:
+    return float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (X + X.T)))))
+
+
+def _tabular_diagnostics(point: PolicyPoint, damping: float) -> dict[str, Diagnostic]:
     npg = npg_closed_form(point)
     Pi = _range_projector(TabularFisher(d=point.ev.d, pi=point.pi))
     out: dict[str, Diagnostic] = {}
-    ref = None
+    ref: Array | None = None
+    ref_norm = float("nan")
     for method in ("pg", *sorted(DAMPED_METHODS)):
         lam = None if method == "pg" else damping
         cos = centred_cosine(direction_at(point, method, lam), npg)
@@ -123,10 +243,71 @@ def fisher_diagnostics(mdp: TabularMDP, theta: Any, damping: float) -> dict[str,
             continue
         if ref is None:
             ref = Pi @ preconditioner(point, "npg-damped", damping) @ Pi  # type: ignore[operator]
-        E = Pi @ M @ Pi - ref
-        E = 0.5 * (E + E.T)
-        spec = float(np.max(np.abs(np.linalg.eigvalsh(E))))
-        ref_norm = float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (ref + ref.T)))))
-        rel = spec / ref_norm if ref_norm > 0 else float("nan")
-        out[method] = Diagnostic(method, cos, spec, float(np.linalg.norm(E)), rel)
+            ref_norm = _sym_norm(ref)
+        out[method] = _errors(method, cos, Pi @ M @ Pi, ref, ref_norm)
     return out
+
+
+def _param_diagnostics(point: PolicyPoint, damping: float) -> dict[str, Diagnostic]:
+    spec = _Spectrum.of(_param_fisher(point))
+    Pi = spec.projector()
+    npg = spec.pinv_apply(point.gradient.ravel())
+    ref = Pi @ spec.damped_inverse(damping) @ Pi
+    ref_norm = _sym_norm(ref)
+    out: dict[str, Diagnostic] = {}
+    for method in ("pg", *sorted(DAMPED_METHODS)):
+        lam = None if method == "pg" else damping
+        cos = _projected_cosine(direction_at(point, method, lam), npg, Pi)
+        M = None if lam is None else _param_preconditioner(point, method, damping, spec)
+        if M is None:
+            out[method] = Diagnostic(method, cos, None, None, None)
+        else:
+            out[method] = _errors(method, cos, Pi @ M @ Pi, ref, ref_norm)
+    return out
+
+
+def fisher_diagnostics(
+    mdp: TabularMDP, theta: Any, damping: float, *, param: Parametrisation | None = None
+) -> dict[str, Diagnostic]:
+    """Diagnostics of ``pg`` and every damped method at θ with damping λ > 0 (see the module docstring).
+
+    Parameters
+    ----------
+    mdp, theta
+        The MDP and the parameters θ (softmax logits of shape (S, A) for tabular softmax).
+    damping
+        λ > 0, used by every damped method and by the reference (F + λI)^{-1}.
+    param
+        The policy parametrisation (:mod:`r1theory.policies`); tabular softmax by default. For another
+        parametrisation every matrix lives in θ-space (k × k) with the dense Fisher F = Jᵀ F_ℓ J, the
+        range of F is found with the relative rank tolerance :data:`RANK_RTOL`, and the cosine is
+        taken after projecting both directions onto range(F). One-hot log-linear features reproduce
+        the tabular diagnostics.
+
+    Returns
+    -------
+    dict[str, Diagnostic]
+        One :class:`Diagnostic` per method: ``pg`` and :data:`r1theory.directions.DAMPED_METHODS`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If the damping is not a real number > 0, ``param`` is not a parametrisation of this MDP's
+        (S, A), θ is invalid, or the number of parameters k (S·A for tabular softmax) exceeds
+        :data:`MAX_DENSE`.
+    """
+    lam = check_damping(damping, positive=False)
+    if lam == 0.0:
+        raise ValueError(
+            "damping must be > 0 for fisher_diagnostics (every damped method and the reference "
+            "(F + λI)^{-1} invert λI plus a PSD matrix); got 0"
+        )
+    par = resolve(mdp, param)
+    k = par.n_params
+    if k > MAX_DENSE:
+        what = "k = S·A" if par.is_tabular else f"k (the number of parameters of {par.name})"
+        raise ValueError(f"fisher_diagnostics forms dense k × k matrices; {what} = {k} exceeds MAX_DENSE = {MAX_DENSE}")
+    point = policy_point(mdp, theta, par)
+    if par.is_tabular:
+        return _tabular_diagnostics(point, lam)
+    return _param_diagnostics(point, lam)
