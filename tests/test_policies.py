@@ -155,3 +155,28 @@ def test_parametrisation_errors_name_the_problem() -> None:
         LogLinear(np.ones((4, 3)))
     with pytest.raises(ValueError, match="hidden"):
         NeuralSoftmax(4, 3, (2, 2, 2))
+
+
+@pytest.mark.parametrize("kind", ["loglinear", "neural"])
+def test_score_sq_norm_against_enumerated_scores(kind: str) -> None:
+    """‖Jᵀ(e_(s,a) − π_s)‖² from the Gram form equals the norm of each score formed explicitly."""
+    rng = np.random.default_rng(11)
+    S, A = 5, 4
+    par: r1.Parametrisation = (
+        LogLinear(rng.normal(size=(S, A, 7))) if kind == "loglinear" else NeuralSoftmax(S, A, (3, 2))
+    )
+    theta = rng.normal(size=par.theta_shape) * 2.0
+    lin = par.at(theta)
+    pi = r1.softmax(lin.logits)
+    J = lin.jacobian()
+    want = np.array([[np.sum((J[s, a] - pi[s] @ J[s]) ** 2) for a in range(A)] for s in range(S)])
+    np.testing.assert_allclose(lin.score_sq_norm(pi), want, rtol=1e-12, atol=0)
+
+
+def test_score_sq_norm_keeps_its_accuracy_near_determinism() -> None:
+    """One-hot features at logits ±40: the Gram form matches the tabular closed form to 1e-12 relative."""
+    S, A = 3, 3
+    theta = np.array([[40.0, 0.0, -3.0], [0.0, 0.0, 0.0], [-40.0, 2.0, 1.0]])
+    pi = r1.softmax(theta)
+    lin = LogLinear.one_hot(S, A).at(theta.ravel())
+    np.testing.assert_allclose(lin.score_sq_norm(pi), r1.score_sq_norm(pi), rtol=1e-12, atol=0)
