@@ -15,7 +15,8 @@ Converters
     :func:`from_gymnasium` (toy text; needs ``pip install 'r1theory[gym]'``),
     :func:`to_mdptoolbox`, :func:`from_mdptoolbox`.
 Files
-    :func:`save`, :func:`load`, :func:`load_with_meta` (``.npz`` / ``.json``, schema version 1).
+    :func:`save`, :func:`load`, :func:`load_with_meta` (``.npz`` / ``.json``; schema version 1 for
+    dense MDPs, 2 for sparse CSR ones, ``.npz`` only).
 
 >>> import tabular_mdps
 >>> mdp = tabular_mdps.get("garnet", S=8, A=2, branching=3, seed=1)

@@ -20,10 +20,21 @@ lie outside [0, 1]; the engine accepts them, the classic constants do not).
 pymdptoolbox
 ------------
 pymdptoolbox stores transitions action-first, ``P[a, s, s']`` of shape (A, S, S) (or a sequence of
-A matrices, possibly scipy-sparse), and rewards as (S, A), (S,) (state rewards, the same for every
-action) or (A, S, S) (transition rewards, whose expectation Σ_{s'} P[a, s, s'] R[a, s, s'] is the
-(s, a) reward). It has no start distribution; :func:`from_mdptoolbox` uses a uniform one unless
-``rho`` is given. No import of pymdptoolbox is needed.
+A (S, S) matrices, possibly scipy-sparse: its sparse form is a list of A ``scipy.sparse.csr_matrix``),
+and rewards as (S, A), (S,) (state rewards, the same for every action) or (A, S, S) (transition
+rewards, whose expectation Σ_{s'} P[a, s, s'] R[a, s, s'] is the (s, a) reward). It has no start
+distribution; :func:`from_mdptoolbox` uses a uniform one unless ``rho`` is given. No import of
+pymdptoolbox is needed.
+
+Sparse MDPs convert both ways without densifying, in O(nnz): :func:`to_mdptoolbox` gives a sparse
+MDP's P as the list of A ``csr_matrix`` (S, S), the rows a, a + A, a + 2A, ... of ``mdp.P``, and
+:func:`from_mdptoolbox` turns a list of sparse matrices into a sparse TabularMDP (row s*A + a =
+P[a][s, :]). pymdptoolbox itself is not O(nnz) on sparse input: its input check
+(``mdptoolbox.util.check``, run by every solver's constructor) forms S × S temporaries (``matrix >=
+0`` on a sparse matrix, and ``matrix.sum(axis=1) - ones(S)`` broadcasting an (S, 1) ``np.matrix``
+against (S,)), ``ValueIteration`` reads the S columns one at a time to bound its iteration count,
+and ``PolicyIteration`` densifies P_π; and it accepts row sums only within 10·eps of 1, where
+TabularMDP accepts 1e-9. So its solvers suit moderate S even with sparse P.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import importlib
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 from r1theory import TabularMDP
 
@@ -138,45 +150,133 @@ def _from_table(table: dict[Any, Any], start: Array, gamma: float) -> TabularMDP
         raise ValueError(f"the converted Gymnasium table is not a valid MDP: {exc}") from exc
 
 
-def to_mdptoolbox(mdp: TabularMDP) -> tuple[Array, Array]:
-    r"""The pymdptoolbox arrays ``(P, R)``: P[a, s, s'] = mdp.P[s, a, s'] (A, S, S) and R = mdp.r (S, A).
+def to_mdptoolbox(mdp: TabularMDP) -> tuple[Array | list[Any], Array]:
+    r"""The pymdptoolbox arrays ``(P, R)`` of ``mdp``, with R = mdp.r (S, A).
+
+    Dense MDP: P is the (A, S, S) array P[a, s, s'] = mdp.P[s, a, s']. Sparse MDP: P is
+    pymdptoolbox's sparse form, a list of A ``scipy.sparse.csr_matrix`` of shape (S, S) with
+    ``P[a][s, s']`` = Pr(s' | s, a), taken from the rows s*A + a of ``mdp.P`` in O(nnz) without
+    densifying. (``csr_matrix``, not ``csr_array``: pymdptoolbox's ``ValueIteration`` calls
+    ``.todense().A1``, which only ``np.matrix`` has.)
 
     The arrays are fresh writable copies. γ and ρ are not part of pymdptoolbox's arrays (pass γ as
     its ``discount``).
     """
+    if mdp.is_sparse:
+        P: Any = mdp.P
+        return [scipy.sparse.csr_matrix(P[a :: mdp.A], copy=True) for a in range(mdp.A)], mdp.r.copy()
     return np.ascontiguousarray(mdp.P.transpose(1, 0, 2)), mdp.r.copy()
+
+
+def _is_sequence(x: Any) -> bool:
+    """A list, tuple or object array (pymdptoolbox's sequence of per-action matrices)."""
+    return isinstance(x, list | tuple) or (isinstance(x, np.ndarray) and x.dtype == object)
 
 
 def _dense(x: Any) -> Array:
     """A dense float64 array from an array, a scipy-sparse matrix or a sequence of them."""
     if hasattr(x, "toarray"):
         return np.asarray(x.toarray(), dtype=np.float64)
-    if isinstance(x, list | tuple) or (isinstance(x, np.ndarray) and x.dtype == object):
+    if _is_sequence(x):
         return np.stack([_dense(m) for m in x])
     return np.asarray(x, dtype=np.float64)
 
 
-def from_mdptoolbox(P: Any, R: Any, gamma: float, rho: Any = None) -> TabularMDP:
+def _csr_blocks(P: Any) -> list[Any]:
+    """The A matrices (S, S) of pymdptoolbox's P (a sequence of matrices or an (A, S, S) array) as csr_arrays."""
+    if _is_sequence(P):
+        mats = list(P)
+    elif scipy.sparse.issparse(P) or np.ndim(P) != 3:
+        raise ValueError(
+            f"P must have pymdptoolbox's shape (A, S, S) = P[a, s, s'] or be a sequence of A (S, S) matrices; "
+            f"got {'a sparse matrix of ' if scipy.sparse.issparse(P) else ''}shape {np.shape(P)}"
+        )
+    else:
+        mats = list(np.asarray(P, dtype=np.float64))
+    if not mats:
+        raise ValueError("P must hold at least one action: pymdptoolbox's shape (A, S, S) with A >= 1")
+    blocks: list[Any] = []
+    for a, m in enumerate(mats):
+        blk = scipy.sparse.csr_array(m) if scipy.sparse.issparse(m) else None
+        if blk is None:
+            arr = np.asarray(m)
+            if arr.ndim != 2:
+                raise ValueError(f"P[{a}] must be an (S, S) matrix (pymdptoolbox's shape (A, S, S)); got {arr.shape}")
+            blk = scipy.sparse.csr_array(arr)
+        if blk.ndim != 2 or blk.shape[0] != blk.shape[1] or (blocks and blk.shape != blocks[0].shape):
+            raise ValueError(
+                f"P must have pymdptoolbox's shape (A, S, S) = P[a, s, s']: P[{a}] has shape {blk.shape}"
+                + (f", P[0] has {blocks[0].shape}" if blocks else "")
+            )
+        blocks.append(blk)
+    return blocks
+
+
+def _sparse_from_mdptoolbox(P: Any, R: Any) -> tuple[Any, Array]:
+    """The (S·A, S) CSR transition matrix (row s*A + a = P[a][s, :]) and r (S, A), in O(nnz + S·A)."""
+    blocks = _csr_blocks(P)
+    A, S = len(blocks), blocks[0].shape[0]
+    stacked = scipy.sparse.vstack(blocks, format="csr")  # row a*S + s
+    order = (np.arange(A)[None, :] * S + np.arange(S)[:, None]).ravel()  # order[s*A + a] = a*S + s
+    P_csr = stacked[order]
+    if _is_sequence(R) and any(scipy.sparse.issparse(m) for m in R):
+        if len(R) != A:
+            raise ValueError(f"R as a sequence of sparse matrices must have A = {A} (S, S) transition rewards")
+        Rs = [scipy.sparse.csr_array(m) for m in R]
+        if any(m.shape != (S, S) for m in Rs):
+            raise ValueError(f"R as a sequence of A matrices must have shape (S, S) = {(S, S)} each")
+        r = np.column_stack([np.asarray(b.multiply(m).sum(axis=1)).ravel() for b, m in zip(blocks, Rs, strict=True)])
+        return P_csr, r
+    Ra = _dense(R)
+    if Ra.shape == (S, A):
+        r = Ra
+    elif Ra.shape == (S,):
+        r = np.repeat(Ra[:, None], A, axis=1)
+    elif Ra.shape == (A, S, S):
+        r = np.column_stack([np.asarray(b.multiply(Ra[a]).sum(axis=1)).ravel() for a, b in enumerate(blocks)])
+    else:
+        raise ValueError(
+            f"R must have shape (S, A) = {(S, A)}, (S,) = {(S,)} or (A, S, S) = {(A, S, S)}; got {Ra.shape}"
+        )
+    return P_csr, r
+
+
+def from_mdptoolbox(P: Any, R: Any, gamma: float, rho: Any = None, *, sparse: bool | None = None) -> TabularMDP:
     r"""TabularMDP from pymdptoolbox's arrays.
 
     Parameters
     ----------
     P
-        Transitions P[a, s, s'] of shape (A, S, S), or a sequence of A (S, S) matrices (dense or
-        scipy-sparse).
+        Transitions P[a, s, s'] of shape (A, S, S), or a sequence (list, tuple, object array) of A
+        (S, S) matrices, dense or scipy-sparse.
     R
         Rewards of shape (S, A); or (S,) — a state reward, the same for every action; or
-        (A, S, S) — transition rewards R[a, s, s'], converted to r[s, a] = Σ_{s'} P[a, s, s'] R[a, s, s'].
+        (A, S, S) — transition rewards R[a, s, s'], converted to r[s, a] = Σ_{s'} P[a, s, s'] R[a, s, s']
+        (also as a sequence of A (S, S) matrices, dense or scipy-sparse).
     gamma
         Discount in [0, 1) (pymdptoolbox's ``discount``; its undiscounted γ = 1 is not supported).
     rho
         Start distribution (S,); uniform when None.
+    sparse
+        Storage of the result. None (default): sparse exactly when P is a sequence holding at
+        least one scipy-sparse matrix (dense members are converted). True: sparse, also from a
+        dense P. False: dense (densifies sparse P and R). A sparse result is built in
+        O(nnz + S·A) without densifying: P becomes the (S·A, S) ``csr_array`` with row s*A + a =
+        P[a][s, :], and transition rewards given as a sequence of sparse matrices stay sparse.
 
     Raises
     ------
     ValueError
         On inconsistent shapes, or arrays that do not form a valid MDP (message from TabularMDP).
+    TypeError
+        When the entries are not real numbers (message from TabularMDP).
     """
+    if sparse is None:
+        sparse = _is_sequence(P) and any(scipy.sparse.issparse(m) for m in P)
+    if sparse:
+        P_csr, r = _sparse_from_mdptoolbox(P, R)
+        S = P_csr.shape[1]
+        return TabularMDP(P_csr, r, gamma, np.full(S, 1.0 / S) if rho is None else rho)
     Pa = _dense(P)
     if Pa.ndim != 3 or Pa.shape[1] != Pa.shape[2]:
         raise ValueError(f"P must have pymdptoolbox's shape (A, S, S) = P[a, s, s']; got {Pa.shape}")

@@ -28,3 +28,16 @@ def test_sparse_garnet_quantities_match_its_dense_copy() -> None:
     theta = np.random.default_rng(0).normal(size=(40, 3))
     np.testing.assert_allclose(r1.policy_gradient(mdp, theta), r1.policy_gradient(dense, theta), atol=1e-10)
     assert r1.optimal(dense).J == pytest.approx(opt.J, abs=1e-9)
+
+
+def test_sparse_garnet_file_round_trip_rebuilds_from_its_metadata(tmp_path) -> None:
+    inst = tabular_mdps.get_instance("garnet", S=300, A=3, branching=3, seed=11, sparse=True, min_gap=0.02)
+    path = tabular_mdps.save(inst.mdp, tmp_path / "g.npz", name="garnet", params=inst.params, seed=11)
+    mdp, meta = tabular_mdps.load_with_meta(path)
+    assert mdp.is_sparse and (meta["schema_version"], meta["storage"]) == (2, "csr")
+    rebuilt = tabular_mdps.get(meta["name"], **meta["params"])  # the metadata rebuilds the instance
+    for m in (mdp, rebuilt):
+        for part in ("data", "indices", "indptr"):
+            np.testing.assert_array_equal(getattr(m.P, part), getattr(inst.mdp.P, part))
+        assert m.r.tobytes() == inst.mdp.r.tobytes() and m.rho.tobytes() == inst.mdp.rho.tobytes()
+    assert r1.optimal(mdp).J == pytest.approx(r1.optimal(inst.mdp).J, abs=1e-9)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import tracemalloc
 from typing import Any, ClassVar
 
 import numpy as np
@@ -53,8 +54,12 @@ def test_mdptoolbox_reward_shapes_and_sparse_matrices() -> None:
     expected = np.array([[P[a, s] @ Rt[a, s] for a in range(A)] for s in range(S)])
     np.testing.assert_allclose(m2.r, expected, rtol=1e-15)
     sparse = [scipy.sparse.csr_matrix(P[a]) for a in range(A)]
-    m3 = tm.from_mdptoolbox(sparse, state_r, 0.9)
-    np.testing.assert_array_equal(m3.P, m1.P)
+    m3 = tm.from_mdptoolbox(sparse, state_r, 0.9)  # sparse matrices give a sparse MDP ...
+    assert m3.is_sparse
+    np.testing.assert_array_equal(m3.to_dense().P, m1.P)
+    m4 = tm.from_mdptoolbox(sparse, state_r, 0.9, sparse=False)  # ... unless a dense one is asked for
+    assert not m4.is_sparse
+    np.testing.assert_array_equal(m4.P, m1.P)
 
 
 def test_mdptoolbox_bad_shapes_are_rejected() -> None:
@@ -77,6 +82,136 @@ def test_agrees_with_pymdptoolbox_solver() -> None:
     opt = optimal(mdp)
     np.testing.assert_allclose(opt.V, np.asarray(pi_solver.V), rtol=0, atol=1e-8)
     np.testing.assert_array_equal(opt.actions, np.asarray(pi_solver.policy))
+
+
+# --- pymdptoolbox, sparse: a list of A csr_matrix (S, S) <-> a sparse TabularMDP --------------------
+
+
+def _same_sparse(a: TabularMDP, b: TabularMDP) -> bool:
+    """Both sparse and equal bit for bit: CSR arrays (values and dtypes), r, ρ, γ."""
+    parts = ("data", "indices", "indptr")
+    return (
+        a.is_sparse
+        and b.is_sparse
+        and a.P.shape == b.P.shape
+        and all(getattr(a.P, k).dtype == getattr(b.P, k).dtype for k in parts)
+        and all(getattr(a.P, k).tobytes() == getattr(b.P, k).tobytes() for k in parts)
+        and a.r.tobytes() == b.r.tobytes()
+        and a.rho.tobytes() == b.rho.tobytes()
+        and a.gamma == b.gamma
+    )
+
+
+def _sparse_mdps() -> list[TabularMDP]:
+    return [
+        tm.garnet(S=50, A=3, branching=3, seed=2, sparse=True),
+        tm.get("gridworld", slip=0.1).to_sparse(),
+        tm.get("agarwal_chain").to_sparse(),
+    ]
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_mdptoolbox_sparse_round_trip(index: int) -> None:
+    mdp = _sparse_mdps()[index]
+    P, R = tm.to_mdptoolbox(mdp)
+    assert isinstance(P, list) and len(P) == mdp.A
+    dense = mdp.to_dense()
+    for a, m in enumerate(P):
+        assert type(m) is scipy.sparse.csr_matrix and m.shape == (mdp.S, mdp.S)  # pymdptoolbox's sparse form
+        np.testing.assert_array_equal(m.toarray(), dense.P[:, a, :])
+    np.testing.assert_array_equal(R, mdp.r)
+    back = tm.from_mdptoolbox(P, R, mdp.gamma, mdp.rho)
+    assert _same_sparse(back, mdp)
+    P[0].data[0] = 123.0  # fresh, writable copies: the MDP is untouched
+    R[0, 0] = 123.0
+    assert mdp.P.data.max() <= 1.0 and mdp.r[0, 0] != 123.0
+
+
+def test_from_mdptoolbox_storage_option() -> None:
+    mdp = tm.get("gridworld", slip=0.2)
+    P, R = tm.to_mdptoolbox(mdp)  # dense (A, S, S)
+    as_sparse = tm.from_mdptoolbox(P, R, mdp.gamma, mdp.rho, sparse=True)
+    assert _same_sparse(as_sparse, mdp.to_sparse())
+    mixed = [scipy.sparse.csr_matrix(P[0]), *P[1:]]  # one sparse member is enough for a sparse MDP
+    assert _same_sparse(tm.from_mdptoolbox(mixed, R, mdp.gamma, mdp.rho), mdp.to_sparse())
+    assert not tm.from_mdptoolbox(list(P), R, mdp.gamma, mdp.rho).is_sparse  # dense members: dense MDP
+    obj = np.empty(mdp.A, dtype=object)  # pymdptoolbox also accepts an object array of matrices
+    obj[:] = [scipy.sparse.csr_matrix(m) for m in P]
+    assert _same_sparse(tm.from_mdptoolbox(obj, R, mdp.gamma, mdp.rho), mdp.to_sparse())
+
+
+def test_from_mdptoolbox_sparse_reward_shapes() -> None:
+    rng = np.random.default_rng(3)
+    A, S = 3, 8
+    mdp = tm.garnet(S=S, A=A, branching=3, seed=4, sparse=True)
+    P, _ = tm.to_mdptoolbox(mdp)
+    Rt = rng.random((A, S, S))
+    expected = np.einsum("sat,ast->sa", mdp.to_dense().P, Rt)
+    np.testing.assert_allclose(tm.from_mdptoolbox(P, Rt, 0.9).r, expected, rtol=1e-14)  # dense (A, S, S)
+    Rs = [scipy.sparse.csr_matrix(Rt[a] * (Rt[a] > 0.5)) for a in range(A)]  # sparse transition rewards
+    expected_s = np.einsum("sat,ast->sa", mdp.to_dense().P, np.stack([m.toarray() for m in Rs]))
+    m_s = tm.from_mdptoolbox(P, Rs, 0.9)
+    assert m_s.is_sparse
+    np.testing.assert_allclose(m_s.r, expected_s, rtol=1e-14, atol=1e-16)
+    np.testing.assert_allclose(tm.from_mdptoolbox(P, Rs, 0.9, sparse=False).r, expected_s, rtol=1e-14, atol=1e-16)
+    state_r = rng.random(S)
+    np.testing.assert_array_equal(tm.from_mdptoolbox(P, state_r, 0.9).r, np.repeat(state_r[:, None], A, axis=1))
+
+
+def test_from_mdptoolbox_sparse_bad_input() -> None:
+    P, R = tm.to_mdptoolbox(tm.garnet(S=5, A=2, branching=2, seed=0, sparse=True))
+    with pytest.raises(ValueError, match=r"P\[1\] has shape \(4, 4\), P\[0\] has \(5, 5\)"):
+        tm.from_mdptoolbox([P[0], P[1][:4, :4]], R, 0.9)
+    with pytest.raises(ValueError, match=r"shape \(A, S, S\).*got a sparse matrix of shape \(5, 5\)"):
+        tm.from_mdptoolbox(P[0], R, 0.9, sparse=True)
+    with pytest.raises(ValueError, match=r"R must have shape"):
+        tm.from_mdptoolbox(P, R.T, 0.9)
+    with pytest.raises(ValueError, match=r"R as a sequence of A matrices must have shape \(S, S\)"):
+        tm.from_mdptoolbox(P, [scipy.sparse.csr_matrix((5, 4))] * 2, 0.9)
+    with pytest.raises(ValueError, match=r"P \(sparse\) must have rows summing to 1"):
+        tm.from_mdptoolbox([m * 2 for m in P], R, 0.9)
+
+
+def test_mdptoolbox_sparse_conversion_never_densifies() -> None:
+    S, A = 20_000, 4
+    mdp = tm.garnet(S=S, A=A, branching=3, seed=0, sparse=True)
+    tracemalloc.start()
+    try:
+        P, R = tm.to_mdptoolbox(mdp)
+        back = tm.from_mdptoolbox(P, R, mdp.gamma, mdp.rho)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    nnz_bytes = mdp.nnz * 16  # a float64 value and an int64 column index per entry: 3.84 MB
+    assert peak < 10 * nnz_bytes < S * A * S * 8 / 300  # dense would be 12.8 GB
+    assert _same_sparse(back, mdp)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.sparse.SparseEfficiencyWarning")  # pymdptoolbox's `matrix >= 0`
+def test_sparse_agrees_with_pymdptoolbox_solvers() -> None:
+    mdptoolbox_example = pytest.importorskip("mdptoolbox.example")
+    mdptoolbox_mdp = pytest.importorskip("mdptoolbox.mdp")
+    # pymdptoolbox's own sparse example, converted without densifying ...
+    P, R = mdptoolbox_example.forest(S=30, r1=4, r2=2, p=0.1, is_sparse=True)
+    assert all(scipy.sparse.issparse(m) for m in P)
+    mdp = tm.from_mdptoolbox(P, R, 0.9)
+    assert mdp.is_sparse
+    solver = mdptoolbox_mdp.PolicyIteration(P, R, 0.9)
+    solver.run()
+    opt = optimal(mdp)
+    np.testing.assert_allclose(opt.V, np.asarray(solver.V), rtol=0, atol=1e-8)
+    np.testing.assert_array_equal(opt.actions, np.asarray(solver.policy))
+    # ... and a sparse Garnet with a clear optimal action, handed to pymdptoolbox in its sparse form.
+    garnet = tm.garnet(S=60, A=3, branching=3, gamma=0.9, seed=1, min_gap=0.05, sparse=True)
+    Pg, Rg = tm.to_mdptoolbox(garnet)
+    opt = optimal(garnet)
+    pi_solver = mdptoolbox_mdp.PolicyIteration(Pg, Rg, 0.9)
+    pi_solver.run()
+    np.testing.assert_allclose(opt.V, np.asarray(pi_solver.V), rtol=0, atol=1e-8)
+    np.testing.assert_array_equal(opt.actions, np.asarray(pi_solver.policy))
+    vi_solver = mdptoolbox_mdp.ValueIteration(Pg, Rg, 0.9, epsilon=1e-10)
+    vi_solver.run()  # stops on a span criterion (or its iteration bound): compare the policy, not V
+    np.testing.assert_array_equal(opt.actions, np.asarray(vi_solver.policy))
 
 
 # --- Gymnasium toy text ---------------------------------------------------------------------------
