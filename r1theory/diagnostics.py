@@ -22,9 +22,9 @@ Two routes, one set of definitions:
   per-state-centred advantage over (1 − γ) (:func:`r1theory.fisher.npg_closed_form`).
 * **Any other parametrisation** (log-linear, neural; :mod:`r1theory.policies`): matrices of size k², with
   the exact dense Fisher F = Jᵀ F_ℓ J = Σ_{s,a} d(s)π(a|s) u_{s,a}u_{s,a}ᵀ, u_{s,a} = Jᵀ(e_{(s,a)} − π_s),
-  diagonalised once, F = V diag(w) Vᵀ (``eigh`` of (F + Fᵀ)/2, eigenvalues ascending). The range is
-  spanned by the eigenvectors with w_i > :data:`RANK_RTOL`·max(w_max, 0) (see there), Π = V_r V_rᵀ,
-  F⁺∇J = V_r diag(1/w_r) V_rᵀ∇J, and the cosine is that of Πx and Πy. Under full support
+  diagonalised once on its range, F = V_r diag(w_r) V_rᵀ (:meth:`r1theory.fisher.ParamFisher.spectrum`,
+  the thin SVD of the factor X of F = XᵀX), keeping the eigenvalues w_i > :data:`RANK_RTOL`·w_max
+  (see there): Π = V_r V_rᵀ, F⁺∇J = V_r diag(1/w_r) V_rᵀ∇J, and the cosine is that of Πx and Πy. Under full support
   (d > 0, π > 0) the tabular per-state centring *is* the projection onto range(F), so one-hot
   log-linear features reproduce the tabular numbers (up to rounding).
 
@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from ._types import Array
 from ._validate import check_damping
@@ -62,7 +61,7 @@ MAX_DENSE = 4000
 #: (:data:`r1theory.fisher.PINV_RCOND`), so Π is exactly the range on which ``npg`` (F⁺∇J) acts.
 #: F is PSD and rank-deficient in general (every per-state logit shift the parametrisation can express
 #: is a null direction; one-hot log-linear features have rank S(A − 1) of S·A): those eigenvalues come
-#: out of ``eigh`` as ±O(ε‖F‖), far below the cut-off. Genuine eigenvalues below it (a nearly
+#: out of the SVD as O(ε²‖F‖) or O(ε‖F‖), far below the cut-off. Genuine eigenvalues below it (a nearly
 #: deterministic π, a nearly unvisited state) are counted as null too.
 RANK_RTOL: float = PINV_RCOND
 
@@ -116,31 +115,28 @@ def _blockdiag(blocks: Array) -> Array:
 
 @dataclass(frozen=True)
 class _Spectrum:
-    """F = V diag(w) Vᵀ of the dense parametrised Fisher; ``keep`` marks the range (w > RANK_RTOL·w_max)."""
+    """F = V diag(σ) Vᵀ on range(F) (:meth:`ParamFisher.spectrum`: eigenvalues > RANK_RTOL·σ₁, V of shape (k, r))."""
 
-    w: Array
+    sigma: Array
     V: Array
-    keep: NDArray[np.bool_]
 
     @classmethod
     def of(cls, F: ParamFisher) -> _Spectrum:
-        D = F.dense()
-        w, V = np.linalg.eigh(0.5 * (D + D.T))
-        return cls(w=w, V=V, keep=w > RANK_RTOL * max(float(w[-1]), 0.0))
+        sigma, V = F.spectrum()
+        return cls(sigma=sigma, V=V)
 
     def projector(self) -> Array:
-        """Π = V_r V_rᵀ, the orthogonal projector onto range(F)."""
-        Vr = self.V[:, self.keep]
-        return Vr @ Vr.T
+        """Π = V Vᵀ, the orthogonal projector onto range(F)."""
+        return self.V @ self.V.T
 
     def damped_inverse(self, lam: float) -> Array:
-        """(F + λI)^{-1} = V diag(1/(w⁺ + λ)) Vᵀ, with rounding-negative eigenvalues w⁺ = max(w, 0)."""
-        return (self.V / (np.maximum(self.w, 0.0) + lam)) @ self.V.T
+        """(F + λI)^{-1} = (I − VVᵀ)/λ + V diag(1/(σ + λ)) Vᵀ."""
+        k = self.V.shape[0]
+        return (np.eye(k) - self.projector()) / lam + (self.V / (self.sigma + lam)) @ self.V.T
 
     def pinv_apply(self, x: Array) -> Array:
-        """F⁺x = V_r diag(1/w_r) V_rᵀ x (x flat), the pseudo-inverse with the rank cut-off."""
-        Vr = self.V[:, self.keep]
-        return Vr @ ((Vr.T @ x) / self.w[self.keep])
+        """F⁺x = V diag(1/σ) Vᵀ x (x flat), the pseudo-inverse with the rank cut-off."""
+        return self.V @ ((self.V.T @ x) / self.sigma)
 
 
 def _param_preconditioner(point: PolicyPoint, method: str, lam: float, spec: _Spectrum | None) -> Array | None:
@@ -208,7 +204,7 @@ def range_projector(point: PolicyPoint) -> Array:
     """Π = F F⁺, the dense orthogonal projector onto range(F) at ``point``.
 
     Tabular softmax: per visited state, centring over the support of π_s (exact). Otherwise
-    V_r V_rᵀ from the eigenvectors of the dense F with eigenvalue > :data:`RANK_RTOL`·σ₁.
+    V_r V_rᵀ from the eigenvectors of F with eigenvalue > :data:`RANK_RTOL`·σ₁ (:meth:`ParamFisher.spectrum`).
     """
     if point.param.is_tabular:
         return _range_projector(TabularFisher(d=point.ev.d, pi=point.pi))

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 import numpy as np
-import scipy.linalg
 
 from ._types import Array, IntArray
 from ._validate import as_real_array, check_damping, check_finite
@@ -176,9 +175,10 @@ PINV_RCOND = 1e-10
 class ParamFisher:
     """The true Fisher F = Jᵀ F_ℓ J of a general parametrisation, a dense (k, k) operator.
 
-    ``mv`` costs O(S·A·k) (J applied twice, F_ℓ blockwise) and never forms F; ``dense``, ``solve``
-    and ``top_eigenpair`` form it (O(S·A·k²)) and factorise it (O(k³)). The undamped solve is the
-    pseudo-inverse with eigenvalues below :data:`PINV_RCOND`·σ₁ treated as 0 (F is singular in
+    ``mv`` costs O(S·A·k) (J applied twice, F_ℓ blockwise) and never forms F. ``dense`` forms it as
+    XᵀX (O(S·A·k²)); ``solve``, ``project_range`` and ``top_eigenpair`` use :meth:`spectrum`, the thin
+    SVD of the (S·A, k) factor X (O(S·A·k·min(S·A, k)), without forming F). The undamped solve is
+    the pseudo-inverse with eigenvalues below :data:`PINV_RCOND`·σ₁ treated as 0 (F is singular in
     general: every per-state logit shift that the parametrisation can express is a null direction).
     """
 
@@ -211,37 +211,55 @@ class ParamFisher:
         formed as one product XᵀX with rows x_{s,a} = √(d(s)π(a|s)) u_{s,a}: O(S·A·k²) in a single
         BLAS call.
         """
-        U = score_dot(self.lin.jacobian(), self.logit.pi)
-        w = np.sqrt(self.logit.d[:, None] * self.logit.pi)
-        X = (w[:, :, None] * U).reshape(-1, U.shape[2])
+        X = self._X()
         return X.T @ X
 
-    def _eigh(self) -> tuple[Array, Array]:
-        F = self.dense()
-        return np.linalg.eigh(0.5 * (F + F.T))
+    def _X(self) -> Array:
+        """The (S·A, k) factor X of F = XᵀX, rows x_{s,a} = √(d(s)π(a|s)) u_{s,a}."""
+        U = score_dot(self.lin.jacobian(), self.logit.pi)
+        w = np.sqrt(self.logit.d[:, None] * self.logit.pi)
+        return (w[:, :, None] * U).reshape(-1, U.shape[2])
+
+    def spectrum(self) -> tuple[Array, Array]:
+        """F = V diag(σ) Vᵀ on its range: eigenvalues σ (descending, > PINV_RCOND·σ₁) and eigenvectors V (k, r).
+
+        From the thin SVD X = W diag(s) Vᵀ of the factor F = XᵀX: σ = s², O(S·A·k·min(S·A, k)), never
+        forming F. Eigenvalues come out with absolute error ~ε·s₁·s_i instead of ε·σ₁ for an
+        eigendecomposition of F itself, so small ones keep their relative accuracy. Eigenvalues at or
+        below the pseudo-inverse cut-off :data:`PINV_RCOND`·σ₁ are dropped (the null space of F).
+        """
+        _, s, Vt = np.linalg.svd(self._X(), full_matrices=False)
+        sigma = s * s
+        keep = sigma > PINV_RCOND * float(sigma[0]) if sigma.size else np.zeros(0, dtype=bool)
+        return sigma[keep], Vt[keep].T
 
     def solve(self, v: Any, damping: float = 0.0) -> Array:
-        """(F + λI)^{-1} v by a Cholesky solve (λ > 0), or the pseudo-inverse F⁺v (λ = 0)."""
+        """(F + λI)^{-1} v (λ > 0), or the pseudo-inverse F⁺v (λ = 0), from :meth:`spectrum`.
+
+        With F = V diag(σ) Vᵀ on its range: F⁺x = V diag(1/σ) Vᵀx, and
+        (F + λI)^{-1}x = (x − VVᵀx)/λ + V diag(1/(σ + λ)) Vᵀx (exact: I − VVᵀ projects onto the null space).
+        """
         x = self._vec(v)
         lam = check_damping(damping, positive=False)
+        sigma, V = self.spectrum()
+        flat = x.ravel()
+        c = V.T @ flat
         if lam > 0:
-            F = self.dense()
-            return scipy.linalg.solve(F + lam * np.eye(F.shape[0]), x.ravel(), assume_a="pos").reshape(x.shape)
-        w, U = self._eigh()
-        keep = w > PINV_RCOND * max(float(w[-1]), 0.0)
-        return (U[:, keep] @ ((U[:, keep].T @ x.ravel()) / w[keep])).reshape(x.shape)
+            return ((flat - V @ c) / lam + V @ (c / (sigma + lam))).reshape(x.shape)
+        return (V @ (c / sigma)).reshape(x.shape)
 
     def project_range(self, v: Any) -> Array:
         """Orthogonal projection onto the span of the eigenvectors kept by the pseudo-inverse."""
         x = self._vec(v)
-        w, U = self._eigh()
-        keep = w > PINV_RCOND * max(float(w[-1]), 0.0)
-        return (U[:, keep] @ (U[:, keep].T @ x.ravel())).reshape(x.shape)
+        _, V = self.spectrum()
+        return (V @ (V.T @ x.ravel())).reshape(x.shape)
 
     def top_eigenpair(self) -> tuple[float, Array]:
         """σ₁ and a unit eigenvector v₁ (θ-shaped): σ₁v₁v₁ᵀ is the best rank-1 approximation of F."""
-        w, U = self._eigh()
-        return float(w[-1]), U[:, -1].reshape(self.lin.theta.shape)
+        sigma, V = self.spectrum()
+        if sigma.size == 0:
+            return 0.0, np.zeros(self.lin.theta.shape)
+        return float(sigma[0]), V[:, 0].reshape(self.lin.theta.shape)
 
 
 def fisher_at(point: PolicyPoint) -> TabularFisher | ParamFisher:
