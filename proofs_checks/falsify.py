@@ -8,15 +8,18 @@ instance meeting stated conditions. The search
 2. measures the inequality exactly with the engine, and steers the search towards violations with
    :func:`hypothesis.target` (the score is the violation margin, e.g. −cos(d, ∇J));
 3. lets hypothesis **shrink** the first violation (towards small S, A and simple numbers), then runs a
-   greedy reduction pass (:func:`_reduce`: a state alone as a one-state MDP, an action removed) that
-   keeps any smaller instance that still violates — hypothesis cannot always delete a state, because
-   changing S shifts every later random choice.
+   greedy reduction pass (:func:`_reduce`: a state alone as a one-state MDP, an action removed; for a
+   log-linear policy also a feature removed, for a neural one a hidden unit) that keeps any smaller
+   instance that still violates — hypothesis cannot always delete a state, because changing S shifts
+   every later random choice.
 
 It is :func:`hypothesis.find` with the ``"long"`` profile's settings, ``max_examples=budget``
 (default :data:`DEFAULT_BUDGET`), ``database=None`` and ``derandomize=False``, seeded through
 ``random.Random(seed)``: the same seed, budget, code and hypothesis version give the same result.
 Cost per candidate: ~5 ms for ``ascent`` and the classic claims, ~50–100 ms for ``c1`` (two step
-tunings of K = 10 updates); shrinking adds a few hundred to two thousand measurements.
+tunings of K = 10 updates); shrinking adds a few hundred to two thousand measurements. Log-linear and
+neural candidates cost about the same (k ≤ S·A + 2 = 18, a network has ≤ 40 parameters: dense k × k
+algebra is cheap).
 
 Claims (``CLAIM``: what is measured; a violation is a measurement beyond the bound by more than the
 stated tolerance). Notation: g = ∇J(θ) (exact), L = 8/(1 − γ)³ (Mei et al. 2020, Lemma 7, r ∈ [0, 1]),
@@ -62,18 +65,64 @@ values of size ≤ 1 + max|r|H computed by a solve of condition ≤ 2H).
     V*(ρ) − V^{(t)}(ρ) ≤ log|A|/(ηt) + 1/((1 − γ)²t) for t = 1..T (T ≤ 30 drawn). Violation: the gap
     exceeds the bound by > τ_V at some t; the worst t (largest gap/bound) is reported.
 
+Parametrisations (``search(..., param=KIND)``, ``r1theory falsify CLAIM --param KIND``). The policy
+parametrisation is a condition of the check (:mod:`r1theory.policies`): the MDP, the directions (the
+score u = Jᵀ(e_{(s,a)} − π_s), the Fisher F = Jᵀ F_ℓ J) and the iterates are those of the candidate's
+parametrisation, θ has its shape, and the verdicts can be compared between tabular softmax and the
+dense-Fisher classes. :data:`PARAM_KINDS`:
+
+* ``tabular`` (the default) — θ = the (S, A) logits; the candidates above, drawn exactly as before
+  parametrisations existed (the same seed gives the same search).
+* ``log-linear`` — π(a|s) ∝ exp φ(s, a)ᵀθ with features φ ∈ R^{S×A×k} from
+  :func:`tabular_mdps.strategies.features` (k = 1 … S·A + 2, entries multiples of 1/4 with |φ| ≤ 3,
+  shrinking to 0 and simple numbers) and θ ∈ R^k from :func:`~tabular_mdps.strategies.parameter_vectors`
+  (|θ_i| ≤ :data:`PARAM_MAX_ABS`).
+* ``neural`` — one tanh hidden layer of width 1 … :data:`NEURAL_MAX_WIDTH` on one-hot state inputs,
+  θ (weights and biases) from ``parameter_vectors`` as above.
+
+Which claims take which kind. ``ascent``: (i) is meaningful for every parametrisation (d and ∇J live in
+θ space). (ii) needs a smoothness constant: J_Φ(θ) = J(Φθ) for log-linear features, so
+∇²J_Φ = Φᵀ∇²J Φ and J_Φ is L·‖Φ‖₂²-smooth (chain rule with Mei et al.'s Lemma 7; Φ the (S·A, k) feature
+matrix, ‖Φ‖₂ its largest singular value; one-hot features give the tabular L), and the stated steps
+above use that L (:func:`stated_step`, :func:`smoothness_scale`). This constant is derived here, not
+quoted: Agarwal et al. 2021 state a smoothness property of log-linear policies with ‖φ‖ ≤ B, but its
+constant could not be pinned to a source, so it is not used. For ``npg`` under a non-tabular
+parametrisation (Lemma 5.2 of Agarwal et al. is a tabular statement) and for neural policies (no
+certified constant) no step is stated: only (i) is measured (the candidate's step is None). Candidates
+are half generic MDPs (S, A ≤ 4, λ from ``dampings()``), half the stress regime's MDPs (S ≤ 2, A ≥ 3,
+SIMPLE_REWARDS, λ ≤ 1e-3). The tabular part (i) keeps the fixed tolerance COS_TOL; for the other
+parametrisations it is at least COS_TOL and covers the rounding of the advantage (≤ τ_V per entry)
+propagated into ∇J = Jᵀ(dπA)/(1 − γ) and into V2 (:func:`_cos_tolerance`): the engine's ∇J is not
+centred per state, so a vanishing gradient (equal rewards, or features whose scores cancel the
+advantage) is rounding noise whose cosine with d would otherwise read as a violation.
+``c1``: unchanged — both the method and PG run K updates in θ space of the same parametrisation, each at
+its tuned step; the applicability check of ``r1-eigen`` (a simple top eigenvalue) uses the
+parametrisation's Fisher (dense Jᵀ F_ℓ J). The allowance is still C1_RTOL·(J* − J(θ_0)) with J* the
+optimum over *all* policies, which a restricted class may not reach (a larger gap than the class's own,
+so a more lenient allowance). Candidates: ``mdps(S, A ≤ 4)``, the parametrisation and θ as above, λ from
+``dampings()``. The classic claims (``mei2020.*``, ``agarwal2021.npg-rate``) are theorems about tabular
+softmax: :func:`resolve`, :func:`search` and :func:`run` refuse another kind with a ValueError, and
+their measurements report a non-tabular candidate as not applicable.
+
 Conditions are re-checked by each measurement (an instance that does not meet them is never a
 violation), so a saved counterexample replays from its files alone: :func:`replay` re-measures it.
 
 Files (:func:`save_counterexample`): ``<claim>-<method>-seed<seed>.mdp.json`` (the catalog's format,
 :func:`tabular_mdps.save`) and the record ``<claim>-<method>-seed<seed>.json`` with keys ``mdp`` (the
-MDP file's name, relative to the record), ``theta``, ``damping``, ``step``, ``iterations`` (null when
-not relevant), ``claim``, ``method``, ``statement``, ``violation`` (``quantity``, ``measured``, ``bound``,
-``relation``, ``tolerance``, ``margin``, ``details``), ``seed``, ``budget`` and ``search``.
+MDP file's name, relative to the record), ``param``, ``theta``, ``damping``, ``step``, ``iterations``
+(null when not relevant), ``claim``, ``method``, ``statement``, ``violation`` (``quantity``,
+``measured``, ``bound``, ``relation``, ``tolerance``, ``margin``, ``details``), ``seed``, ``budget`` and
+``search``. ``param`` is ``{"kind": "tabular"}``, ``{"kind": "log-linear", "features": φ}`` (the full
+(S, A, k) array) or ``{"kind": "neural", "hidden": [h, …], "inputs": x}`` ((S, m) state inputs); θ is
+the (S, A) logits or the parameter vector. A record without ``param`` (written before
+parametrisations existed) is tabular softmax; the schema version is unchanged. A non-tabular
+counterexample's stem names its kind: ``<claim>-<method>-<kind>-seed<seed>``. Floats are written with
+``repr``, so every array reads back bit for bit.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -81,7 +130,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -92,15 +141,32 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
 import tabular_mdps
-from r1theory import DAMPED_METHODS, METHODS, TabularMDP, direction_at, evaluate, optimal, policy_point
+from r1theory import (
+    DAMPED_METHODS,
+    METHODS,
+    LogLinear,
+    NeuralSoftmax,
+    Parametrisation,
+    PolicyPoint,
+    TabularMDP,
+    TabularSoftmax,
+    direction_at,
+    evaluate,
+    optimal,
+    policy_point,
+    trajectory,
+)
 from r1theory._types import Array
+from r1theory.fisher import TabularFisher, fisher_at
 from tabular_mdps.files import atomic_write
 from tabular_mdps.strategies import (
     PROFILES,
     SIMPLE_REWARDS,
     dampings,
+    features,
     mdps,
     near_deterministic_thetas,
+    parameter_vectors,
     profile_settings,
     steps,
     thetas,
@@ -120,17 +186,20 @@ __all__ = [
     "CLAIMS",
     "COS_TOL",
     "DEFAULT_BUDGET",
+    "PARAM_KINDS",
     "Candidate",
     "Claim",
     "Measurement",
     "SearchResult",
     "load_counterexample",
+    "param_kind",
     "replay",
     "report",
     "resolve",
     "run",
     "save_counterexample",
     "search",
+    "smoothness_scale",
     "stated_step",
     "value_tolerance",
 ]
@@ -154,12 +223,38 @@ C1_RTOL = 1e-2
 LOJASIEWICZ_MIN_GAP = 0.01
 #: ``agarwal2021.npg-rate``: the largest number of NPG iterations T drawn.
 NPG_MAX_ITERATIONS = 30
+#: Parametrisation kinds a search can fuzz over (``search(..., param=kind)``, ``--param``).
+PARAM_KINDS: tuple[str, ...] = ("tabular", "log-linear", "neural")
+#: ``neural`` candidates: one hidden tanh layer of width 1 … NEURAL_MAX_WIDTH, one-hot state inputs.
+NEURAL_MAX_WIDTH = 4
+#: Largest |θ_i| drawn for a log-linear or neural candidate (features are bounded by 3, so logits by 30·k).
+PARAM_MAX_ABS = 10.0
 _EPS = float(np.finfo(np.float64).eps)
 
 
 # ------------------------------------------------------------------------------------------------
 # Candidates and measurements
 # ------------------------------------------------------------------------------------------------
+def param_kind(param: Parametrisation | None) -> str:
+    """The kind of a parametrisation: "tabular" (None or tabular softmax), "log-linear" or "neural".
+
+    Raises
+    ------
+    TypeError
+        For anything else (only these three can be searched over, saved and replayed).
+    """
+    if param is None or isinstance(param, TabularSoftmax):
+        return "tabular"
+    if isinstance(param, LogLinear):
+        return "log-linear"
+    if isinstance(param, NeuralSoftmax):
+        return "neural"
+    raise TypeError(
+        "param must be None, TabularSoftmax, LogLinear or NeuralSoftmax (r1theory.policies); "
+        f"got {type(param).__name__}"
+    )
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One instance a claim is measured on.
@@ -167,10 +262,18 @@ class Candidate:
     Attributes
     ----------
     mdp : the MDP.
-    theta : (S, A) logits (the point, or the initial point of a run).
+    theta : the parameters of ``param`` (the point, or the initial point of a run): (S, A) logits for
+        tabular softmax, a vector of length k for a log-linear or neural policy.
     damping : λ of a damped method, else None.
     step : the step η where the claim has one, else None.
     iterations : the number of updates where the claim runs a method, else None.
+    param : the policy parametrisation (:mod:`r1theory.policies`); None means tabular softmax (the
+        default, so candidates and records from before parametrisations existed keep their meaning).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``param`` is not None, TabularSoftmax, LogLinear or NeuralSoftmax, or is for other (S, A) than the MDP.
     """
 
     mdp: TabularMDP
@@ -178,10 +281,27 @@ class Candidate:
     damping: float | None = None
     step: float | None = None
     iterations: int | None = None
+    param: Parametrisation | None = None
+
+    def __post_init__(self) -> None:
+        param_kind(self.param)  # TypeError for an unsupported parametrisation
+        if self.param is not None and (self.param.S, self.param.A) != (self.mdp.S, self.mdp.A):
+            raise ValueError(
+                f"param is for (S, A) = {(self.param.S, self.param.A)} but the MDP has {(self.mdp.S, self.mdp.A)}"
+            )
+
+    @property
+    def kind(self) -> str:
+        """The parametrisation kind: "tabular", "log-linear" or "neural" (:func:`param_kind`)."""
+        return param_kind(self.param)
 
     def describe(self) -> str:
-        """A one-line summary: sizes, γ, λ, η, iterations."""
+        """A one-line summary: sizes, γ, the parametrisation (unless tabular), λ, η, iterations."""
         parts = [f"S={self.mdp.S}", f"A={self.mdp.A}", f"gamma={self.mdp.gamma:.6g}"]
+        if isinstance(self.param, LogLinear):
+            parts.append(f"param=log-linear(k={self.param.features.shape[2]})")
+        elif isinstance(self.param, NeuralSoftmax):
+            parts.append(f"param=neural(hidden={list(self.param.hidden)}, k={self.param.n_params})")
         if self.damping is not None:
             parts.append(f"damping={self.damping:.6g}")
         if self.step is not None:
@@ -258,12 +378,35 @@ def _cosine(x: Array, y: Array) -> float:
     return float(np.vdot(xs, ys) / (np.linalg.norm(xs) * np.linalg.norm(ys)))
 
 
-def stated_step(method: str, gamma: float, damping: float | None) -> float | None:
-    """The step at which ``ascent`` part (ii) is measured (module docstring); None for ``npg`` (any η).
+def smoothness_scale(param: Parametrisation | None) -> float | None:
+    """The factor c with J∘param c·L-smooth when J is L-smooth in the logits; None when no constant is certified.
 
-    pg: 1/L = (1 − γ)³/8; the damped methods and r1-same: λ/L.
+    Tabular softmax (None): 1. Log-linear: ‖Φ‖₂², the squared largest singular value of the (S·A, k)
+    feature matrix Φ — J_Φ(θ) = J(Φθ), so ∇²J_Φ(θ) = Φᵀ∇²J(Φθ)Φ and ‖∇²J_Φ‖₂ ≤ ‖Φ‖₂²·L (chain rule; one-hot
+    features give 1, the tabular constant). Neural: None (the logits are not linear in θ; no global
+    smoothness constant is certified here).
     """
-    inv_L = (1.0 - gamma) ** 3 / 8.0
+    if param is None or isinstance(param, TabularSoftmax):
+        return 1.0
+    if isinstance(param, LogLinear):
+        phi = param.features
+        return float(np.linalg.norm(phi.reshape(-1, phi.shape[2]), ord=2)) ** 2
+    return None
+
+
+def stated_step(method: str, gamma: float, damping: float | None, param: Parametrisation | None = None) -> float | None:
+    """The step at which ``ascent`` part (ii) is measured (module docstring); None when no step is stated.
+
+    With L = 8/(1 − γ)³ scaled by :func:`smoothness_scale` (1 for tabular softmax, ‖Φ‖₂² for log-linear):
+    pg: 1/L; the damped methods and r1-same: λ/L; npg: None for tabular softmax (any η, drawn) and for
+    every other parametrisation (the per-state improvement lemma is tabular). None for a neural policy
+    (no certified smoothness constant: part (i) only). A zero feature matrix (J constant) keeps the
+    tabular step (any step is certified).
+    """
+    scale = smoothness_scale(param)
+    if scale is None:
+        return None
+    inv_L = (1.0 - gamma) ** 3 / 8.0 / (scale if scale > 0 else 1.0)
     if method == "pg":
         return inv_L
     if method == "npg":
@@ -273,23 +416,61 @@ def stated_step(method: str, gamma: float, damping: float | None) -> float | Non
     return damping * inv_L
 
 
-def _J_after(mdp: TabularMDP, theta: Array, step: float, d: Array) -> float:
+def _point(c: Candidate, theta: Array | None = None) -> PolicyPoint:
+    """The policy point of the candidate's parametrisation at θ (the candidate's θ by default)."""
+    return policy_point(c.mdp, c.theta if theta is None else theta, c.param)
+
+
+def _J_after(c: Candidate, theta: Array, step: float, d: Array) -> float:
     new = theta + step * d
     if not np.all(np.isfinite(new)):
         return math.nan
-    return float(policy_point(mdp, new).ev.J)
+    return float(_point(c, new).ev.J)
 
 
 # --- ascent -------------------------------------------------------------------------------------
+def _cos_tolerance(p: PolicyPoint, method: str, lam: float | None, d: Array, g: Array, tau: float) -> float:
+    """Tolerance on cos(d, ∇J) for a non-tabular parametrisation: :data:`COS_TOL` or the rounding bound.
+
+    The advantage carries an absolute error ≤ τ_V (:func:`value_tolerance`) per entry, and the engine forms
+    ∇J = Jᵀ(d·π·A)/(1 − γ) without centring, so a vanishing true gradient (e.g. equal rewards, or features
+    whose score cancels the advantage) comes out as rounding noise of size up to
+    δg = τ_V/(1 − γ)·Σ_{s,a} d(s)π(a|s)‖J_{s,a}‖. V2 (``r1-same``) is linear in A with weights
+    1/(λ + n(s,a)), so δd = τ_V/(1 − γ)·Σ d(s)π(a|s)‖u_{s,a}‖/(λ + n(s,a)); PG has δd = δg; the positive
+    semi-definite preconditioners give ⟨d, g⟩ ≥ 0 for the computed g itself (δd = 0). The computed inner
+    product is then within (‖d‖ + δd)δg + (‖g‖ + δg)δd of the true one, and the tolerance on the cosine
+    is that over ‖d‖‖g‖ (infinite when d or g is 0), or COS_TOL when larger.
+    """
+    dn, gn = float(np.linalg.norm(d)), float(np.linalg.norm(g))
+    if not (dn > 0 and gn > 0):
+        return math.inf
+    weight = p.ev.d[:, None] * p.pi * tau / (1.0 - p.mdp.gamma)
+    J = p.lin.jacobian()
+    dg = float(np.sum(weight * np.sqrt(np.einsum("sak,sak->sa", J, J))))
+    if method == "r1-same":
+        n = p.lin.score_sq_norm(p.pi)
+        dd = float(np.sum(weight * np.sqrt(n) / ((lam or 0.0) + n)))
+    else:
+        dd = dg if method == "pg" else 0.0
+    return max(COS_TOL, ((dn + dd) * dg + (gn + dg) * dd) / (dn * gn))
+
+
 def measure_ascent(c: Candidate, method: str) -> Measurement:
-    """``ascent``: (i) cos(d, ∇J) ≥ −COS_TOL and (ii) J(θ + ηd) − J(θ) ≥ −τ_V at the candidate's step."""
-    p = policy_point(c.mdp, c.theta)
+    """``ascent``: (i) cos(d, ∇J) ≥ −tolerance and (ii) J(θ + ηd) − J(θ) ≥ −τ_V at the candidate's step.
+
+    Both in θ space of the candidate's parametrisation; part (ii) is skipped when the step is None. The
+    tolerance of (i) is :data:`COS_TOL` for tabular softmax and :func:`_cos_tolerance` (at least COS_TOL)
+    otherwise.
+    """
+    p = _point(c)
     g = p.gradient
     d = direction_at(p, method, c.damping)
     cos = _cosine(d, g)
     tol = value_tolerance(c.mdp)
+    tabular = c.param is None or c.param.is_tabular
+    cos_tol = COS_TOL if tabular else _cos_tolerance(p, method, c.damping, d, g, tol)
     step = c.step
-    rise = _J_after(c.mdp, p.theta, step, d) - p.ev.J if step is not None else math.nan
+    rise = _J_after(c, p.theta, step, d) - p.ev.J if step is not None else math.nan
     details: dict[str, Any] = {
         "cosine": cos,
         "inner_product": float(np.vdot(d, g)),
@@ -301,14 +482,18 @@ def measure_ascent(c: Candidate, method: str) -> Measurement:
         "step_tolerance": tol,
         "min_pi_max": float(np.min(np.max(p.pi, axis=1))),
     }
-    if cos < -COS_TOL:
+    if not tabular:
+        details["param"] = c.kind
+        details["smoothness_scale"] = smoothness_scale(c.param)
+        details["cosine_tolerance"] = cos_tol
+    if cos < -cos_tol:
         return Measurement(
             True,
             "cos(direction, ∇J)",
             cos,
             0.0,
             ">=",
-            COS_TOL,
+            cos_tol,
             f"the {method} direction has a negative inner product with ∇J (cos = {cos:.3g})",
             details=details,
         )
@@ -323,7 +508,7 @@ def measure_ascent(c: Candidate, method: str) -> Measurement:
             f"a step η = {step:.3g} along the {method} direction lowers J by {-rise:.3g}",
             details=details,
         )
-    return Measurement(False, "cos(direction, ∇J)", cos, 0.0, ">=", COS_TOL, "", details=details)
+    return Measurement(False, "cos(direction, ∇J)", cos, 0.0, ">=", cos_tol, "", details=details)
 
 
 @st.composite
@@ -353,26 +538,62 @@ def _stress_candidates(draw: st.DrawFn, method: str) -> Candidate:
     return Candidate(mdp, theta, lam, step)
 
 
+@st.composite
+def _parametrised(draw: st.DrawFn, mdp: TabularMDP, kind: str) -> tuple[Parametrisation, Array]:
+    """A parametrisation of ``kind`` for ``mdp`` and a θ for it (module docstring, "Parametrisations")."""
+    par: Parametrisation
+    if kind == "log-linear":
+        par = LogLinear(draw(features(mdp)))
+    elif kind == "neural":
+        par = NeuralSoftmax(mdp.S, mdp.A, (draw(st.integers(1, NEURAL_MAX_WIDTH)),))
+    else:
+        raise ValueError(f"no parametrised candidates of kind {kind!r}; choose one of: {', '.join(PARAM_KINDS[1:])}")
+    return par, draw(parameter_vectors(par.n_params, PARAM_MAX_ABS))
+
+
+@st.composite
+def _ascent_param_candidates(draw: st.DrawFn, method: str, kind: str) -> Candidate:
+    """``ascent`` under a log-linear or neural policy: half generic, half the stress regime's MDPs and λ.
+
+    Generic: ``mdps(S, A ≤ 4)``, λ from ``dampings()``; stress: ``mdps(S ≤ 2, A ≥ 3, SIMPLE_REWARDS)``,
+    λ ∈ [1e-6, 1e-3]. Then the parametrisation and θ (:func:`_parametrised`) and the stated step of that
+    parametrisation (:func:`stated_step`; None, i.e. part (i) only, for npg and for neural policies).
+    """
+    stress = draw(st.booleans())
+    if stress:
+        mdp = draw(mdps(max_states=2, min_actions=3, max_actions=4, reward_values=SIMPLE_REWARDS))
+    else:
+        mdp = draw(mdps(max_states=4, max_actions=4))
+    par, theta = draw(_parametrised(mdp, kind))
+    lam = draw(dampings(1e-6, 1e-3) if stress else dampings()) if method in DAMPED_METHODS else None
+    return Candidate(mdp, theta, lam, stated_step(method, mdp.gamma, lam, par), param=par)
+
+
 # --- c1 -----------------------------------------------------------------------------------------
-def _history(mdp: TabularMDP, theta0: Array, method: str, damping: float | None, eta: float, K: int) -> list[float]:
+def _history(
+    mdp: TabularMDP,
+    theta0: Array,
+    method: str,
+    damping: float | None,
+    eta: float,
+    K: int,
+    param: Parametrisation | None = None,
+) -> list[float]:
     """J(θ_0), …, J(θ_K) for θ_{k+1} = θ_k + η·direction(θ_k); a non-finite update ends the run early."""
-    p = policy_point(mdp, theta0)
-    Js = [p.ev.J]
-    for _ in range(K):
-        theta = p.theta + eta * direction_at(p, method, damping)
-        if not np.all(np.isfinite(theta)):
-            break
-        q = policy_point(mdp, theta)
-        if not math.isfinite(q.ev.J):
-            break
-        p = q
-        Js.append(p.ev.J)
-    return Js
+    return [p.ev.J for p in trajectory(mdp, theta0, method, eta, K, damping, param=param)]
 
 
-def _progress(mdp: TabularMDP, theta0: Array, method: str, damping: float | None, eta: float, K: int) -> float:
+def _progress(
+    mdp: TabularMDP,
+    theta0: Array,
+    method: str,
+    damping: float | None,
+    eta: float,
+    K: int,
+    param: Parametrisation | None = None,
+) -> float:
     """J(θ_K) − J(θ_0) (the last finite iterate if the run stops early)."""
-    Js = _history(mdp, theta0, method, damping, eta, K)
+    Js = _history(mdp, theta0, method, damping, eta, K, param)
     return Js[-1] - Js[0]
 
 
@@ -416,17 +637,25 @@ def tune(progress: Callable[[float], float], scale: float = 1.0) -> tuple[float,
     return eta, value, info
 
 
-def _top_eigenvalue_simple(mdp: TabularMDP, theta: Array, rtol: float = 1e-9) -> bool:
+def _top_eigenvalue_simple(
+    mdp: TabularMDP, theta: Array, rtol: float = 1e-9, param: Parametrisation | None = None
+) -> bool:
     """Whether σ₁ of F(θ) is simple, so that the best rank-1 approximation σ₁v₁v₁ᵀ (Eckart–Young) is unique.
 
     With a repeated σ₁ (e.g. a uniform policy on a bandit, F = (I − 11ᵀ/A)/A), ``r1-eigen`` depends on which
     unit vector of the top eigenspace the eigensolver returns — an implementation detail, not the method.
+    F is the parametrisation's Fisher: blockwise for tabular softmax, the dense Jᵀ F_ℓ J otherwise.
     """
-    p = policy_point(mdp, theta)
-    blocks = p.ev.d[:, None, None] * (
-        np.einsum("sa,ab->sab", p.pi, np.eye(mdp.A)) - np.einsum("sa,sb->sab", p.pi, p.pi)
-    )
-    w = np.sort(np.linalg.eigvalsh(blocks).ravel())  # F = blockdiag_s d(s)(diag π_s − π_s π_sᵀ)
+    p = policy_point(mdp, theta, param)
+    F = fisher_at(p)
+    if isinstance(F, TabularFisher):
+        blocks = p.ev.d[:, None, None] * (
+            np.einsum("sa,ab->sab", p.pi, np.eye(mdp.A)) - np.einsum("sa,sb->sab", p.pi, p.pi)
+        )
+        w = np.sort(np.linalg.eigvalsh(blocks).ravel())  # F = blockdiag_s d(s)(diag π_s − π_s π_sᵀ)
+    else:
+        Fd = F.dense()
+        w = np.linalg.eigvalsh(0.5 * (Fd + Fd.T))  # ascending
     return w.size < 2 or w[-1] - w[-2] > rtol * max(w[-1], 1e-300)
 
 
@@ -435,24 +664,24 @@ def measure_c1(c: Candidate, method: str) -> Measurement:
     if c.iterations is None or c.iterations < 1:
         return _not_applicable("progress", ">=", "c1 needs iterations K ≥ 1")
     K = c.iterations
-    mdp = c.mdp
+    mdp, par = c.mdp, c.param
     J_star = optimal(mdp).J
-    J0 = policy_point(mdp, c.theta).ev.J
+    J0 = policy_point(mdp, c.theta, par).ev.J
     gap0 = J_star - J0
     tol = value_tolerance(mdp)
     if gap0 <= tol:
         return _not_applicable("progress", ">=", "θ_0 is already optimal (gap at the float floor)")
-    if method == "r1-eigen" and not _top_eigenvalue_simple(mdp, c.theta):
+    if method == "r1-eigen" and not _top_eigenvalue_simple(mdp, c.theta, param=par):
         return _not_applicable(
             "progress", ">=", "r1-eigen is not defined by θ_0: the Fisher's top eigenvalue is repeated"
         )
     scale = max(1.0, c.damping or 1.0)  # damped directions scale as 1/λ for large λ
-    eta_m, prog_m, info_m = tune(lambda eta: _progress(mdp, c.theta, method, c.damping, eta, K), scale)
-    eta_pg, prog_pg, info_pg = tune(lambda eta: _progress(mdp, c.theta, "pg", None, eta, K))
+    eta_m, prog_m, info_m = tune(lambda eta: _progress(mdp, c.theta, method, c.damping, eta, K, par), scale)
+    eta_pg, prog_pg, info_pg = tune(lambda eta: _progress(mdp, c.theta, "pg", None, eta, K, par))
     allowance = C1_RTOL * gap0 + tol
     deficit = prog_pg - prog_m
-    hist_m = _history(mdp, c.theta, method, c.damping, eta_m, K)
-    hist_pg = _history(mdp, c.theta, "pg", None, eta_pg, K)
+    hist_m = _history(mdp, c.theta, method, c.damping, eta_m, K, par)
+    hist_pg = _history(mdp, c.theta, "pg", None, eta_pg, K, par)
     details: dict[str, Any] = {
         "iterations": K,
         "initial_gap": gap0,
@@ -471,6 +700,8 @@ def measure_c1(c: Candidate, method: str) -> Measurement:
         "tuning_method": info_m,
         "tuning_pg": info_pg,
     }
+    if par is not None and not par.is_tabular:
+        details["param"] = c.kind
     violated = deficit > allowance
     if violated and info_m["best_on_edge"]:  # the method might do better beyond its grid: undecided
         details["undecided"] = "the method's best step is on the edge of its extended grid"
@@ -494,10 +725,25 @@ def _c1_candidates(draw: st.DrawFn, method: str) -> Candidate:
     return Candidate(mdp, theta, lam, None, C1_ITERATIONS)
 
 
+@st.composite
+def _c1_param_candidates(draw: st.DrawFn, method: str, kind: str) -> Candidate:
+    """``c1`` under a log-linear or neural policy: ``mdps(S, A ≤ 4)``, :func:`_parametrised`, λ from ``dampings()``."""
+    mdp = draw(mdps(max_states=4, max_actions=4))
+    par, theta = draw(_parametrised(mdp, kind))
+    lam = draw(dampings()) if method in DAMPED_METHODS else None
+    return Candidate(mdp, theta, lam, None, C1_ITERATIONS, par)
+
+
+#: Why a classic claim does not apply to a log-linear or neural candidate.
+_TABULAR_ONLY = "the theorem is stated for tabular softmax only"
+
+
 # --- Mei et al. 2020, Lemma 8 -------------------------------------------------------------------
 def measure_lojasiewicz(c: Candidate, method: str) -> Measurement:
     """``mei2020.lojasiewicz``: ‖∇J‖ ≥ (1/√S)‖d*/d_θ‖∞⁻¹ min_s π(a*(s)|s) (V*(ρ) − J(θ)), Lemma 8, μ = ρ."""
     quantity = "‖∇J(θ)‖₂"
+    if c.kind != "tabular":
+        return _not_applicable(quantity, ">=", _TABULAR_ONLY)
     opt = optimal(c.mdp)
     conditions = standing(c.mdp, opt)
     reasons = unmet(conditions, ["unique_optimal", "rho_full", "reward_unit"])
@@ -529,6 +775,8 @@ def _lojasiewicz_candidates(draw: st.DrawFn, method: str) -> Candidate:
 def measure_smooth_ascent(c: Candidate, method: str) -> Measurement:
     """``mei2020.ascent``: J(θ + ηg) − J(θ) ≥ η(1 − Lη/2)‖g‖² for 0 < η ≤ 1/L, L = 8/(1 − γ)³, r ∈ [0, 1]."""
     quantity = "J(θ + η∇J) − J(θ)"
+    if c.kind != "tabular":
+        return _not_applicable(quantity, ">=", _TABULAR_ONLY)
     if c.step is None or not c.step > 0:
         return _not_applicable(quantity, ">=", "needs a step η > 0")
     L = 8.0 / (1.0 - c.mdp.gamma) ** 3
@@ -540,7 +788,7 @@ def measure_smooth_ascent(c: Candidate, method: str) -> Measurement:
     g = p.gradient
     eta = c.step
     need = eta * (1.0 - L * eta / 2.0) * float(np.vdot(g, g))
-    rise = _J_after(c.mdp, p.theta, eta, g) - p.ev.J
+    rise = _J_after(c, p.theta, eta, g) - p.ev.J
     tol = value_tolerance(c.mdp)
     details = {"L": L, "step": eta, "gradient_sq_norm": float(np.vdot(g, g)), "J": p.ev.J, "rise": rise}
     violated = not rise >= need - tol
@@ -559,6 +807,8 @@ def _smooth_ascent_candidates(draw: st.DrawFn, method: str) -> Candidate:
 def measure_npg_rate(c: Candidate, method: str) -> Measurement:
     """``agarwal2021.npg-rate``: V*(ρ) − V^{(t)}(ρ) ≤ log|A|/(ηt) + 1/((1−γ)²t), t = 1..T, NPG from θ = 0."""
     quantity = "V*(ρ) − V^(t)(ρ)"
+    if c.kind != "tabular":
+        return _not_applicable(quantity, "<=", _TABULAR_ONLY)
     if c.step is None or not c.step > 0 or c.iterations is None or c.iterations < 1:
         return _not_applicable(quantity, "<=", "needs a step η > 0 and iterations T ≥ 1")
     if np.any(np.ptp(c.theta, axis=1) != 0.0):
@@ -622,6 +872,29 @@ class Claim:
     measure: Callable[[Candidate, str], Measurement]
     #: A score for hypothesis.target (larger = closer to a violation), from a measurement.
     score: Callable[[Measurement], float]
+    #: Candidates under a non-tabular parametrisation kind, (method, kind) → strategy; None when the
+    #: claim is stated for tabular softmax only.
+    param_candidates: Callable[[str, str], st.SearchStrategy[Candidate]] | None = None
+
+    @property
+    def param_kinds(self) -> tuple[str, ...]:
+        """The parametrisation kinds the claim can be searched under (tabular always)."""
+        return PARAM_KINDS if self.param_candidates is not None else ("tabular",)
+
+    def strategy(self, method: str, param: str = "tabular") -> st.SearchStrategy[Candidate]:
+        """The candidates of ``method`` under parametrisation kind ``param``."""
+        if param == "tabular":
+            return self.candidates(method)
+        if self.param_candidates is None or param not in self.param_kinds:
+            raise ValueError(_tabular_only(self.name, param))
+        return self.param_candidates(method, param)
+
+
+def _tabular_only(claim: str, param: str) -> str:
+    return (
+        f"claim {claim!r} is stated for tabular softmax only; the parametrisation {param!r} is not applicable "
+        f"(use tabular)"
+    )
 
 
 def _score_ascent(m: Measurement) -> float:
@@ -644,12 +917,15 @@ CLAIMS: dict[str, Claim] = {
         Claim(
             "ascent",
             "The method's exact direction d is an ascent direction, cos(d, ∇J) ≥ 0, and J(θ + ηd) ≥ J(θ) at the "
-            "stated step (1/L for pg, any η for npg, λ/L for the damped methods and r1-same; L = 8/(1−γ)³).",
+            "stated step (1/L for pg, any η for npg, λ/L for the damped methods and r1-same; L = 8/(1−γ)³, "
+            "times ‖Φ‖₂² for log-linear features Φ; no step for npg under a non-tabular parametrisation or for "
+            "a neural policy: direction only).",
             METHODS,
             "r1-same",
             _ascent_candidates,
             measure_ascent,
             _score_ascent,
+            _ascent_param_candidates,
         ),
         Claim(
             "c1",
@@ -661,6 +937,7 @@ CLAIMS: dict[str, Claim] = {
             _c1_candidates,
             measure_c1,
             _score_c1,
+            _c1_param_candidates,
         ),
         Claim(
             "mei2020.lojasiewicz",
@@ -696,18 +973,26 @@ CLAIMS: dict[str, Claim] = {
 }
 
 
-def resolve(claim: str, method: str | None = None) -> tuple[Claim, str]:
+def resolve(claim: str, method: str | None = None, param: str = "tabular") -> tuple[Claim, str]:
     """The claim named ``claim`` and the method to test (its default when ``method`` is None).
+
+    ``param`` is the parametrisation kind (:data:`PARAM_KINDS`); the classic claims accept only
+    "tabular".
 
     Raises
     ------
     ValueError
-        Unknown claim, unknown method, or a method the claim does not apply to; the message lists
-        the valid choices.
+        Unknown claim, unknown method, a method the claim does not apply to, an unknown parametrisation
+        kind, or a non-tabular kind for a claim stated for tabular softmax only; the message lists the
+        valid choices.
     """
     if claim not in CLAIMS:
         raise ValueError(f"unknown claim {claim!r}; choose one of: {', '.join(CLAIMS)}")
     c = CLAIMS[claim]
+    if not isinstance(param, str) or param not in PARAM_KINDS:
+        raise ValueError(f"unknown parametrisation {param!r}; choose one of: {', '.join(PARAM_KINDS)}")
+    if param not in c.param_kinds:
+        raise ValueError(_tabular_only(claim, param))
     if method is None:
         return c, c.default_method
     if method not in METHODS:
@@ -743,6 +1028,8 @@ class SearchResult:
     errors: int
     first_error: str | None
     seconds: float
+    #: The parametrisation kind searched over (:data:`PARAM_KINDS`).
+    param: str = "tabular"
 
     @property
     def found(self) -> bool:
@@ -756,19 +1043,28 @@ def _check_budget(budget: Any) -> int:
     return int(budget)
 
 
-def search(claim: str, method: str | None = None, *, budget: int = DEFAULT_BUDGET, seed: int = 0) -> SearchResult:
+def search(
+    claim: str,
+    method: str | None = None,
+    *,
+    budget: int = DEFAULT_BUDGET,
+    seed: int = 0,
+    param: str = "tabular",
+) -> SearchResult:
     """Search up to ``budget`` candidates for a violation of ``claim``; shrink the first one found.
 
     :func:`hypothesis.find` with the ``"long"`` profile, ``max_examples=budget``, ``database=None``,
     ``derandomize=False``, seeded by ``random.Random(seed)``; :func:`hypothesis.target` steers towards
-    violations. Reproducible: the same arguments give the same result.
+    violations. Reproducible: the same arguments give the same result. ``param`` is the parametrisation
+    kind to fuzz over (:data:`PARAM_KINDS`; module docstring, "Parametrisations"): "tabular" (the default)
+    draws exactly the candidates it drew before parametrisations existed.
 
     Raises
     ------
     ValueError
-        Unknown claim or method, method not applicable, or budget < 1.
+        Unknown claim, method or parametrisation kind, method or kind not applicable, or budget < 1.
     """
-    c, m = resolve(claim, method)
+    c, m = resolve(claim, method, param)
     n = _check_budget(budget)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise ValueError(f"seed must be an integer; got {seed!r}")
@@ -802,7 +1098,7 @@ def search(claim: str, method: str | None = None, *, budget: int = DEFAULT_BUDGE
     )
     start = time.monotonic()
     try:
-        found = find(c.candidates(m), violates, settings=cfg, random=random.Random(seed))
+        found = find(c.strategy(m, param), violates, settings=cfg, random=random.Random(seed))
     except NoSuchExample:
         return SearchResult(
             c.name,
@@ -816,6 +1112,7 @@ def search(claim: str, method: str | None = None, *, budget: int = DEFAULT_BUDGE
             counts["errors"],
             first_error[0] if first_error else None,
             time.monotonic() - start,
+            param,
         )
     found, extra = _reduce(c, m, found)
     counts["calls"] += extra
@@ -833,37 +1130,146 @@ def search(claim: str, method: str | None = None, *, budget: int = DEFAULT_BUDGE
         counts["errors"],
         first_error[0] if first_error else None,
         time.monotonic() - start,
+        param,
     )
 
 
 def _bandit_of_state(c: Candidate, s: int) -> Candidate:
-    """State s alone: a one-state MDP (self-loop, ρ = [1], same γ) with s's rewards and logits."""
+    """State s alone: a one-state MDP (self-loop, ρ = [1], same γ) with s's rewards and policy.
+
+    Tabular: s's logits. Log-linear: s's features φ(s, ·, ·) and the same θ. Neural: the same network on
+    the input x_s alone (input coordinates where x_s is 0 are dropped with their first-layer weights),
+    so π(·|s) is unchanged in every case.
+    """
     mdp = TabularMDP(np.ones((1, c.mdp.A, 1)), c.mdp.r[s : s + 1], c.mdp.gamma, [1.0])
-    return Candidate(mdp, c.theta[s : s + 1].copy(), c.damping, c.step, c.iterations)
+    par = c.param
+    if isinstance(par, LogLinear):
+        return replace(c, mdp=mdp, theta=c.theta.copy(), param=LogLinear(par.features[s : s + 1].copy()))
+    if isinstance(par, NeuralSoftmax):
+        assert par.inputs is not None
+        x = par.inputs[s : s + 1]
+        used = x[0] != 0.0
+        if not used.any():
+            used[0] = True
+        layers = _neural_layers(par, c.theta)
+        W1, b1 = layers[0]
+        layers[0] = (W1[:, used], b1)
+        new = NeuralSoftmax(1, c.mdp.A, par.hidden, x[:, used].copy())
+        return replace(c, mdp=mdp, theta=_neural_theta(layers), param=new)
+    return replace(c, mdp=mdp, theta=c.theta[s : s + 1].copy(), param=None)
 
 
 def _without_action(c: Candidate, a: int) -> Candidate:
-    """The instance with action a removed from every state (P, r, θ lose that column)."""
+    """The instance with action a removed from every state (P, r and the policy's logit for a).
+
+    Tabular: θ loses column a. Log-linear: φ loses φ(·, a, ·), θ is kept. Neural: the output layer loses
+    row a. The other actions' logits are unchanged.
+    """
     keep = np.arange(c.mdp.A) != a
     mdp = TabularMDP(c.mdp.P[:, keep, :], c.mdp.r[:, keep], c.mdp.gamma, c.mdp.rho)
-    return Candidate(mdp, c.theta[:, keep].copy(), c.damping, c.step, c.iterations)
+    par = c.param
+    if isinstance(par, LogLinear):
+        return replace(c, mdp=mdp, theta=c.theta.copy(), param=LogLinear(par.features[:, keep].copy()))
+    if isinstance(par, NeuralSoftmax):
+        layers = _neural_layers(par, c.theta)
+        W, b = layers[-1]
+        layers[-1] = (W[keep], b[keep])
+        new = NeuralSoftmax(c.mdp.S, int(keep.sum()), par.hidden, par.inputs)
+        return replace(c, mdp=mdp, theta=_neural_theta(layers), param=new)
+    return replace(c, mdp=mdp, theta=c.theta[:, keep].copy(), param=None)
+
+
+def _without_feature(c: Candidate, i: int) -> Candidate:
+    """Log-linear: feature i dropped (φ loses column i, θ entry i): a smaller class, the same MDP."""
+    assert isinstance(c.param, LogLinear)
+    keep = np.arange(c.theta.size) != i
+    return replace(c, theta=c.theta[keep].copy(), param=LogLinear(c.param.features[:, :, keep].copy()))
+
+
+def _without_unit(c: Candidate, layer: int, j: int) -> Candidate:
+    """Neural: unit j of hidden layer ``layer`` removed (its row of W and b, its column downstream)."""
+    par = c.param
+    assert isinstance(par, NeuralSoftmax)
+    layers = _neural_layers(par, c.theta)
+    keep = np.arange(par.hidden[layer]) != j
+    W, b = layers[layer]
+    layers[layer] = (W[keep], b[keep])
+    W_next, b_next = layers[layer + 1]
+    layers[layer + 1] = (W_next[:, keep], b_next)
+    hidden = tuple(h - 1 if li == layer else h for li, h in enumerate(par.hidden))
+    new = NeuralSoftmax(c.mdp.S, c.mdp.A, hidden, par.inputs)
+    return replace(c, theta=_neural_theta(layers), param=new)
+
+
+def _neural_layers(par: NeuralSoftmax, theta: Array) -> list[tuple[Array, Array]]:
+    """θ of a :class:`~r1theory.NeuralSoftmax` as [(W_1, b_1), …, (W_L, b_L)], W_l of shape (out, in).
+
+    The layout NeuralSoftmax documents: W_1, b_1, …, W_L, b_L, each flattened row-major, concatenated.
+    """
+    assert par.inputs is not None
+    widths = [int(par.inputs.shape[1]), *par.hidden, par.A]
+    out, pos = [], 0
+    for n_in, n_out in itertools.pairwise(widths):
+        W = theta[pos : pos + n_out * n_in].reshape(n_out, n_in).copy()
+        pos += n_out * n_in
+        out.append((W, theta[pos : pos + n_out].copy()))
+        pos += n_out
+    return out
+
+
+def _neural_theta(layers: list[tuple[Array, Array]]) -> Array:
+    """The inverse of :func:`_neural_layers`."""
+    return np.concatenate([part for W, b in layers for part in (W.ravel(), b)])
+
+
+def _reductions(c: Candidate) -> list[Candidate]:
+    """One-step reductions: each state alone, each action removed, then each feature or hidden unit removed.
+
+    Features only for a log-linear policy with k > 1; hidden units only for a neural policy, keeping at
+    least one unit per layer.
+    """
+    options = [_bandit_of_state(c, s) for s in range(c.mdp.S)] if c.mdp.S > 1 else []
+    options += [_without_action(c, a) for a in range(c.mdp.A)] if c.mdp.A > 1 else []
+    if isinstance(c.param, LogLinear) and c.theta.size > 1:
+        options += [_without_feature(c, i) for i in range(c.theta.size)]
+    if isinstance(c.param, NeuralSoftmax):
+        options += [_without_unit(c, layer, j) for layer, h in enumerate(c.param.hidden) if h > 1 for j in range(h)]
+    return options
+
+
+def _restep(option: Candidate, original: Candidate, method: str) -> Candidate:
+    """Keep a stated step stated: a log-linear candidate at its stated step passes on its reduction's own.
+
+    Dropping rows or columns of Φ can lower ‖Φ‖₂ and so raise the stated step λ/L or 1/L; any other step
+    (npg's drawn one, a hand-made one, a tabular or neural candidate's) is kept as it is.
+    """
+    if original.kind != "log-linear" or original.step is None or method == "npg":
+        return option
+    try:
+        if original.step != stated_step(method, original.mdp.gamma, original.damping, original.param):
+            return option
+        return replace(option, step=stated_step(method, option.mdp.gamma, option.damping, option.param))
+    except ValueError:
+        return option
 
 
 def _reduce(claim: Claim, method: str, cand: Candidate) -> tuple[Candidate, int]:
     """Greedy reduction after hypothesis's shrinking: fewer states, then fewer actions, while it still violates.
 
     Tries, in order, each state alone as a one-state MDP (:func:`_bandit_of_state`) and each action
-    removed (:func:`_without_action`); the first reduction that still violates the claim (measured
-    again, conditions included) is kept and the pass restarts. Every step lowers S or A, so the pass
+    removed (:func:`_without_action`), then for a log-linear policy each feature and for a neural policy
+    each hidden unit removed (:func:`_reductions`: every option is an honest instance of the same
+    parametrisation kind, and a log-linear candidate at its stated step gets the option's stated step,
+    :func:`_restep`); the first reduction that still violates the claim (measured again, conditions
+    included) is kept and the pass restarts. Every step lowers S, A, k or a layer width, so the pass
     ends. Hypothesis's shrinker works on the random choices behind a candidate, and a change of S or A
     shifts all later choices; this pass removes states and actions directly. Returns the reduced
     candidate and the number of measurements made.
     """
     calls = 0
     while True:
-        options = [_bandit_of_state(cand, s) for s in range(cand.mdp.S)] if cand.mdp.S > 1 else []
-        options += [_without_action(cand, a) for a in range(cand.mdp.A)] if cand.mdp.A > 1 else []
-        for option in options:
+        for option in _reductions(cand):
+            option = _restep(option, cand, method)
             calls += 1
             try:
                 with np.errstate(all="ignore"):
@@ -879,12 +1285,27 @@ def _reduce(claim: Claim, method: str, cand: Candidate) -> tuple[Candidate, int]
 # ------------------------------------------------------------------------------------------------
 # Files
 # ------------------------------------------------------------------------------------------------
-def _stem(claim: str, method: str, seed: int) -> str:
-    return f"{claim}-{method}-seed{seed}"
+def _stem(claim: str, method: str, seed: int, param: str = "tabular") -> str:
+    """``<claim>-<method>-seed<seed>``; ``<claim>-<method>-<kind>-seed<seed>`` for a non-tabular kind."""
+    return f"{claim}-{method}-seed{seed}" if param == "tabular" else f"{claim}-{method}-{param}-seed{seed}"
+
+
+def _param_record(c: Candidate) -> dict[str, Any]:
+    """The record's ``param`` field: the kind and, for log-linear and neural policies, what rebuilds them."""
+    par = c.param
+    if isinstance(par, LogLinear):
+        return {"kind": "log-linear", "features": par.features.tolist()}
+    if isinstance(par, NeuralSoftmax):
+        assert par.inputs is not None
+        return {"kind": "neural", "hidden": list(par.hidden), "inputs": par.inputs.tolist()}
+    return {"kind": "tabular"}
 
 
 def save_counterexample(result: SearchResult, out: str | os.PathLike[str]) -> Path:
     """Write the found violation to ``out``: the MDP file and the JSON record; return the record's path.
+
+    The record's ``param`` field holds the parametrisation (module docstring, "Files"); floats are written
+    with ``repr``, so θ, features and inputs read back bit for bit.
 
     Raises
     ------
@@ -895,10 +1316,12 @@ def save_counterexample(result: SearchResult, out: str | os.PathLike[str]) -> Pa
         raise ValueError("nothing to save: the search found no violation")
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    stem = _stem(result.claim, result.method, result.seed)
     cand = result.candidate
+    stem = _stem(result.claim, result.method, result.seed, cand.kind)
     mdp_name = f"{stem}.mdp.json"
     params = {"claim": result.claim, "method": result.method, "budget": result.budget}
+    if cand.kind != "tabular":
+        params["param"] = cand.kind
     tabular_mdps.save(cand.mdp, folder / mdp_name, name=f"falsify:{stem}", params=params, seed=result.seed)
     record = {
         "format": FORMAT,
@@ -907,6 +1330,7 @@ def save_counterexample(result: SearchResult, out: str | os.PathLike[str]) -> Pa
         "method": result.method,
         "statement": CLAIMS[result.claim].statement,
         "mdp": mdp_name,
+        "param": _param_record(cand),
         "theta": cand.theta.tolist(),
         "damping": cand.damping,
         "step": cand.step,
@@ -915,7 +1339,13 @@ def save_counterexample(result: SearchResult, out: str | os.PathLike[str]) -> Pa
         "seed": result.seed,
         "budget": result.budget,
         "search": {"examples": result.examples, "calls": result.calls, "seconds": round(result.seconds, 3)},
-        "instance": {"S": cand.mdp.S, "A": cand.mdp.A, "gamma": cand.mdp.gamma},
+        "instance": {
+            "S": cand.mdp.S,
+            "A": cand.mdp.A,
+            "gamma": cand.mdp.gamma,
+            "param": cand.kind,
+            "parameters": int(cand.theta.size),
+        },
     }
     path = folder / f"{stem}.json"
     atomic_write(path, (json.dumps(record, indent=1, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8"))
@@ -931,14 +1361,61 @@ def _optional_float(rec: dict[str, Any], key: str, path: Path) -> float | None:
     return float(v)
 
 
+def _finite_array(value: Any, key: str, path: Path) -> Array:
+    """A finite float array from a JSON value, or ValueError naming the field."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{path}: field {key} must be a finite numeric array; got {value!r}")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: field {key} is not a numeric array ({exc})") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{path}: field {key} must be finite")
+    return arr
+
+
+def _param_from_record(spec: Any, mdp: TabularMDP, path: Path) -> Parametrisation | None:
+    """The parametrisation of a record's ``param`` field; None (tabular softmax) when the field is absent."""
+    if spec is None:
+        return None  # a record written before parametrisations existed: tabular softmax
+    if not isinstance(spec, dict) or spec.get("kind") not in PARAM_KINDS:
+        raise ValueError(
+            f"{path}: field param must be an object whose kind is one of {', '.join(PARAM_KINDS)}; got {spec!r}"
+        )
+    kind = spec["kind"]
+    if kind == "tabular":
+        return None
+    if kind == "log-linear":
+        phi = _finite_array(spec.get("features"), "param.features", path)
+        if phi.ndim != 3 or phi.shape[:2] != (mdp.S, mdp.A) or phi.shape[2] < 1:
+            raise ValueError(
+                f"{path}: field param.features must have shape (S, A, k) = ({mdp.S}, {mdp.A}, k ≥ 1); got {phi.shape}"
+            )
+        return LogLinear(phi)
+    hidden = spec.get("hidden")
+    if (
+        not isinstance(hidden, list)
+        or not 1 <= len(hidden) <= 2
+        or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden)
+    ):
+        raise ValueError(f"{path}: field param.hidden must be a list of one or two positive integers; got {hidden!r}")
+    inputs = None if spec.get("inputs") is None else _finite_array(spec["inputs"], "param.inputs", path)
+    if inputs is not None and (inputs.ndim != 2 or inputs.shape[0] != mdp.S or inputs.shape[1] < 1):
+        raise ValueError(f"{path}: field param.inputs must have shape (S, m) = ({mdp.S}, m ≥ 1); got {inputs.shape}")
+    return NeuralSoftmax(mdp.S, mdp.A, tuple(hidden), inputs)
+
+
 def load_counterexample(path: str | os.PathLike[str]) -> tuple[Candidate, dict[str, Any]]:
     """Read a record and its MDP file; return the candidate and the record.
+
+    A record without a ``param`` field (written before parametrisations existed) is tabular softmax.
 
     Raises
     ------
     ValueError
-        Not a counterexample record, a missing or invalid field, an unknown claim or method, or an
-        invalid MDP file (the message starts with the path).
+        Not a counterexample record, a missing or invalid field, an unknown claim or method, a
+        parametrisation the claim does not apply to, or an invalid MDP file (the message starts with
+        the path).
     OSError
         A file cannot be read.
     """
@@ -961,23 +1438,31 @@ def load_counterexample(path: str | os.PathLike[str]) -> tuple[Candidate, dict[s
     if not isinstance(rec["mdp"], str) or Path(rec["mdp"]).is_absolute():
         raise ValueError(f"{p}: field mdp must be a file name relative to the record")
     mdp = tabular_mdps.load(p.parent / rec["mdp"])
+    param = _param_from_record(rec.get("param"), mdp, p)
+    kind = param_kind(param)
+    try:
+        resolve(rec["claim"], rec["method"], kind)
+    except ValueError as exc:
+        raise ValueError(f"{p}: {exc}") from None
+    shape = (mdp.S, mdp.A) if param is None else param.theta_shape
+    what = "(S, A) array" if param is None else f"array of the {kind} parameters"
     try:
         theta = np.asarray(rec["theta"], dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{p}: field theta is not a numeric (S, A) array ({exc})") from None
-    if theta.shape != (mdp.S, mdp.A) or not np.all(np.isfinite(theta)):
-        raise ValueError(f"{p}: field theta must be a finite array of shape {(mdp.S, mdp.A)}; got {theta.shape}")
+        raise ValueError(f"{p}: field theta is not a numeric {what} ({exc})") from None
+    if theta.shape != shape or not np.all(np.isfinite(theta)):
+        raise ValueError(f"{p}: field theta must be a finite array of shape {shape}; got {theta.shape}")
     iterations = rec.get("iterations")
     if iterations is not None and (isinstance(iterations, bool) or not isinstance(iterations, int)):
         raise ValueError(f"{p}: field iterations must be an integer or null")
-    cand = Candidate(mdp, theta, _optional_float(rec, "damping", p), _optional_float(rec, "step", p), iterations)
+    cand = Candidate(mdp, theta, _optional_float(rec, "damping", p), _optional_float(rec, "step", p), iterations, param)
     return cand, rec
 
 
 def replay(path: str | os.PathLike[str]) -> Measurement:
     """Re-measure a saved counterexample from its files (nothing is read from the recorded violation)."""
     cand, rec = load_counterexample(path)
-    claim, method = resolve(rec["claim"], rec["method"])
+    claim, method = resolve(rec["claim"], rec["method"], cand.kind)
     with np.errstate(all="ignore"):
         return claim.measure(cand, method)
 
@@ -989,15 +1474,30 @@ def _fmt(a: Array) -> str:
     return np.array2string(a, precision=6, max_line_width=110).replace("\n", "\n          ")
 
 
-def _header(claim: str, method: str, budget: int, seed: int) -> str:
+#: How reports name each parametrisation kind.
+_PARAM_NAMES = {
+    "tabular": "tabular softmax (θ = the (S, A) logits)",
+    "log-linear": "log-linear, π(a|s) ∝ exp φ(s, a)ᵀθ (features drawn, θ of length k)",
+    "neural": f"neural softmax (one tanh hidden layer of width 1…{NEURAL_MAX_WIDTH}, one-hot state inputs)",
+}
+
+
+def _header(claim: str, method: str, budget: int, seed: int, param: str = "tabular") -> str:
+    flag = "" if param == "tabular" else f" --param {param}"
     return (
-        f"falsify {claim} --method {method}: budget {budget} examples, seed {seed}\nclaim: {CLAIMS[claim].statement}\n"
+        f"falsify {claim} --method {method}{flag}: budget {budget} examples, seed {seed}\n"
+        f"claim: {CLAIMS[claim].statement}\n"
+        f"parametrisation: {_PARAM_NAMES[param]}\n"
     )
 
 
 def report(result: SearchResult, *, header: bool = True) -> str:
-    """A human-readable summary of a search (with the claim's header line unless ``header`` is False)."""
-    head = _header(result.claim, result.method, result.budget, result.seed) if header else ""
+    """A human-readable summary of a search (with the claim's header lines unless ``header`` is False).
+
+    The header names the parametrisation; a found instance lists its features (log-linear) or its
+    network's widths (neural) next to θ.
+    """
+    head = _header(result.claim, result.method, result.budget, result.seed, result.param) if header else ""
     errors = (
         f"{result.errors} candidate(s) could not be measured; first: {result.first_error}\n" if result.errors else ""
     )
@@ -1006,7 +1506,7 @@ def report(result: SearchResult, *, header: bool = True) -> str:
             head
             + errors
             + (
-                f"NOT FOUND: no violation within {result.budget} examples "
+                f"NOT FOUND: no violation within {result.budget} examples under the {result.param} parametrisation "
                 f"({result.calls} measurements, {result.seconds:.1f} s)\n"
             )
         )
@@ -1020,9 +1520,14 @@ def report(result: SearchResult, *, header: bool = True) -> str:
         f"(tolerance {meas.tolerance:.3g}, margin {meas.margin:.3g})",
         f"  {meas.reason}",
         "  theta = " + _fmt(cand.theta),
-        "  r     = " + _fmt(cand.mdp.r),
-        "  rho   = " + _fmt(cand.mdp.rho),
     ]
+    if isinstance(cand.param, LogLinear):
+        for s in range(cand.mdp.S):  # phi[s] has one row φ(s, a)ᵀ per action
+            prefix = f"  phi[{s}] = "
+            lines.append(prefix + np.array2string(cand.param.features[s], max_line_width=110, prefix=prefix))
+    elif isinstance(cand.param, NeuralSoftmax):
+        lines += [f"  network: hidden widths {list(cand.param.hidden)}, {cand.param.n_params} parameters (tanh)"]
+    lines += ["  r     = " + _fmt(cand.mdp.r), "  rho   = " + _fmt(cand.mdp.rho)]
     return head + errors + "\n".join(lines) + "\n"
 
 
@@ -1033,17 +1538,25 @@ def run(
     seed: int,
     out: str | os.PathLike[str],
     stream: TextIO | None = None,
+    *,
+    param: str = "tabular",
 ) -> int:
     """Search, print the report, save a found violation in ``out``; return the exit status 0.
 
-    ``budget`` None means :data:`DEFAULT_BUDGET`. The header is printed before the search starts.
+    ``budget`` None means :data:`DEFAULT_BUDGET`; ``param`` is the parametrisation kind
+    (:data:`PARAM_KINDS`). The header is printed before the search starts.
+
+    Raises
+    ------
+    ValueError
+        As :func:`resolve` (unknown claim, method or kind, or one not applicable).
     """
     w = stream if stream is not None else sys.stdout
-    c, m = resolve(claim, method)
+    c, m = resolve(claim, method, param)
     n = DEFAULT_BUDGET if budget is None else budget
-    w.write(_header(c.name, m, n, seed))
+    w.write(_header(c.name, m, n, seed, param))
     w.flush()
-    result = search(c.name, m, budget=n, seed=seed)
+    result = search(c.name, m, budget=n, seed=seed, param=param)
     w.write(report(result, header=False))
     if result.found:
         path = save_counterexample(result, out)

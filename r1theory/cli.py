@@ -134,6 +134,13 @@ def _add_falsify(sub: Any) -> None:
         help="the method under test (default: r1-same for ascent, r1-grad for c1, pg for mei2020.*, npg for "
         "agarwal2021.npg-rate)",
     )
+    f.add_argument(
+        "--param",
+        choices=("tabular", "log-linear", "neural"),
+        default="tabular",
+        help="the policy parametrisation to fuzz over (default tabular): log-linear draws features φ(s, a) ∈ R^k, "
+        "neural a one-hidden-layer tanh network; ascent and c1 only (the classic claims are tabular theorems)",
+    )
     f.add_argument("--budget", metavar="N", type=budget, help="examples to try (default: 2000, the 'long' profile)")
     f.add_argument("--seed", metavar="S", type=seed, default=0, help="seed of the search (default 0)")
     f.add_argument(
@@ -150,10 +157,10 @@ def _run_falsify(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
 
     out = out_folder(parser, args.out)
     try:
-        resolve(args.claim, args.method)
+        resolve(args.claim, args.method, args.param)
     except ValueError as exc:
         parser.error(str(exc))
-    return run(args.claim, args.method, args.budget, args.seed, out)
+    return run(args.claim, args.method, args.budget, args.seed, out, param=args.param)
 
 
 def _add_figures(sub: Any) -> None:

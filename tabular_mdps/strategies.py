@@ -40,6 +40,10 @@ under its theorem's hypotheses:
 * :func:`near_deterministic_thetas` — one dominant action per state, ahead of every other by a logit
   margin m, so π(dominant|s) ≥ e^m/(e^m + A − 1) (where rank-1 variants and PG plateaus misbehave).
 
+For other policy parametrisations (:mod:`r1theory.policies`): :func:`features` draws log-linear features
+φ of shape (S, A, k) (multiples of 1/4, so shrunk features are simple exact numbers) and
+:func:`parameter_vectors` draws a parameter vector θ of a given length.
+
 Shrinking. Every strategy shrinks towards small and simple instances: S and A towards their minimum,
 rewards and logits towards 0, transition rows towards one successor (state 0), γ towards its smallest
 allowed value, margins towards ``min_margin``, dampings and steps towards ``min_value``. With the
@@ -85,9 +89,11 @@ __all__ = [
     "SIMPLE_REWARDS",
     "bandits",
     "dampings",
+    "features",
     "gammas",
     "mdps",
     "near_deterministic_thetas",
+    "parameter_vectors",
     "profile_settings",
     "register_profiles",
     "steps",
@@ -429,3 +435,66 @@ def dampings(min_value: float = 1e-6, max_value: float = 1e3) -> st.SearchStrate
 def steps(min_value: float = 1e-4, max_value: float = 1e4) -> st.SearchStrategy[float]:
     """Step sizes η > 0, log-uniform on [min_value, max_value], with 1e-2, 0.1, 1, 10 and 100 drawn often."""
     return _log_uniform(min_value, max_value, "steps", (1e-2, 0.1, 1.0, 10.0, 100.0))
+
+
+#: Log-linear feature entries are integer multiples of this quantum (exact in binary floating point).
+FEATURE_QUANTUM = 0.25
+
+
+@st.composite
+def _features(draw: st.DrawFn, S: int, A: int, min_k: int, max_k: int, max_abs: float) -> NDArray[np.float64]:
+    k = draw(st.integers(min_k, max_k))
+    top = math.floor(max_abs / FEATURE_QUANTUM)
+    ints = draw(hnp.arrays(np.int64, (S, A, k), elements=st.integers(-top, top), fill=st.nothing()))
+    out: NDArray[np.float64] = ints.astype(np.float64) * FEATURE_QUANTUM
+    return out
+
+
+def features(
+    mdp: TabularMDP, max_k: int | None = None, *, min_k: int = 1, max_abs: float = 3.0
+) -> st.SearchStrategy[NDArray[np.float64]]:
+    """Log-linear features φ of shape (mdp.S, mdp.A, k), k ∈ [min_k, max_k], for π(a|s) ∝ exp φ(s, a)ᵀθ.
+
+    Every entry is drawn on its own (no fill value) as an integer multiple of :data:`FEATURE_QUANTUM`
+    (1/4) with |φ(s, a, i)| ≤ ``max_abs``, so features are exact binary fractions and shrink towards 0 and
+    simple numbers; k shrinks towards ``min_k``. ``max_k`` defaults to S·A + 2 (a few more features than
+    the tabular class needs: k = S·A one-hot features reproduce tabular softmax).
+
+    Raises
+    ------
+    ValueError
+        For min_k < 1, max_k < min_k, or ``max_abs`` not a finite number ≥ 1/4.
+    """
+    hi = mdp.S * mdp.A + 2 if max_k is None else max_k
+    _check_range("k", min_k, hi, 1)
+    if isinstance(max_abs, bool) or not (math.isfinite(max_abs) and max_abs >= FEATURE_QUANTUM):
+        raise ValueError(f"max_abs must be a finite number >= {FEATURE_QUANTUM}; got {max_abs!r}")
+    return _features(mdp.S, mdp.A, min_k, hi, float(max_abs))
+
+
+@st.composite
+def _vectors(draw: st.DrawFn, n: int, max_abs: float) -> NDArray[np.float64]:
+    common = sorted({x for x in (0.0, 1.0, 10.0, max_abs) if x <= max_abs})
+    scale = draw(st.one_of(st.sampled_from(common), st.floats(0.0, max_abs, allow_subnormal=False)))
+    unit = draw(hnp.arrays(np.float64, (n,), elements=st.floats(-1.0, 1.0, allow_subnormal=False), fill=st.nothing()))
+    out: NDArray[np.float64] = np.clip(unit * scale, -max_abs, max_abs)
+    return out
+
+
+def parameter_vectors(n: int, max_abs: float = 10.0) -> st.SearchStrategy[NDArray[np.float64]]:
+    """Parameter vectors θ of shape (n,) with ``|θ_i| ≤ max_abs`` (e.g. of a log-linear or neural policy).
+
+    As in :func:`thetas`, a scale (0, 1, 10, ``max_abs`` or any value up to ``max_abs``) multiplies entries
+    in [−1, 1] (each drawn on its own), so near-uniform and near-deterministic policies both occur;
+    shrinks towards θ = 0.
+
+    Raises
+    ------
+    ValueError
+        For n < 1 or ``max_abs`` not a finite number ≥ 0.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer; got {n!r}")
+    if isinstance(max_abs, bool) or not (math.isfinite(max_abs) and max_abs >= 0):
+        raise ValueError(f"max_abs must be a finite number >= 0; got {max_abs!r}")
+    return _vectors(n, float(max_abs))

@@ -229,7 +229,9 @@ def test_agarwal2021_lemma51_and_52_one_npg_step(mdp, data):
     inc = new.ev.V - p.ev.V
     assert np.all(inc >= -tol)
     assert np.all(inc[reach] >= (logZ[reach] / (eta * H)) - tol)
-    assert np.all(logZ[reach] >= -1e-12)
+    # log Z_t(s) = log E_π exp(ηÂ) ≥ ηE_π[Â] = 0 (Jensen); computed, Â carries the value rounding tol, so
+    # log Z can dip to −η·H·tol (γ = 0.999 with equal rewards: Â ≈ 1e-13 and ηH·Â ≈ −1.1e-12).
+    assert np.all(logZ[reach] >= -eta * H * tol - 1e-15)
 
 
 @given(bandits(max_actions=5, min_gap=0.01), st.data())
