@@ -43,9 +43,15 @@ class ShermanMorrison:
                 f"v's batch axes {x.shape[:-1]} do not broadcast with u's batch axes {self.u.shape[:-1]}"
             ) from None
         lam = self.damping
-        uv = np.einsum("...i,...i->...", self.u, x)
+        # The map is linear in v: apply it to v/‖v‖∞ and scale back, so that a tiny (or huge) v does
+        # not push uᵀv/(λ + ‖u‖²) into the subnormal range, where its lost bits are then amplified by
+        # the subtraction (v = 2.2e-308, u = 987, λ = 1e-6 gave a 10% error unscaled).
+        scale = np.max(np.abs(x), axis=-1, keepdims=True)
+        scale[scale == 0.0] = 1.0
+        xs = x / scale
+        uv = np.einsum("...i,...i->...", self.u, xs)
         uu = np.einsum("...i,...i->...", self.u, self.u)
-        return (x - self.u * (uv / (lam + uu))[..., None]) / lam
+        return scale * ((xs - self.u * (uv / (lam + uu))[..., None]) / lam)
 
     def dense(self) -> Array:
         """The dense inverse matrix (shape (..., n, n)); for tests and small diagnostics."""

@@ -91,3 +91,12 @@ def test_large_and_tiny_u_stay_accurate(ref):
         assert np.all(np.isfinite(x))
         norm_A = lam + u @ u
         np.testing.assert_allclose(lam * x + u * (u @ x), v, rtol=0, atol=1e-14 * norm_A * np.linalg.norm(x))
+
+
+def test_tiny_and_huge_right_hand_sides_keep_their_accuracy() -> None:
+    """The map is linear in v, so v near the underflow (or overflow) threshold must give v/‖v‖∞'s answer scaled:
+    unscaled, uᵀv/(λ + ‖u‖²) went subnormal and v = 2.2e-308, u = 987, λ = 1e-6 came out 10% wrong."""
+    op = r1.sherman_morrison(np.array([987.0, 3.0]), 1e-6)
+    base = op.mv(np.array([1.0, -0.5]))
+    for s in (np.finfo(np.float64).tiny, 1e-300, 1e300):
+        np.testing.assert_allclose(op.mv(np.array([1.0, -0.5]) * s), base * s, rtol=1e-12)
