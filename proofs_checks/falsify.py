@@ -15,7 +15,12 @@ instance meeting stated conditions. The search
 
 It is :func:`hypothesis.find` with the ``"long"`` profile's settings, ``max_examples=budget``
 (default :data:`DEFAULT_BUDGET`), ``database=None`` and ``derandomize=False``, seeded through
-``random.Random(seed)``: the same seed, budget, code and hypothesis version give the same result.
+``random.Random(seed)``: the same seed, budget, code and hypothesis version give the same result in
+a fresh ``r1theory falsify`` process. Inside another program it may not: hypothesis (≥ 6.13x) also
+draws, with probability 0.05 per choice, constants collected from the *local* (non-site-packages)
+modules imported so far, so a notebook or test run that imported other project modules searches
+differently from the same seed (measured: importing ``proofs_checks.mei2020_rate`` turned a search
+that found a violation after 15 examples into one that needed 171).
 Cost per candidate: ~5 ms for ``ascent`` and the classic claims, ~50–100 ms for ``c1`` (two step
 tunings of K = 10 updates); shrinking adds a few hundred to two thousand measurements. Log-linear and
 neural candidates cost about the same (k ≤ S·A + 2 = 18, a network has ≤ 40 parameters: dense k × k

