@@ -486,8 +486,9 @@ def by_parametrisation(results: Sequence[CheckResult]) -> list[str]:
 
     Families are paired when they share the catalog instance, its parameters and θ₀ (so the same
     MDP and, for θ₀ = "uniform", the same initial policy) and differ in the parametrisation. A cell
-    is (method, protocol, λ, ε); the line counts the cells whose verdict agrees and lists those
-    that differ as tabular → other.
+    is (method, protocol, λ, ε); the line counts the cells whose verdict agrees (per ε) and, per
+    method, how many cells change in each direction (tabular verdict → other verdict); the tables
+    below show which.
     """
     sym = {"holds": "✓", "fails": "✗", "inconclusive": "?"}
     groups: dict[tuple[str, str, str], dict[str, str]] = {}  # instance key → {family: param label}
@@ -508,14 +509,21 @@ def by_parametrisation(results: Sequence[CheckResult]) -> list[str]:
             a, b = verdicts[base[0]], verdicts[other]
             cells = sorted(set(a) & set(b), key=lambda k: (METHODS.index(k[0]), PROTOCOLS.index(k[1]), k[2], k[3]))
             diff = [k for k in cells if a[k] != b[k]]
-            per_method: dict[str, list[str]] = {}
+            per_eps = []
+            for e in EPS_REL:
+                ce = [k for k in cells if k[3] == e]
+                per_eps.append(f"{sum(a[k] == b[k] for k in ce)} of {len(ce)} at the {e} ε")
+            per_method: dict[str, dict[str, int]] = {}
             for k in diff:
-                m, p, lam, e = k
-                per_method.setdefault(m, []).append(f"{p} λ={lam:g} {e} {sym[a[k]]}→{sym[b[k]]}")
-            listed = "; ".join(f"`{m}`: " + ", ".join(v) for m, v in per_method.items())
+                step = f"{sym[a[k]]}→{sym[b[k]]}"
+                per_method.setdefault(k[0], {})[step] = per_method.setdefault(k[0], {}).get(step, 0) + 1
+            listed = "; ".join(
+                f"`{m}` " + ", ".join(f"{t} ×{n}" for t, n in sorted(v.items())) for m, v in per_method.items()
+            )
             lines.append(
                 f"- `{base[0]}` (tabular) vs `{other}` ({lab}): verdicts agree in {len(cells) - len(diff)} of "
-                f"{len(cells)} cells" + (f"; differ (tabular→{lab.split()[0]}): {listed}" if diff else "")
+                f"{len(cells)} cells ({', '.join(per_eps)})"
+                + (f"; changes tabular→{lab.split()[0]}: {listed}" if diff else "")
             )
     if lines:
         lines = ["Same MDP and start, tabular softmax vs a dense-Fisher parametrisation:", "", *lines]

@@ -171,7 +171,8 @@ def test_by_parametrisation_pairs_families_on_the_same_mdp_and_lists_differences
     body = [x for x in lines if x.startswith("- ")]
     assert len(body) == 1
     assert "`tab` (tabular) vs `ll` (log-linear k=9): verdicts agree in 1 of 2 cells" in body[0]
-    assert "`r1-same`: tuned λ=0.1 tight ✓→✗" in body[0]
+    assert "0 of 0 at the loose ε, 1 of 2 at the tight ε" in body[0]
+    assert "changes tabular→log-linear: `r1-same` ✓→✗ ×1" in body[0]
     assert "r1-grad" not in body[0]
     assert c1.by_parametrisation(results[:2]) == []  # nothing to compare
     assert "tabular softmax vs a dense-Fisher parametrisation" in c1.summarize(results)
