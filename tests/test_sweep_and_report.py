@@ -120,3 +120,19 @@ def test_table_and_markdown_group_verdicts() -> None:
     assert "mixed" in table and "CRASHED" in table and "inconclusive" in table
     md = markdown(results, {"mode": "quick"}, [], {"demo.claim": "SUMMARY-TEXT"})
     assert "## `demo.claim`" in md and "SUMMARY-TEXT" in md and "**fails**" in md
+
+
+def test_memoised_computes_once_per_runner_and_key(tmp_path: Path) -> None:
+    """Derived results live on the runner: one computation per key, none shared between runners."""
+    calls: list[str] = []
+
+    def compute(tag: str) -> list[str]:
+        calls.append(tag)
+        return [tag]
+
+    a, b = Sweep(tmp_path / "cache", progress=False), Sweep(tmp_path / "cache", progress=False)
+    first = a.memoised(("x", "quick"), lambda: compute("a-x"))
+    assert a.memoised(("x", "quick"), lambda: compute("again")) is first
+    assert a.memoised(("x", "full"), lambda: compute("a-x-full")) == ["a-x-full"]
+    assert b.memoised(("x", "quick"), lambda: compute("b-x")) == ["b-x"]
+    assert calls == ["a-x", "a-x-full", "b-x"]
