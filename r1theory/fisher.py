@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 import numpy as np
+import scipy.linalg
 
 from ._types import Array, IntArray
 from ._validate import as_real_array, check_damping, check_finite
@@ -176,8 +177,10 @@ class ParamFisher:
     """The true Fisher F = Jᵀ F_ℓ J of a general parametrisation, a dense (k, k) operator.
 
     ``mv`` costs O(S·A·k) (J applied twice, F_ℓ blockwise) and never forms F. ``dense`` forms it as
-    XᵀX (O(S·A·k²)); ``solve``, ``project_range`` and ``top_eigenpair`` use :meth:`spectrum`, the thin
-    SVD of the (S·A, k) factor X (O(S·A·k·min(S·A, k)), without forming F). The undamped solve is
+    XᵀX (O(S·A·k²)). The damped solve and ``top_eigenpair`` work with the smaller Gram matrix of the
+    (S·A, k) factor X (XᵀX or XXᵀ: a Cholesky factorisation, a one-eigenpair ``eigh``);
+    the pseudo-inverse and ``project_range`` use :meth:`spectrum`, the thin SVD of X
+    (O(S·A·k·min(S·A, k)), never forming F). The undamped solve is
     the pseudo-inverse with eigenvalues below :data:`PINV_RCOND`·σ₁ treated as 0 (F is singular in
     general: every per-state logit shift that the parametrisation can express is a null direction).
     """
@@ -234,19 +237,31 @@ class ParamFisher:
         return sigma[keep], Vt[keep].T
 
     def solve(self, v: Any, damping: float = 0.0) -> Array:
-        """(F + λI)^{-1} v (λ > 0), or the pseudo-inverse F⁺v (λ = 0), from :meth:`spectrum`.
+        """(F + λI)^{-1} v (λ > 0), or the pseudo-inverse F⁺v (λ = 0).
 
-        With F = V diag(σ) Vᵀ on its range: F⁺x = V diag(1/σ) Vᵀx, and
-        (F + λI)^{-1}x = (x − VVᵀx)/λ + V diag(1/(σ + λ)) Vᵀx (exact: I − VVᵀ projects onto the null space).
+        λ > 0: a Cholesky solve with the smaller Gram matrix of the factor X ((S·A) × k): F + λI = XᵀX + λI
+        itself when k ≤ S·A, else the Woodbury form (F + λI)^{-1}x = (x − Xᵀ(XXᵀ + λI)^{-1}Xx)/λ; both
+        matrices are symmetric positive definite with condition number ≤ (σ₁ + λ)/λ.
+        λ = 0: F⁺x = V diag(1/σ) Vᵀx from :meth:`spectrum` (the rank decision needs the eigenvalues).
         """
         x = self._vec(v)
         lam = check_damping(damping, positive=False)
-        sigma, V = self.spectrum()
         flat = x.ravel()
-        c = V.T @ flat
         if lam > 0:
-            return ((flat - V @ c) / lam + V @ (c / (sigma + lam))).reshape(x.shape)
-        return (V @ (c / sigma)).reshape(x.shape)
+            X = self._X()
+            m, k = X.shape
+            if k <= m:
+                G = X.T @ X
+                G[np.diag_indices(k)] += lam
+                out = scipy.linalg.cho_solve(scipy.linalg.cho_factor(G, overwrite_a=True, check_finite=False), flat)
+            else:
+                G = X @ X.T
+                G[np.diag_indices(m)] += lam
+                y = scipy.linalg.cho_solve(scipy.linalg.cho_factor(G, overwrite_a=True, check_finite=False), X @ flat)
+                out = (flat - X.T @ y) / lam
+            return np.asarray(out).reshape(x.shape)
+        sigma, V = self.spectrum()
+        return (V @ ((V.T @ flat) / sigma)).reshape(x.shape)
 
     def project_range(self, v: Any) -> Array:
         """Orthogonal projection onto the span of the eigenvectors kept by the pseudo-inverse."""
@@ -255,11 +270,24 @@ class ParamFisher:
         return (V @ (V.T @ x.ravel())).reshape(x.shape)
 
     def top_eigenpair(self) -> tuple[float, Array]:
-        """σ₁ and a unit eigenvector v₁ (θ-shaped): σ₁v₁v₁ᵀ is the best rank-1 approximation of F."""
-        sigma, V = self.spectrum()
-        if sigma.size == 0:
+        """σ₁ and a unit eigenvector v₁ (θ-shaped): σ₁v₁v₁ᵀ is the best rank-1 approximation of F.
+
+        Only the top eigenpair of the smaller Gram matrix of X is computed (LAPACK's ``syevr`` with a
+        one-index subset): of XᵀX = F directly when k ≤ S·A; else of XXᵀ, whose top eigenvector w gives
+        v₁ = Xᵀw/‖Xᵀw‖ (same nonzero eigenvalues). v₁ = 0 when F = 0.
+        """
+        X = self._X()
+        m, k = X.shape
+        small = k <= m
+        G = X.T @ X if small else X @ X.T
+        n = G.shape[0]
+        w, W = scipy.linalg.eigh(G, subset_by_index=[n - 1, n - 1], check_finite=False)
+        sigma = max(float(w[0]), 0.0)
+        v = W[:, 0] if small else X.T @ W[:, 0]
+        norm = float(np.linalg.norm(v))
+        if sigma == 0.0 or norm == 0.0:
             return 0.0, np.zeros(self.lin.theta.shape)
-        return float(sigma[0]), V[:, 0].reshape(self.lin.theta.shape)
+        return sigma, (v / norm).reshape(self.lin.theta.shape)
 
 
 def fisher_at(point: PolicyPoint) -> TabularFisher | ParamFisher:

@@ -8,6 +8,8 @@ import pytest
 import r1theory as r1
 from r1theory.policies import LogLinear, NeuralSoftmax
 
+EPS = float(np.finfo(np.float64).eps)
+
 
 def _mdp(S: int = 4, A: int = 3, gamma: float = 0.85, seed: int = 0) -> r1.TabularMDP:
     rng = np.random.default_rng(seed)
@@ -180,3 +182,38 @@ def test_score_sq_norm_keeps_its_accuracy_near_determinism() -> None:
     pi = r1.softmax(theta)
     lin = LogLinear.one_hot(S, A).at(theta.ravel())
     np.testing.assert_allclose(lin.score_sq_norm(pi), r1.score_sq_norm(pi), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("k", [4, 15, 40])  # S·A = 15: fewer, as many and more parameters than rows of X
+def test_param_fisher_solves_and_top_eigenpair_against_dense_references(k: int) -> None:
+    """Cholesky of XᵀX + λI (k ≤ S·A) or Woodbury with XXᵀ + λI (k > S·A), the SVD pseudo-inverse and the
+    one-eigenpair eigh agree with numpy on the dense F, singular (k > S(A−1)) or not."""
+    mdp = _mdp(5, 3, seed=6)
+    rng = np.random.default_rng(k)
+    param = LogLinear(rng.normal(size=(5, 3, k)))
+    theta = rng.normal(size=k)
+    F = r1.fisher(mdp, theta, param)
+    dense = F.dense()
+    v = rng.normal(size=k)
+    for lam in (1e-3, 0.1, 10.0):
+        want = np.linalg.solve(dense + lam * np.eye(k), v)
+        np.testing.assert_allclose(F.solve(v, lam), want, rtol=0, atol=1e-10 * np.abs(want).max())
+    # pseudo-inverse: F = XᵀX with rows √(d π) u_{s,a} built here from the Jacobian, F⁺ = X⁺X⁺ᵀ (numpy's SVD
+    # pinv of X; cut-off √1e-10 on singular values = 1e-10 on eigenvalues). The pinv of the formed F is less
+    # accurate on its small eigenvalues (ε‖F‖ absolute), so it is held only to the conditioning it allows.
+    p = r1.policy_point(mdp, theta, param)
+    J = p.lin.jacobian()
+    U = J - np.einsum("sb,sbk->sk", p.pi, J)[:, None, :]
+    X = (np.sqrt(p.ev.d[:, None] * p.pi)[:, :, None] * U).reshape(-1, k)
+    Xp = np.linalg.pinv(X, rcond=1e-5)
+    want = Xp @ (Xp.T @ v)
+    np.testing.assert_allclose(F.solve(v), want, rtol=0, atol=1e-10 * np.abs(want).max())
+    w_all = np.linalg.eigvalsh(dense)
+    kept = w_all[w_all > 1e-10 * w_all[-1]]
+    cond = kept[-1] / kept[0]
+    want_dense = np.linalg.pinv(dense, rcond=1e-10, hermitian=True) @ v
+    np.testing.assert_allclose(F.solve(v), want_dense, rtol=0, atol=1e3 * EPS * cond * np.abs(want).max())
+    w, U = np.linalg.eigh(dense)
+    sigma, top = F.top_eigenpair()
+    assert sigma == pytest.approx(w[-1], rel=1e-12)
+    assert abs(float(top @ U[:, -1])) == pytest.approx(1.0, abs=1e-10)
