@@ -822,14 +822,7 @@ def measure_npg_rate(c: Candidate, method: str) -> Measurement:
         return _not_applicable(quantity, "<=", "r ∉ [0, 1]")
     mdp, eta = c.mdp, c.step
     J_star = optimal(mdp).J
-    p = policy_point(mdp, c.theta)
-    gaps = []
-    for _ in range(c.iterations):
-        theta = p.theta + eta * direction_at(p, "npg")
-        if not np.all(np.isfinite(theta)):
-            break
-        p = policy_point(mdp, theta)
-        gaps.append(J_star - p.ev.J)
+    gaps = [J_star - p.ev.J for p in list(trajectory(mdp, c.theta, "npg", eta, c.iterations))[1:]]
     if not gaps:
         return _not_applicable(quantity, "<=", "the first NPG update is not finite")
     gap = np.asarray(gaps)
