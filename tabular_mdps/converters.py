@@ -40,6 +40,7 @@ TabularMDP accepts 1e-9. So its solvers suit moderate S even with sparse P.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -227,18 +228,29 @@ def _sparse_from_mdptoolbox(P: Any, R: Any) -> tuple[Any, Array]:
             raise ValueError(f"R as a sequence of A matrices must have shape (S, S) = {(S, S)} each")
         r = np.column_stack([np.asarray(b.multiply(m).sum(axis=1)).ravel() for b, m in zip(blocks, Rs, strict=True)])
         return P_csr, r
+    r = _rewards(
+        R,
+        S,
+        A,
+        lambda Ra: np.column_stack([np.asarray(b.multiply(Ra[a]).sum(axis=1)).ravel() for a, b in enumerate(blocks)]),
+    )
+    return P_csr, r
+
+
+def _rewards(R: Any, S: int, A: int, expected: Callable[[Array], Array]) -> Array:
+    """The rewards r (S, A) from pymdptoolbox's R, dense or sparse P alike.
+
+    R of shape (S, A) as is; (S,) the same for every action; (A, S, S) transition rewards, reduced to
+    r[s, a] = Σ_{s'} P[a, s, s'] R[a, s, s'] by ``expected``.
+    """
     Ra = _dense(R)
     if Ra.shape == (S, A):
-        r = Ra
-    elif Ra.shape == (S,):
-        r = np.repeat(Ra[:, None], A, axis=1)
-    elif Ra.shape == (A, S, S):
-        r = np.column_stack([np.asarray(b.multiply(Ra[a]).sum(axis=1)).ravel() for a, b in enumerate(blocks)])
-    else:
-        raise ValueError(
-            f"R must have shape (S, A) = {(S, A)}, (S,) = {(S,)} or (A, S, S) = {(A, S, S)}; got {Ra.shape}"
-        )
-    return P_csr, r
+        return Ra
+    if Ra.shape == (S,):
+        return np.repeat(Ra[:, None], A, axis=1)
+    if Ra.shape == (A, S, S):
+        return expected(Ra)
+    raise ValueError(f"R must have shape (S, A) = {(S, A)}, (S,) = {(S,)} or (A, S, S) = {(A, S, S)}; got {Ra.shape}")
 
 
 def from_mdptoolbox(P: Any, R: Any, gamma: float, rho: Any = None, *, sparse: bool | None = None) -> TabularMDP:
@@ -281,16 +293,6 @@ def from_mdptoolbox(P: Any, R: Any, gamma: float, rho: Any = None, *, sparse: bo
     if Pa.ndim != 3 or Pa.shape[1] != Pa.shape[2]:
         raise ValueError(f"P must have pymdptoolbox's shape (A, S, S) = P[a, s, s']; got {Pa.shape}")
     A, S, _ = Pa.shape
-    Ra = _dense(R)
-    if Ra.shape == (S, A):
-        r = Ra
-    elif Ra.shape == (S,):
-        r = np.repeat(Ra[:, None], A, axis=1)
-    elif Ra.shape == (A, S, S):
-        r = np.einsum("ast,ast->sa", Pa, Ra)
-    else:
-        raise ValueError(
-            f"R must have shape (S, A) = {(S, A)}, (S,) = {(S,)} or (A, S, S) = {(A, S, S)}; got {Ra.shape}"
-        )
+    r = _rewards(R, S, A, lambda Ra: np.einsum("ast,ast->sa", Pa, Ra))
     rho_arr = np.full(S, 1.0 / S) if rho is None else rho
     return TabularMDP(Pa.transpose(1, 0, 2), r, gamma, rho_arr)
