@@ -148,6 +148,19 @@ def pick(ctx: Context, quick: Any, full: Any) -> Any:
     return quick if ctx.quick else full
 
 
+def random_grid(gammas: Sequence[float] = (0.5, 0.9, 0.99)) -> list[tuple[str, dict[str, Any]]]:
+    """The full-mode grid of random MDPs shared by the classic checks.
+
+    (S, A) ∈ {(3, 2), (5, 3), (10, 4)}, each γ of ``gammas``, seeds 0 and 1, in that order.
+    """
+    return [
+        ("random", {"S": S, "A": A, "gamma": g, "seed": s})
+        for (S, A) in ((3, 2), (5, 3), (10, 4))
+        for g in gammas
+        for s in (0, 1)
+    ]
+
+
 def task(fn: str, config: dict[str, Any]) -> Task:
     """A sweep task of a classic worker: ``config`` plus :data:`WORKER_VERSION`."""
     return make_task(fn, {**config, "worker_version": WORKER_VERSION})

@@ -34,7 +34,7 @@ from scipy.special import logsumexp
 from r1theory import TabularMDP, trajectory
 from r1theory._types import Array
 
-from ._classic import describe_instance, gap_floor, load, pick, standing, task, unmet, usable_prefix
+from ._classic import describe_instance, gap_floor, load, pick, random_grid, standing, task, unmet, usable_prefix
 from .context import Context
 from .result import CheckResult
 from .runner import module_main
@@ -189,12 +189,7 @@ def plan(ctx: Context) -> tuple[list[tuple[str, dict[str, Any]]], list[Any], int
             ("random", {"S": 4, "A": 2, "gamma": 0.99, "seed": 1}),
         ],
         [
-            ("random", {"S": S, "A": A, "gamma": g, "seed": s})
-            for (S, A) in ((3, 2), (5, 3), (10, 4))
-            for g in (0.5, 0.9, 0.99)
-            for s in (0, 1)
-        ]
-        + [
+            *random_grid(),
             ("garnet", {"S": 20, "A": 3, "gamma": 0.9, "seed": 2}),
             ("agarwal_chain", {"H": 10}),
             ("agarwal_chain", {"H": 20}),

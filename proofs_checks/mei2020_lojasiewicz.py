@@ -34,7 +34,18 @@ from r1theory import PolicyPoint, TabularMDP, evaluate, policy_point, trajectory
 from r1theory._types import Array
 from r1theory.evaluation import Optimal
 
-from ._classic import describe_instance, first_index, gap_floor, load, pick, seeds, standing, task, unmet
+from ._classic import (
+    describe_instance,
+    first_index,
+    gap_floor,
+    load,
+    pick,
+    random_grid,
+    seeds,
+    standing,
+    task,
+    unmet,
+)
 from .context import Context
 from .result import CheckResult
 from .runner import module_main
@@ -208,12 +219,7 @@ def plan(ctx: Context) -> list[dict[str, Any]]:
             ("random", {"S": 10, "A": 4, "gamma": 0.8, "seed": 2}),
         ],
         [
-            ("random", {"S": S, "A": A, "gamma": g, "seed": s})
-            for (S, A) in ((3, 2), (5, 3), (10, 4))
-            for g in (0.5, 0.9, 0.99)
-            for s in (0, 1)
-        ]
-        + [
+            *random_grid(),
             ("garnet", {"S": 20, "A": 3, "gamma": 0.9, "seed": 2}),
             ("agarwal_chain", {"H": 10, "rho": "uniform"}),
             ("bandit", {"A": 5, "seed": 3}),

@@ -47,7 +47,7 @@ import numpy as np
 from r1theory import TabularMDP, evaluate, rates
 from r1theory.evaluation import Optimal
 
-from ._classic import describe_instance, gap_floor, pick, unmet
+from ._classic import describe_instance, gap_floor, pick, random_grid, unmet
 from ._classic import standing as standing_conditions
 from .context import Context
 from .result import CheckResult
@@ -229,12 +229,7 @@ def plan(ctx: Context) -> tuple[list[tuple[str, dict[str, Any], int]], list[tupl
             ("random", {"S": 5, "A": 3, "gamma": 0.9, "seed": 0}, 3000),
             ("random", {"S": 4, "A": 2, "gamma": 0.5, "seed": 1}, 3000),
         ],
-        [
-            ("random", {"S": S, "A": A, "gamma": g, "seed": s}, 20000)
-            for (S, A) in ((3, 2), (5, 3), (10, 4))
-            for g in (0.5, 0.9, 0.99)
-            for s in (0, 1)
-        ]
+        [(name, params, 20000) for name, params in random_grid()]
         + [
             ("garnet", {"S": 20, "A": 3, "gamma": 0.9, "seed": 2}, 20000),
             ("agarwal_chain", {"H": 5, "rho": "uniform"}, 20000),

@@ -36,7 +36,18 @@ import numpy as np
 from r1theory import TabularMDP, policy_gradient, trajectory
 from r1theory._types import Array
 
-from ._classic import describe_instance, first_index, gap_floor, load, pick, seeds, standing, task, unmet
+from ._classic import (
+    describe_instance,
+    first_index,
+    gap_floor,
+    load,
+    pick,
+    random_grid,
+    seeds,
+    standing,
+    task,
+    unmet,
+)
 from .context import Context
 from .result import CheckResult
 from .runner import module_main
@@ -250,12 +261,10 @@ def plan(ctx: Context) -> list[dict[str, Any]]:
             ("random", {"S": 3, "A": 2, "gamma": 0.0, "seed": 2}),
         ],
         [
-            ("random", {"S": S, "A": A, "gamma": g, "seed": s})
-            for (S, A) in ((3, 2), (5, 3), (10, 4))
-            for g in (0.0, 0.5, 0.9, 0.99)
-            for s in (0, 1)
-        ]
-        + [("garnet", {"S": 20, "A": 3, "gamma": 0.9, "seed": 2}), ("agarwal_chain", {"H": 10})],
+            *random_grid((0.0, 0.5, 0.9, 0.99)),
+            ("garnet", {"S": 20, "A": 3, "gamma": 0.9, "seed": 2}),
+            ("agarwal_chain", {"H": 10}),
+        ],
     )
     budget = pick(
         ctx,
