@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from proofs_checks import c1_faster_than_pg as c1
 from proofs_checks.context import Context
-from proofs_checks.runs import RunResult
+from r1theory import Run
 
 #: Methods in the order the figures list them (PG first).
 METHODS: tuple[str, ...] = ("pg", *c1.METHODS)
@@ -57,7 +57,7 @@ class Pick:
     damping: float | None
     eta: float
     T: int | None
-    run: RunResult
+    run: Run
 
 
 def best_run(s1: c1.Sweep1, label: str, method: str, eps_: float) -> Pick:

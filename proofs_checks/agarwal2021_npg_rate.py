@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from r1theory import TabularMDP, trajectory
+from r1theory import Run, TabularMDP, trajectory
 from r1theory._types import Array
 
 from ._classic import describe_instance, gap_floor, load, pick, random_grid, standing, task, unmet, usable_prefix
 from .context import Context
 from .result import CheckResult
 from .runner import module_main
-from .runs import RunResult, initial_theta, instance, run_task
+from .runs import initial_theta, instance, run_task
 
 CLAIM = "agarwal2021.npg-rate"
 WORKER = "proofs_checks.agarwal2021_npg_rate:worker"
@@ -216,7 +216,7 @@ def check(ctx: Context) -> list[CheckResult]:
     out: list[CheckResult] = []
     for i, (n, p, e) in enumerate(combos):
         mdp, _, opt = instance(n, p)
-        run = RunResult.of(results[i])
+        run = Run.from_record(results[i])
         lem = results[len(combos) + i]
         label = f"(1−γ)² log|A| = {float(lem['eta']):.4g}" if e == "agarwal2021" else float(e)
         cond = {

@@ -31,11 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from r1theory import rates
+from r1theory import Run, rates
 
 from .context import Context
 from .result import CheckResult
-from .runs import RunResult, instance, run_task
+from .runs import instance, run_task
 from .sweep import Task
 
 CLAIM = "c1.faster-than-pg"
@@ -140,7 +140,7 @@ def _extend(eta: float, up: bool) -> float:
 class Series:
     """Runs of one method at one λ on one family, keyed by step."""
 
-    runs: dict[float, RunResult]
+    runs: dict[float, Run]
 
     def T(self, eta: float, eps: float) -> int | None:
         """Iterations to gap ≤ ε at step η."""
@@ -220,7 +220,7 @@ def _runs(ctx: Context) -> Sweep1:
     def execute(todo: list[tuple[tuple[str, str, float | None], float]], label: str) -> None:
         tasks = [_run(by_label[k[0]], k[1], k[2], eta, tols[k[0]]) for k, eta in todo]
         for (k, eta), res in zip(todo, ctx.sweep.run(tasks, label=label), strict=True):
-            series[k].runs[eta] = RunResult.of(res)
+            series[k].runs[eta] = Run.from_record(res)
 
     execute([(k, eta) for k in keys for eta in grid], CLAIM)
     for round_ in range(MAX_EXTENSIONS):
@@ -377,7 +377,7 @@ def _equal_step(
     )
 
 
-def _fits(r: RunResult) -> dict[str, Any]:
+def _fits(r: Run) -> dict[str, Any]:
     floor = rates.floor_for(r.J_star)
     sub = rates.fit_sublinear(r.gap, floor=floor)
     lin = rates.fit_linear(r.gap, floor=floor)

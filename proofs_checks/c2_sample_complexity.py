@@ -208,7 +208,7 @@ def run_config(st: Setting, arm: Arm, seed: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_stochastic(config: dict[str, Any]) -> dict[str, Any]:
-    """Worker: one stochastic run; returns its recorded history."""
+    """Worker: one stochastic run; returns its record (:meth:`r1theory.StochasticRun.to_record`)."""
     mdp, _, opt = instance(config["instance"], config["params"])
     run = stochastic.stochastic_iterate(
         mdp,
@@ -224,18 +224,7 @@ def run_stochastic(config: dict[str, Any]) -> dict[str, Any]:
         optimum=opt,
         record_every=int(config["record_every"]),
     )
-    return {
-        "t": run.t,
-        "J": run.J,
-        "gap": run.gap,
-        "grad_norm_sq": run.grad_norm_sq,
-        "transitions": run.transitions,
-        "episodes": run.episodes,
-        "theta": run.theta,
-        "status": run.status,
-        "message": run.message,
-        "J_star": run.J_star,
-    }
+    return run.to_record()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,11 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from r1theory import Run
+
 from ._classic import describe_instance, gap_floor, pick, standing, unmet
 from .context import Context
 from .result import CheckResult
 from .runner import module_main
-from .runs import RunResult, initial_theta, instance, run_task
+from .runs import initial_theta, instance, run_task
 
 CLAIM = "mei2020.bandit"
 ETA = 0.4
@@ -238,7 +240,7 @@ def check(ctx: Context) -> list[CheckResult]:
     by_init: dict[str, dict[str, Any]] = {}
     plateau_cond: dict[str, Any] = {}
     for (n, p, th, T), res in zip(runs, results, strict=True):
-        run = RunResult.of(res)
+        run = Run.from_record(res)
         mdp, _, opt = instance(n, p)
         theta0 = initial_theta(n, p, th)
         delta = float(np.min(opt.gap))

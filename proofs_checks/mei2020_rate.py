@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from r1theory import TabularMDP, evaluate, rates
+from r1theory import Run, TabularMDP, evaluate, rates
 from r1theory.evaluation import Optimal
 
 from ._classic import describe_instance, gap_floor, pick, random_grid, unmet
@@ -52,7 +52,7 @@ from ._classic import standing as standing_conditions
 from .context import Context
 from .result import CheckResult
 from .runner import module_main
-from .runs import RunResult, initial_theta, instance, run_task
+from .runs import initial_theta, instance, run_task
 
 CLAIM = "mei2020.rate"
 STATEMENT_BOUND = (
@@ -268,12 +268,12 @@ def check(ctx: Context) -> list[CheckResult]:
     results = ctx.sweep.run(tasks, label=CLAIM)
     out: list[CheckResult] = []
     for (n, p, T), res in zip(bound_runs, results[: len(bound_runs)], strict=True):
-        run = RunResult.of(res)
+        run = Run.from_record(res)
         cond, mdp, opt = _conditions(n, p, {"eta": "(1−γ)³/8", "iterations": T})
         meas = {"gap": run.gap, "min_pi_opt": run.min_pi_opt, "J_star": run.J_star, "eta": run.eta}
         out.append(assess_bound(meas, cond, theorem4_constants(mdp, opt)))
     for (n, p, step, T), res in zip(shape_runs, results[len(bound_runs) :], strict=True):
-        run = RunResult.of(res)
+        run = Run.from_record(res)
         label = "(1−γ)³/8" if isinstance(step, dict) else float(step)
         cond, mdp, opt = _conditions(n, p, {"eta": label, "iterations": T})
         cond["theorem10_constant"] = (1.0 - mdp.gamma) ** 5 * float(np.min(opt.gap)) ** 2 / 12.0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -126,12 +125,8 @@ def run_task(
     )
 
 
-#: The array fields of :class:`r1theory.Run` that a run task stores (and :class:`RunResult` reads back).
-_HISTORIES = ("J", "gap", "grad_norm", "min_pi_opt", "kl", "eta", "eff_step", "theta")
-
-
 def run_method(config: dict[str, Any]) -> dict[str, Any]:
-    """Worker: execute a run configuration and return its histories (arrays) and status."""
+    """Worker: execute a run configuration and return its record (:meth:`r1theory.Run.to_record`)."""
     mdp, _, opt = instance(config["instance"], config["params"])
     run = iterates.iterate(
         mdp,
@@ -144,42 +139,4 @@ def run_method(config: dict[str, Any]) -> dict[str, Any]:
         optimum=opt,
         param=param_from(config.get("param"), mdp),
     )
-    return {
-        **{k: getattr(run, k) for k in _HISTORIES},
-        "status": run.status,
-        "message": run.message,
-        "J_star": run.J_star,
-        "step_label": run.step.label,
-    }
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Typed view of a cached run result."""
-
-    J: Array
-    gap: Array
-    grad_norm: Array
-    min_pi_opt: Array
-    kl: Array
-    eta: Array
-    eff_step: Array
-    theta: Array
-    status: str
-    message: str
-    J_star: float
-
-    @classmethod
-    def of(cls, result: dict[str, Any]) -> RunResult:
-        """Wrap the dictionary returned by :func:`run_method` (fresh or from the cache)."""
-        return cls(
-            **{k: np.asarray(result[k]) for k in _HISTORIES},
-            status=str(result["status"]),
-            message=str(result["message"]),
-            J_star=float(result["J_star"]),
-        )
-
-    @property
-    def iterations(self) -> int:
-        """Number of updates made."""
-        return len(self.J) - 1
+    return run.to_record()

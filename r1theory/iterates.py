@@ -65,6 +65,53 @@ class Run:
         """Number of updates performed (T)."""
         return len(self.J) - 1
 
+    def to_record(self) -> dict[str, Any]:
+        """The run as a record: its histories as float64 arrays, everything else JSON-ready.
+
+        :meth:`from_record` rebuilds an equal run from it (the sweep cache stores runs this way).
+        """
+        return {
+            **{k: np.asarray(getattr(self, k), dtype=np.float64) for k in HISTORIES},
+            "method": self.method,
+            "damping": self.damping,
+            "step": self.step.as_dict(),
+            "status": self.status,
+            "message": self.message,
+            "J_star": float(self.J_star),
+            "conditions": dict(self.conditions),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Run:
+        """The run a :meth:`to_record` record describes (fresh, or read back from a cache file).
+
+        Raises
+        ------
+        ValueError
+            When a field is missing or invalid, naming it.
+        """
+        missing = [k for k in (*HISTORIES, *_RECORD_SCALARS) if k not in record]
+        if missing:
+            raise ValueError(f"run record lacks the field(s) {', '.join(missing)}; it was not written by Run.to_record")
+        if record["status"] not in STATUSES:
+            raise ValueError(f"run record field status must be one of {', '.join(STATUSES)}; got {record['status']!r}")
+        damping = record["damping"]
+        return cls(
+            method=str(record["method"]),
+            damping=None if damping is None else float(damping),
+            step=StepRule.from_dict(record["step"], "run record field step"),
+            **{k: np.asarray(record[k], dtype=np.float64) for k in HISTORIES},
+            status=str(record["status"]),
+            message=str(record["message"]),
+            J_star=float(record["J_star"]),
+            conditions=dict(record.get("conditions") or {}),
+        )
+
+
+#: The array fields of a :class:`Run`: per iterate (T + 1) or per step (T), and the last θ.
+HISTORIES: tuple[str, ...] = ("J", "gap", "grad_norm", "min_pi_opt", "kl", "eta", "eff_step", "theta")
+_RECORD_SCALARS: tuple[str, ...] = ("method", "damping", "step", "status", "message", "J_star")
+
 
 def kl_rows(log_p: Array, log_q: Array, p: Array) -> Array:
     """Per-state KL(p(·|s) ‖ q(·|s)) = Σ_a p (log p − log q), from log-probabilities (finite for finite logits)."""

@@ -81,10 +81,16 @@ class Parametrisation:
     S: int
     A: int
     name: str = "parametrisation"
+    #: The spec's ``kind`` (:func:`from_spec`); one per class.
+    kind: str = ""
 
     @property
     def theta_shape(self) -> tuple[int, ...]:
         """Shape of θ."""
+        raise NotImplementedError
+
+    def to_spec(self) -> dict[str, Any]:
+        """A JSON-ready description that :func:`from_spec` turns back into an equal parametrisation."""
         raise NotImplementedError
 
     @property
@@ -135,11 +141,16 @@ class TabularSoftmax(Parametrisation):
     S: int
     A: int
     name: str = "tabular softmax"
+    kind = "tabular"
 
     @property
     def theta_shape(self) -> tuple[int, ...]:
         """(S, A)."""
         return (self.S, self.A)
+
+    def to_spec(self) -> dict[str, Any]:
+        """``{"kind": "tabular"}`` (the sizes come from the MDP)."""
+        return {"kind": self.kind}
 
     @property
     def is_tabular(self) -> bool:
@@ -173,6 +184,7 @@ class LogLinear(Parametrisation):
 
     features: Array
     name: str = "log-linear"
+    kind = "log-linear"
     S: int = field(init=False)
     A: int = field(init=False)
 
@@ -195,6 +207,10 @@ class LogLinear(Parametrisation):
     def theta_shape(self) -> tuple[int, ...]:
         """(k,)."""
         return (int(self.features.shape[2]),)
+
+    def to_spec(self) -> dict[str, Any]:
+        """``{"kind": "log-linear", "features": φ}`` with φ as nested lists (S, A, k)."""
+        return {"kind": self.kind, "features": self.features.tolist()}
 
     def at(self, theta: Array) -> Linearisation:
         """Feature linearisation (J = φ, independent of θ)."""
@@ -239,6 +255,7 @@ class NeuralSoftmax(Parametrisation):
     hidden: tuple[int, ...] = (16,)
     inputs: Array | None = None
     name: str = "neural softmax"
+    kind = "neural"
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.hidden) <= 2 or any(int(h) < 1 for h in self.hidden):
@@ -260,6 +277,11 @@ class NeuralSoftmax(Parametrisation):
     def theta_shape(self) -> tuple[int, ...]:
         """(k,) with k = Σ_l out_l·(in_l + 1)."""
         return (sum(o * (i + 1) for o, i in self._sizes),)
+
+    def to_spec(self) -> dict[str, Any]:
+        """``{"kind": "neural", "hidden": [widths], "inputs": x}`` with the state inputs x as nested lists (S, m)."""
+        assert self.inputs is not None
+        return {"kind": self.kind, "hidden": list(self.hidden), "inputs": self.inputs.tolist()}
 
     def init(self, rng: np.random.Generator, scale: float = 1.0) -> Array:
         """A random θ: W_l ~ N(0, scale²/in_l), b_l = 0."""
@@ -305,3 +327,59 @@ class NeuralSoftmax(Parametrisation):
 def tabular(S: int, A: int) -> TabularSoftmax:
     """The tabular softmax parametrisation of an (S, A) MDP."""
     return TabularSoftmax(S, A)
+
+
+#: The parametrisation kinds a spec can name, in the order tabular → dense Fisher.
+PARAM_KINDS: tuple[str, ...] = (TabularSoftmax.kind, LogLinear.kind, NeuralSoftmax.kind)
+
+
+def _spec_array(spec: dict[str, Any], key: str, where: str, ndim: int, meaning: str) -> Array:
+    if spec.get(key) is None:
+        raise ValueError(f"{where}.{key} is missing: give {meaning}")
+    try:
+        arr = as_real_array(spec[key], f"{where}.{key}")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}.{key} must be {meaning}: {exc}") from None
+    if arr.ndim != ndim:
+        raise ValueError(f"{where}.{key} must be {meaning}; got an array of shape {arr.shape}")
+    check_finite(arr, f"{where}.{key}")
+    return arr
+
+
+def from_spec(spec: Any, S: int, A: int, where: str = "param") -> Parametrisation:
+    """The parametrisation an (S, A) MDP's spec describes; the inverse of ``Parametrisation.to_spec``.
+
+    ``None`` or ``{"kind": "tabular"}`` → :class:`TabularSoftmax`; ``{"kind": "log-linear", "features": φ}``
+    with φ of shape (S, A, k) → :class:`LogLinear`; ``{"kind": "neural", "hidden": [h, ...], "inputs": x}``
+    (inputs optional, one-hot by default) → :class:`NeuralSoftmax`.
+
+    Raises
+    ------
+    ValueError
+        Naming the field (prefixed by ``where``) that is missing, of the wrong shape or not finite.
+    """
+    if spec is None:
+        return TabularSoftmax(S, A)
+    if not isinstance(spec, dict) or spec.get("kind") not in PARAM_KINDS:
+        raise ValueError(f"{where} must be an object whose kind is one of {', '.join(PARAM_KINDS)}; got {spec!r}")
+    kind = spec["kind"]
+    if kind == TabularSoftmax.kind:
+        return TabularSoftmax(S, A)
+    if kind == LogLinear.kind:
+        phi = _spec_array(spec, "features", where, 3, "the features φ, shape (S, A, k)")
+        if phi.shape[:2] != (S, A) or phi.shape[2] < 1:
+            raise ValueError(f"{where}.features must have shape (S, A, k) = ({S}, {A}, k ≥ 1); got {phi.shape}")
+        return LogLinear(phi)
+    hidden = spec.get("hidden")
+    if (
+        not isinstance(hidden, list | tuple)
+        or not 1 <= len(hidden) <= 2
+        or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden)
+    ):
+        raise ValueError(f"{where}.hidden must be a list of one or two positive integers; got {hidden!r}")
+    inputs = None
+    if spec.get("inputs") is not None:
+        inputs = _spec_array(spec, "inputs", where, 2, "the state inputs x, shape (S, m)")
+        if inputs.shape[0] != S or inputs.shape[1] < 1:
+            raise ValueError(f"{where}.inputs must have shape (S, m) = ({S}, m ≥ 1); got {inputs.shape}")
+    return NeuralSoftmax(S, A, tuple(hidden), inputs)

@@ -40,8 +40,29 @@ class StepRule:
         return self.eta
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready description (used in configurations and cache keys)."""
+        """A JSON-ready description (used in configurations and cache keys); :meth:`from_dict` inverts it."""
         return {"kind": self.kind, "eta": self.eta, "label": self.label}
+
+    @classmethod
+    def from_dict(cls, spec: Any, where: str = "step") -> StepRule:
+        """The rule :meth:`as_dict` described: ``{"kind": "constant" | "normalized", "eta": η > 0, "label": str}``.
+
+        Raises
+        ------
+        ValueError
+            Naming the field (prefixed by ``where``) that is missing or invalid.
+        """
+        if not isinstance(spec, dict) or spec.get("kind") not in STEP_KINDS:
+            raise ValueError(f"{where} must be an object whose kind is one of {', '.join(STEP_KINDS)}; got {spec!r}")
+        eta = _positive(spec.get("eta"), f"{where}.eta")
+        label = spec.get("label", f"{spec['kind']} {eta:g}")
+        if not isinstance(label, str):
+            raise ValueError(f"{where}.label must be a string; got {label!r}")
+        return cls(str(spec["kind"]), eta, label)
+
+
+#: The kinds of :class:`StepRule` (every rule from the theory is one of these with its own η and label).
+STEP_KINDS: tuple[str, ...] = ("constant", "normalized")
 
 
 def _positive(eta: Any, field: str = "step") -> float:

@@ -337,6 +337,71 @@ class StochasticRun:
         """Number of updates performed."""
         return int(self.t[-1])
 
+    def to_record(self) -> dict[str, Any]:
+        """The run as a record: histories as arrays (float64; ``t`` and sample counts int64), the rest JSON-ready.
+
+        :meth:`from_record` rebuilds an equal run from it (the sweep cache stores runs this way).
+        """
+        return {
+            **{k: np.asarray(getattr(self, k), dtype=np.float64) for k in _FLOAT_HISTORIES},
+            **{k: np.asarray(getattr(self, k), dtype=np.int64) for k in _INT_HISTORIES},
+            **{k: getattr(self, k) for k in _RECORD_SCALARS},
+            "J_star": float(self.J_star),
+            "step": self.step.as_dict(),
+            "conditions": dict(self.conditions),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> StochasticRun:
+        """The run a :meth:`to_record` record describes; ValueError naming a missing field."""
+        fields = (*_FLOAT_HISTORIES, *_INT_HISTORIES, *_RECORD_SCALARS, "J_star", "step")
+        missing = [k for k in fields if k not in record]
+        if missing:
+            raise ValueError(
+                f"stochastic run record lacks the field(s) {', '.join(missing)}; it was not written by "
+                "StochasticRun.to_record"
+            )
+        def f64(k: str) -> Array:
+            return np.asarray(record[k], dtype=np.float64)
+
+        def i64(k: str) -> IntArray:
+            return np.asarray(record[k], dtype=np.int64)
+
+        return cls(
+            t=i64("t"),
+            J=f64("J"),
+            gap=f64("gap"),
+            grad_norm_sq=f64("grad_norm_sq"),
+            transitions=i64("transitions"),
+            episodes=i64("episodes"),
+            theta=f64("theta"),
+            method=str(record["method"]),
+            estimator=str(record["estimator"]),
+            baseline=None if record["baseline"] is None else str(record["baseline"]),
+            batch=int(record["batch"]),
+            damping=None if record["damping"] is None else float(record["damping"]),
+            horizon=None if record["horizon"] is None else int(record["horizon"]),
+            status=str(record["status"]),
+            message=str(record["message"]),
+            J_star=float(record["J_star"]),
+            step=StepRule.from_dict(record["step"], "stochastic run record field step"),
+            conditions=dict(record.get("conditions") or {}),
+        )
+
+
+_FLOAT_HISTORIES: tuple[str, ...] = ("J", "gap", "grad_norm_sq", "theta")
+_INT_HISTORIES: tuple[str, ...] = ("t", "transitions", "episodes")
+_RECORD_SCALARS: tuple[str, ...] = (
+    "method",
+    "estimator",
+    "baseline",
+    "batch",
+    "damping",
+    "horizon",
+    "status",
+    "message",
+)
+
 
 def stochastic_iterate(
     mdp: TabularMDP,

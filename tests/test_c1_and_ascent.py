@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from proofs_checks import c1_faster_than_pg as c1
-from proofs_checks.runs import RunResult, run_method, run_task
+from proofs_checks.runs import run_method, run_task
+from r1theory import Run, steps
 
 COND = {"family": "t", "damping": 1.0, "epsilon": "tight"}
 
 
-def _fake(gap: list[float], status: str = "converged", eff: float = 1.0) -> RunResult:
+def _fake(gap: list[float], status: str = "converged", eff: float = 1.0) -> Run:
     g = np.asarray(gap, dtype=float)
     n = len(g) - 1
-    return RunResult(
+    return Run(
+        method="pg", damping=None, step=steps.constant(1.0),
         J=1.0 - g, gap=g, grad_norm=np.ones(n + 1), min_pi_opt=np.ones(n + 1), kl=np.zeros(n), eta=np.ones(n),
         eff_step=np.full(n, eff), theta=np.zeros((1, 2)), status=status, message="", J_star=1.0,
     )  # fmt: skip
@@ -77,7 +79,7 @@ def test_effective_step_protocol() -> None:
 def _series(method: str, damping: float | None, steps: list[float]) -> c1.Series:
     return c1.Series(
         {
-            eta: RunResult.of(
+            eta: Run.from_record(
                 run_method(
                     run_task("mei_bandit", method, eta, 400, params={"init": "bad"}, damping=damping,
                              theta0="instance").config
@@ -128,19 +130,19 @@ def test_ascent_assess_holds_and_fails() -> None:
 def test_run_tasks_accept_a_parametrisation() -> None:
     """One-hot log-linear runs reproduce tabular runs; a random-feature run is a different (dense-Fisher) run."""
     base = {"params": {"S": 4, "A": 3, "gamma": 0.9, "seed": 3}, "damping": 1e-2}
-    tab = RunResult.of(run_method(run_task("random", "r1-precond", 0.5, 30, **base).config))
-    hot = RunResult.of(
+    tab = Run.from_record(run_method(run_task("random", "r1-precond", 0.5, 30, **base).config))
+    hot = Run.from_record(
         run_method(run_task("random", "r1-precond", 0.5, 30, param={"kind": "log-linear-onehot"}, **base).config)
     )
     np.testing.assert_allclose(hot.J, tab.J, atol=1e-13)
-    dense = RunResult.of(
+    dense = Run.from_record(
         run_method(
             run_task("random", "r1-precond", 0.5, 30, param={"kind": "log-linear", "k": 12, "seed": 0}, **base).config
         )
     )
     assert dense.theta.shape == (12,)
     assert np.max(np.abs(dense.J - tab.J)) > 1e-6
-    neural = RunResult.of(
+    neural = Run.from_record(
         run_method(
             run_task(
                 "random", "pg", 0.5, 30, params=base["params"], param={"kind": "neural", "hidden": [5], "seed": 1}
