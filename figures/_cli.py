@@ -10,7 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
-from r1theory.cli import int_option, out_folder
+from proofs_checks._cli_args import int_option, out_folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

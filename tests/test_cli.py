@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from r1theory.cli import main
+from r1theory_cli import main
 
 
 def test_claims_lists_stable_identifiers(capsys: pytest.CaptureFixture[str]) -> None:

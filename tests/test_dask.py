@@ -127,8 +127,8 @@ def test_unreachable_scheduler_is_a_connection_error(tmp_path: Path) -> None:
 
 
 def test_cli_passes_the_scheduler_to_verify(monkeypatch, tmp_path: Path) -> None:
+    import r1theory_cli as cli
     from proofs_checks import runner
-    from r1theory import cli
 
     seen = {}
 

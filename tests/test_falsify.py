@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import r1theory as r1
 import tabular_mdps
 from proofs_checks import falsify as fz
-from r1theory.cli import main
+from r1theory_cli import main
 from tabular_mdps.strategies import bandits, mdps, thetas
 
 #: The 3-armed bandit of tests/test_symbolic.py where V2 (r1-same) is not an ascent direction.

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import r1theory as r1
 from proofs_checks import falsify as fz
-from r1theory.cli import main
+from r1theory_cli import main
 from tabular_mdps.strategies import FEATURE_QUANTUM, features, mdps, parameter_vectors
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

@@ -351,7 +351,7 @@ def test_style_is_independent_of_the_users_rcparams(all_data: dict[str, dict[str
 
 
 def test_select_and_cli_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from r1theory.cli import main
+    from r1theory_cli import main
 
     assert figures.select(None) == list(figures.FIGURES)
     assert figures.select("ascent") == ["ascent_map"]
@@ -373,7 +373,7 @@ def test_select_and_cli_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_cli_draws_into_out_figures_from_the_shared_cache(tiny: Context, capsys: pytest.CaptureFixture[str]) -> None:
-    from r1theory.cli import main
+    from r1theory_cli import main
 
     tiny.sweep.run([], "warm")  # the module fixture already filled tiny.out/cache
     assert main(["figures", "--only", "ascent_map", "--out", str(tiny.out), "--no-progress", "--jobs", "1"]) == 0

@@ -17,7 +17,7 @@ CLAIM = "agarwal2021.npg-rate"  # 24 sweep tasks of ~50 ms each: long enough to 
 
 
 def _verify(out: Path, jobs: int = 1) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "r1theory.cli", "verify", "--only", CLAIM, "--out", str(out), "--jobs", str(jobs)]
+    cmd = [sys.executable, "-m", "r1theory_cli", "verify", "--only", CLAIM, "--out", str(out), "--jobs", str(jobs)]
     return subprocess.Popen([*cmd, "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

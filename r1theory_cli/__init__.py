@@ -1,8 +1,10 @@
-"""Command line: ``r1theory verify | claims | ...``.
+"""Command line: ``r1theory verify | claims | ...`` (also ``python -m r1theory_cli``).
 
-The engine package does not import the check, catalog or figure packages; each subcommand is
-dispatched to them lazily. Exit status: 0 on completion (whatever the verdicts), 1 when a check
-crashed, 2 for usage errors (argparse's convention), 130 on Ctrl-C.
+This top-level module sits above the four import packages (``r1theory``, ``tabular_mdps``,
+``proofs_checks``, ``figures``) and is the only one that imports them all; the engine imports none
+of them. Subcommands are dispatched to their packages lazily, so ``--help`` stays fast. Exit status:
+0 on completion (whatever the verdicts), 1 when a check crashed, 2 for usage errors (argparse's
+convention), 130 on Ctrl-C.
 
 Each subcommand has an ``_add_<name>(sub)`` function that declares its arguments and a
 ``_run_<name>(parser, args)`` function that executes it; :data:`COMMANDS` registers both.
@@ -17,34 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def int_option(flag: str, minimum: int, what: str) -> Callable[[str], int]:
-    """An argparse ``type`` for an integer option ≥ ``minimum``; errors read "<flag> must be <what>; got …"."""
-
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} must be {what}; got {text!r}") from None
-        if n < minimum:
-            raise argparse.ArgumentTypeError(f"{flag} must be {what}; got {n}")
-        return n
-
-    return parse
-
+from proofs_checks._cli_args import int_option, out_folder
 
 _jobs = int_option("--jobs", 1, "a positive integer")
-
-
-def out_folder(parser: argparse.ArgumentParser, out: Path) -> Path:
-    """Create the output folder, or exit with a usage error naming why it cannot be one."""
-    if out.exists() and not out.is_dir():
-        parser.error(f"--out {out} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        parser.error(f"--out {out} cannot be created: {exc.strerror or exc}")
-    return out
 
 
 def _add_verify(sub: Any) -> None:
@@ -194,7 +171,7 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Runner]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``r1theory`` command."""
-    from . import __version__
+    from r1theory import __version__
 
     parser = argparse.ArgumentParser(
         prog="r1theory", description="Exact checks of rank-1 natural policy gradient theory."
