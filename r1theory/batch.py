@@ -19,9 +19,12 @@ contiguous length-B rows, so the cost is O(B·S³) flops in O(S²) Python steps 
 MDPs several times faster than a stacked LAPACK solve (``numpy.linalg.solve`` over the 2B
 systems), whose per-matrix call overhead dominates at S ≈ 10. The elimination uses no pivoting,
 which is safe here: M_b is strictly diagonally dominant by rows. As in the
-single evaluation, d is clipped at 0 and set exactly to 0 on the states not reachable from supp(ρ)
-along positive entries of P_π (checked, by a vectorised breadth-first search, only for the MDPs
-whose smallest d is below 1e-8).
+single evaluation (:mod:`r1theory.evaluation`, "Which states have d(s) = 0"), d is set exactly to 0 on
+the states not reachable from supp(ρ) and to max(d̂, D_FLOOR) > 0 on the reachable ones, only for the
+MDPs whose smallest computed d is below 1e-8. Reachable means along positive entries of P_π (π's
+zeros taken as real), or, with ``full_support=True`` or a π^b with no zero entry, along positive
+entries of Σ_a P^b[s, a, s'] (structural: every softmax policy, whatever its float value) — one
+vectorised breadth-first search over those MDPs.
 
 Agreement with a loop of :func:`r1theory.evaluate` calls: both are backward-stable LU solves of the
 same systems (the single one with partial pivoting, ``scipy.linalg.lu_factor``) that differ only in
@@ -40,7 +43,7 @@ from numpy.typing import NDArray
 
 from ._types import Array
 from ._validate import SUM_TOL, as_real_array, check_distribution, check_finite
-from .evaluation import Evaluation
+from .evaluation import D_FLOOR, Evaluation
 from .score import score_dot
 
 __all__ = ["BatchEvaluation", "evaluate_batch"]
@@ -55,7 +58,8 @@ class BatchEvaluation:
     V : (B, S) state values.
     Q : (B, S, A) action values.
     A : (B, S, A) advantages; Σ_a π(a|s) A(s, a) = 0 to rounding.
-    d : (B, S) normalised discounted visitations; nonnegative, each row sums to 1.
+    d : (B, S) normalised discounted visitations; nonnegative, each row sums to 1; d^b(s) > 0 exactly
+        on the reachable states (module docstring).
     J : (B,) J^b = ρ^b · V^b.
     pi : (B, S, A) the policies evaluated.
     """
@@ -141,6 +145,9 @@ def _check_batch(P: Any, r: Any, gamma: Any, rho: Any, pi: Any) -> tuple[Array, 
 def _reachable_batch(P_pi: Array, rho: Array) -> NDArray[np.bool_]:
     """States reachable from supp(ρ^b) along positive entries of P_π^b, for every b (shape (B, S)).
 
+    ``P_pi`` may be any nonnegative (B, S, S) array with the support of the transition graph (e.g.
+    Σ_a P^b[s, a, s'] for structural reachability).
+
     Breadth-first search for all MDPs at once: the frontier grows by one step per vectorised
     product until no MDP gains a state (at most S rounds, O(S²) per MDP each).
     """
@@ -197,7 +204,7 @@ def _back_substitute_unit_lower_transposed(LU: Array, z: Array) -> Array:
     return z
 
 
-def evaluate_batch(P: Any, r: Any, gamma: Any, rho: Any, pi: Any) -> BatchEvaluation:
+def evaluate_batch(P: Any, r: Any, gamma: Any, rho: Any, pi: Any, *, full_support: bool = False) -> BatchEvaluation:
     """Exact V, Q, A, d and J of B policies on B dense MDPs at once (module docstring for the math).
 
     Parameters
@@ -212,6 +219,10 @@ def evaluate_batch(P: Any, r: Any, gamma: Any, rho: Any, pi: Any) -> BatchEvalua
         Start distributions, shape (B, S).
     pi
         Policies, shape (B, S, A); every row ``pi[b, s, :]`` a distribution.
+    full_support
+        True when every π^b(a|s) > 0 in exact arithmetic (softmax policies, whose float entries may
+        underflow to 0.0): d^b(s) = 0 then only off the structural reachable set (module docstring).
+        False (default): π's zeros are taken as real, as in :func:`r1theory.evaluate`.
 
     Returns
     -------
@@ -241,13 +252,14 @@ def evaluate_batch(P: Any, r: Any, gamma: Any, rho: Any, pi: Any) -> BatchEvalua
     LU = aug[:S, :S]
     V = _back_substitute_upper(LU, aug[:S, S].copy()).T  # (I − γP_π) V = r_π
     x = _back_substitute_unit_lower_transposed(LU, aug[S, :S].copy()).T  # (I − γP_π)ᵀ x = ρ
-    d = np.maximum((1.0 - g)[:, None] * x, 0.0)  # d = (1 − γ) x, rounding-level negatives clipped
+    d = (1.0 - g)[:, None] * x  # d = (1 − γ) x
     low = np.flatnonzero(d.min(axis=1) < 1e-8)
-    if low.size:  # exactly 0 where no path from ρ exists (not rounding noise)
-        P_pi = np.einsum("bsa,bsat->bst", pi_arr[low], P_arr[low])
-        sub = d[low]
-        sub[~_reachable_batch(P_pi, rho_arr[low])] = 0.0
-        d[low] = sub
+    if low.size:  # exactly 0 where no path from ρ exists (not rounding noise), > 0 where one does
+        structural = np.full(low.size, True) if full_support else pi_arr[low].min(axis=(1, 2)) > 0.0
+        graph = np.einsum("bsa,bsat->bst", pi_arr[low], P_arr[low])  # P_π^b: π's zeros are real
+        graph[structural] = P_arr[low[structural]].sum(axis=2)  # Σ_a P^b: every π > 0 has this support
+        reach = _reachable_batch(graph, rho_arr[low])
+        d[low] = np.where(reach, np.maximum(d[low], D_FLOOR), 0.0)
     Q = np.matmul(P_arr.reshape(B, S * A, S), V[:, :, None]).reshape(B, S, A)  # Σ_s' P[b, s, a, s'] V(s')
     Q *= g[:, None, None]
     Q += r_arr  # Q = r + γ P V

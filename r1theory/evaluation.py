@@ -11,6 +11,27 @@ With P_π[s, s'] = Σ_a π(a|s) P[s, a, s'] and r_π(s) = Σ_a π(a|s) r(s, a):
 One LU factorisation of I − γP_π serves both solves (V by a forward solve, d by the
 transposed solve). Agarwal et al. 2021, §2; Mei et al. 2020, §2.
 
+Which states have d(s) = 0
+--------------------------
+d(s) > 0 exactly on the states reachable from supp(ρ) along positive entries of P_π (d = (1 − γ)
+Σ_t γ^t ρᵀP_π^t), and that decision is never taken from a computed d or from a computed π:
+
+* for a policy of full support — every softmax policy (:func:`r1theory.policy_point`), whatever
+  the float value of π — the reachable set is the MDP's structural one, :attr:`TabularMDP.reachable`
+  (reachable under some action; computed once per MDP). A π(a|s) that underflowed to 0.0, or a
+  d(s) that rounds to ≤ 0, does not make a state unreachable (issue #14: NPG zeroed such states
+  and stalled);
+* for a policy given as an array with exact zeros (``evaluate`` by default, policy iteration),
+  the zeros are taken as real, and the set is that of P_π (:func:`r1theory.mdp.reachable`).
+
+Then d(s) = 0 exactly off the reachable set, and on it d(s) = max(d̂(s), :data:`D_FLOOR`): the
+computed value d̂, raised to the smallest positive normal float64 where the true d(s) is below the
+float range or the solve's rounding made d̂ ≤ 0. The floor is far below the solve's absolute
+accuracy (~1e-16·cond(I − γP_π)), so the error bound and Σ_s d(s) = 1 are unchanged, and it keeps
+the invariant d(s) > 0 ⇔ s reachable (:attr:`Evaluation.reachable`) on which the Fisher and the
+natural gradient rely. Such a d(s) is a lower-accuracy placeholder, not a value: only its sign
+carries information (the exact d(s) may be e^{-10⁴}).
+
 Sparse MDPs (``mdp.is_sparse``)
 -------------------------------
 A direct sparse LU of I − γP_π is not viable at scale: on random transition graphs (Garnet) its
@@ -41,13 +62,12 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 import scipy.sparse
-import scipy.sparse.csgraph
 import scipy.sparse.linalg
 from numpy.typing import NDArray
 
 from ._types import Array, IntArray
 from ._validate import as_real_array, check_distribution, check_shape
-from .mdp import SparseP, TabularMDP
+from .mdp import TabularMDP, reachable
 from .score import score_dot
 
 #: Relative residual tolerance of the Krylov solves of sparse MDPs: ‖b − Mx‖₂ ≤ rtol·‖b‖₂.
@@ -56,6 +76,11 @@ KRYLOV_RTOL = 1e-12
 KRYLOV_RESTART = 20
 #: Maximum number of GMRES restart cycles (KRYLOV_RESTART iterations each) before giving up.
 KRYLOV_MAXITER = 1000
+#: d(s) of a reachable state whose computed visitation is below the float range or rounded to ≤ 0:
+#: the smallest positive normal float64 (2.2e-308), so that d(s) > 0 ⇔ s reachable and 1/d(s) is finite.
+D_FLOOR = float(np.finfo(np.float64).tiny)
+#: Smallest computed d below which the reachable set is consulted (rounding noise is ~1e-16·cond).
+_D_CHECK = 1e-8
 
 
 @dataclass(frozen=True)
@@ -68,7 +93,7 @@ class KrylovInfo:
     rtol : the requested relative residual, :data:`KRYLOV_RTOL`.
     residual_V : achieved ‖r_π − (I − γP_π)V‖₂ / ‖r_π‖₂ (0 when r_π = 0).
     residual_d : achieved ‖(1 − γ)ρ − (I − γP_π)ᵀd‖₂ / ‖(1 − γ)ρ‖₂, for d as the solver returned it
-        (before rounding-level negatives are clipped and unreachable states set to 0).
+        (before unreachable states are set to 0 and reachable ones floored at :data:`D_FLOOR`).
     iterations_V, iterations_d : GMRES (inner) iterations; each costs one product with P_π or P_πᵀ,
         O(nnz), plus the Arnoldi orthogonalisation, O(restart·S).
     restart : GMRES restart length.
@@ -94,7 +119,9 @@ class Evaluation:
     A : (S, A) advantages A^π = Q^π − V^π, computed so that Σ_a π(a|s) A(s, a) = 0 to rounding,
         with the dominant action's advantage formed as Σ_b π(b|s)(Q(s, a) − Q(s, b)) to avoid
         cancellation when π is near-deterministic.
-    d : (S,) normalised discounted visitation from ρ; nonnegative, sums to 1.
+    d : (S,) normalised discounted visitation from ρ; nonnegative, sums to 1; d(s) > 0 exactly on the
+        states reachable from ρ (module docstring: structurally for a softmax π, even where the float
+        π underflows; values below the float range are floored at :data:`D_FLOOR`).
     J : float, ρ · V^π.
     pi : (S, A) the policy evaluated.
     krylov : for a sparse MDP, the :class:`KrylovInfo` of the two GMRES solves (achieved
@@ -108,6 +135,15 @@ class Evaluation:
     J: float
     pi: Array
     krylov: KrylovInfo | None = None
+
+    @property
+    def reachable(self) -> NDArray[np.bool_]:
+        """(S,) bool: the states with d(s) > 0 in exact arithmetic — by construction of ``d``, d > 0.
+
+        Use this, not a threshold on d's value, for "is s visited" decisions (the zero Fisher blocks,
+        the states the natural gradient updates).
+        """
+        return self.d > 0
 
     @property
     def residual(self) -> float | None:
@@ -131,45 +167,6 @@ def advantage(Q: Array, pi: Array) -> Array:
     is small and exact up to rounding.
     """
     return score_dot(Q, pi)
-
-
-def reachable(P_pi: Array | SparseP, rho: Array) -> NDArray[np.bool_]:
-    """States reachable from the support of ρ along positive entries of P_π (breadth-first search).
-
-    d(s) > 0 exactly for these states; elsewhere the linear solve returns rounding noise instead of 0.
-    A dense P_π (S, S) costs O(S²); a sparse one O(nnz + S): the graph is built from its CSR
-    arrays directly (:func:`_reachable_sparse`).
-    """
-    if scipy.sparse.issparse(P_pi):
-        return _reachable_sparse(P_pi, rho)
-    S = len(rho)
-    graph = scipy.sparse.csr_matrix(np.vstack([P_pi > 0, rho > 0]))  # extra node S points at supp(ρ)
-    graph = scipy.sparse.hstack([graph, scipy.sparse.csr_matrix((S + 1, 1), dtype=bool)]).tocsr()
-    order = scipy.sparse.csgraph.breadth_first_order(graph, S, directed=True, return_predecessors=False)
-    out = np.zeros(S, dtype=bool)
-    out[order[order < S]] = True
-    return out
-
-
-def _reachable_sparse(P_pi: SparseP, rho: Array) -> NDArray[np.bool_]:
-    """:func:`reachable` for a sparse P_π, in O(nnz + S) time and memory.
-
-    The graph has the S states plus a source node S with edges to supp(ρ); its CSR arrays are
-    P_π's (kept entries > 0, in row order) with one row appended, so no sort or conversion is needed.
-    """
-    S = len(rho)
-    csr = scipy.sparse.csr_array(P_pi)  # no copy when already CSR
-    keep = csr.data > 0
-    row_of = np.repeat(np.arange(S), np.diff(csr.indptr))
-    counts = np.bincount(row_of[keep], minlength=S)
-    start = np.flatnonzero(rho > 0)
-    indices = np.concatenate([csr.indices[keep], start])
-    indptr = np.concatenate([[0], np.cumsum(counts), [int(counts.sum()) + len(start)]])
-    graph = scipy.sparse.csr_array((np.ones(len(indices)), indices, indptr), shape=(S + 1, S + 1))
-    order = scipy.sparse.csgraph.breadth_first_order(graph, S, directed=True, return_predecessors=False)
-    out = np.zeros(S, dtype=bool)
-    out[order[order < S]] = True
-    return out
 
 
 def _gmres(op: scipy.sparse.linalg.LinearOperator, b: Array, x0: Array | None, what: str) -> tuple[Array, int]:
@@ -200,12 +197,29 @@ def _gmres(op: scipy.sparse.linalg.LinearOperator, b: Array, x0: Array | None, w
     return np.asarray(x, dtype=np.float64), count[0]
 
 
+def _visitation(mdp: TabularMDP, pi: Array, d: Array, full_support: bool) -> Array:
+    """d(s) = max(d̂(s), D_FLOOR) on the reachable states and 0 elsewhere (module docstring).
+
+    ``full_support`` says π(a|s) > 0 for every (s, a) in exact arithmetic (softmax); then, and when
+    every float π(a|s) is positive, the reachable set is the cached :attr:`TabularMDP.reachable`;
+    otherwise the zeros of π are real and the set is that of P_π. Nothing is done when
+    min d̂ ≥ 1e-8 (every state then carries mass far above the rounding level, so all are reachable).
+    """
+    if float(d.min()) >= _D_CHECK:
+        return d
+    if full_support or float(pi.min()) > 0.0:
+        reach = mdp.reachable
+    else:
+        reach = reachable(mdp.transition_matrix(pi), mdp.rho)
+    return np.where(reach, np.maximum(d, D_FLOOR), 0.0)
+
+
 def _relative_residual(b: Array, Mx: Array) -> float:
     nb = float(np.linalg.norm(b))
     return float(np.linalg.norm(b - Mx)) / nb if nb > 0 else float(np.linalg.norm(Mx))
 
 
-def _evaluate_sparse(mdp: TabularMDP, pi: Array) -> Evaluation:
+def _evaluate_sparse(mdp: TabularMDP, pi: Array, full_support: bool) -> Evaluation:
     """Evaluate a validated policy on a sparse MDP by two GMRES solves (module docstring)."""
     S, g = mdp.S, mdp.gamma
     P_pi = mdp.transition_matrix(pi)
@@ -226,9 +240,7 @@ def _evaluate_sparse(mdp: TabularMDP, pi: Array) -> Evaluation:
         iterations_d=it_d,
         restart=KRYLOV_RESTART,
     )
-    d = np.maximum(d, 0.0)  # remove rounding-level negatives
-    if d.min() < 1e-8:
-        d[~_reachable_sparse(P_pi, mdp.rho)] = 0.0  # exactly 0 where no path from ρ exists (not solver noise)
+    d = _visitation(mdp, pi, d, full_support)  # 0 exactly where no path from ρ exists, > 0 elsewhere
     Q = mdp.r + g * mdp.expected_next(V)
     return Evaluation(V=V, Q=Q, A=advantage(Q, pi), d=d, J=float(mdp.rho @ V), pi=pi, krylov=info)
 
@@ -243,10 +255,15 @@ def _deterministic_values_sparse(mdp: TabularMDP, actions: NDArray[np.intp], V0:
     return V, mdp.r + g * mdp.expected_next(V)
 
 
-def _evaluate(mdp: TabularMDP, pi: Array) -> Evaluation:
-    """Evaluate a validated policy (no input checks); sparse MDPs go to :func:`_evaluate_sparse`."""
+def _evaluate(mdp: TabularMDP, pi: Array, full_support: bool = True) -> Evaluation:
+    """Evaluate a validated policy (no input checks); sparse MDPs go to :func:`_evaluate_sparse`.
+
+    ``full_support=True`` (the default, for the softmax policies of :func:`r1theory.policy_point`):
+    π(a|s) > 0 in exact arithmetic, so d(s) = 0 only off :attr:`TabularMDP.reachable`, whatever
+    the float π; False: π's zeros are real (module docstring).
+    """
     if mdp.is_sparse:
-        return _evaluate_sparse(mdp, pi)
+        return _evaluate_sparse(mdp, pi, full_support)
     S = mdp.S
     M = mdp.transition_matrix(pi)  # a fresh S × S array: turned into I − γP_π in place (no extra copies)
     M *= -mdp.gamma
@@ -256,15 +273,19 @@ def _evaluate(mdp: TabularMDP, pi: Array) -> Evaluation:
     V = scipy.linalg.lu_solve(lu, r_pi, check_finite=False)
     # d^T (I − γP_π) = (1 − γ) ρ^T  ⇔  (I − γP_π)^T d = (1 − γ) ρ
     d = (1.0 - mdp.gamma) * scipy.linalg.lu_solve(lu, mdp.rho, trans=1, check_finite=False)
-    d = np.maximum(d, 0.0)  # remove rounding-level negatives
-    if d.min() < 1e-8:  # exactly 0 where no path from ρ exists (not rounding noise); P_π is re-formed here
-        d[~reachable(mdp.transition_matrix(pi), mdp.rho)] = 0.0
+    d = _visitation(mdp, pi, d, full_support)  # 0 exactly where no path from ρ exists, > 0 elsewhere
     Q = mdp.r + mdp.gamma * mdp.expected_next(V)
     return Evaluation(V=V, Q=Q, A=advantage(Q, pi), d=d, J=float(mdp.rho @ V), pi=pi)
 
 
-def evaluate(mdp: TabularMDP, pi: Any) -> Evaluation:
+def evaluate(mdp: TabularMDP, pi: Any, *, full_support: bool = False) -> Evaluation:
     """Exact V, Q, A, d and J of a stochastic policy ``pi`` (shape (S, A)).
+
+    ``pi`` is taken at face value: an entry 0.0 is a real zero, and d(s) = 0 exactly on the states
+    that P_π cannot reach from ρ. Pass ``full_support=True`` when π(a|s) > 0 in exact arithmetic
+    (e.g. ``softmax(θ)``, whose small entries may have underflowed to 0.0): then d(s) = 0 exactly off
+    :attr:`TabularMDP.reachable` and d(s) > 0 on it (module docstring). :func:`r1theory.policy_point`
+    does this for its softmax policies.
 
     Dense MDPs: one LU factorisation of I − γP_π (scipy.linalg.lu_factor) and two triangular solves.
     Sparse MDPs: two GMRES solves to the relative residual :data:`KRYLOV_RTOL` = 1e-12, memory
@@ -276,7 +297,7 @@ def evaluate(mdp: TabularMDP, pi: Any) -> Evaluation:
     TypeError, ValueError
         When ``pi`` is not a real (S, A) array whose rows are distributions.
     """
-    return _evaluate(mdp, check_policy(mdp, pi))
+    return _evaluate(mdp, check_policy(mdp, pi), full_support=bool(full_support))
 
 
 @dataclass(frozen=True)
@@ -314,6 +335,11 @@ def optimal(mdp: TabularMDP, max_iterations: int = 10_000) -> Optimal:
     of a greedy policy with respect to its own Q, i.e. V = max_a Q: the Bellman optimality
     equation, whose residual is reported and must be at rounding level.
 
+    Ties: the returned ``actions`` (and ``pi``) are canonical, a*(s) = the lowest action index among
+    those with Q*(s, a) ≥ max_b Q*(s, b) − tie (the tie tolerance below), a function of Q* rather than
+    of the policy-iteration path (which starts from argmax_a r(s, a)). ``gap`` is then 0 on tied states.
+    Lowest index is a convention: relabelling tied actions changes which one is reported.
+
     Sparse MDPs: each sweep solves (I − γP_π)V = r_π by GMRES (module docstring) with P_π the rows
     ``s*A + π(s)`` of P (nnz/A entries; d is not needed), warm-started from the previous sweep's V.
     The values then carry an error, and the tie tolerance is widened to cover it
@@ -349,7 +375,7 @@ def optimal(mdp: TabularMDP, max_iterations: int = 10_000) -> Optimal:
             eps = float(np.max(np.abs(Q[rows, actions] - V)))  # linear residual of V^π (∞-norm)
             tie = max(1e-12 * scale, 2.0 * mdp.gamma * eps / (1.0 - mdp.gamma))
         else:
-            ev = _evaluate(mdp, pi)
+            ev = _evaluate(mdp, pi, full_support=False)  # deterministic π: its zeros are real
             V, Q = ev.V, ev.Q
         best = np.argmax(Q, axis=1)
         improve = Q[rows, best] > Q[rows, actions] + tie
@@ -359,6 +385,12 @@ def optimal(mdp: TabularMDP, max_iterations: int = 10_000) -> Optimal:
     residual = float(np.max(np.abs(Q.max(axis=1) - V)))
     if residual > 1e-8 * scale:
         raise RuntimeError(f"Bellman residual {residual:.3g} of the policy-iteration fixed point is too large")
+    # Ties (issue #14): the fixed point's actions depend on the path (the start argmax_a r(s, a) and the
+    # sweeps); report instead the canonical a*(s) = the lowest index among the actions within the tie
+    # tolerance of max_a Q*(s, a), a function of Q* alone. Each is optimal up to that tolerance, as above.
+    actions = np.argmax(Q >= Q.max(axis=1, keepdims=True) - tie, axis=1)
+    pi = np.zeros((S, A))
+    pi[rows, actions] = 1.0
     Qm = Q.copy()
     Qm[rows, actions] = -np.inf
     gap = np.maximum(Q[rows, actions] - Qm.max(axis=1), 0.0) if A > 1 else np.full(S, np.inf)

@@ -30,10 +30,13 @@ zeros); :attr:`TabularMDP.is_sparse` tells the two storages apart. For a sparse 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeAlias
 
 import numpy as np
 import scipy.sparse
+import scipy.sparse.csgraph
+from numpy.typing import NDArray
 
 from ._types import Array
 from ._validate import SUM_TOL, as_real_array, as_scalar, check_distribution, check_finite, check_shape
@@ -121,6 +124,48 @@ def check_sparse_P(P: Any, A: int | None = None) -> tuple[SparseP, int, int]:
     return csr, S, nA
 
 
+def reachable(P_pi: Array | SparseP, rho: Array) -> NDArray[np.bool_]:
+    """States reachable from the support of ρ along positive entries of P_π (breadth-first search).
+
+    For the policy π whose P_π this is (taken at face value: its zeros are real zeros), d^π(s) > 0
+    exactly for these states, since d^π = (1 − γ) Σ_t γ^t ρᵀP_π^t; elsewhere d^π(s) = 0, and the
+    linear solve returns rounding noise instead of 0. Any nonnegative (S, S) matrix with the
+    support of P_π serves, e.g. Σ_a P[s, a, s'] for the reachability under every action
+    (:attr:`TabularMDP.reachable`). A dense P_π (S, S) costs O(S²); a sparse one O(nnz + S): the
+    graph is built from its CSR arrays directly (:func:`_reachable_sparse`).
+    """
+    if scipy.sparse.issparse(P_pi):
+        return _reachable_sparse(P_pi, rho)
+    S = len(rho)
+    graph = scipy.sparse.csr_matrix(np.vstack([P_pi > 0, rho > 0]))  # extra node S points at supp(ρ)
+    graph = scipy.sparse.hstack([graph, scipy.sparse.csr_matrix((S + 1, 1), dtype=bool)]).tocsr()
+    order = scipy.sparse.csgraph.breadth_first_order(graph, S, directed=True, return_predecessors=False)
+    out = np.zeros(S, dtype=bool)
+    out[order[order < S]] = True
+    return out
+
+
+def _reachable_sparse(P_pi: SparseP, rho: Array) -> NDArray[np.bool_]:
+    """:func:`reachable` for a sparse P_π, in O(nnz + S) time and memory.
+
+    The graph has the S states plus a source node S with edges to supp(ρ); its CSR arrays are
+    P_π's (kept entries > 0, in row order) with one row appended, so no sort or conversion is needed.
+    """
+    S = len(rho)
+    csr = scipy.sparse.csr_array(P_pi)  # no copy when already CSR
+    keep = csr.data > 0
+    row_of = np.repeat(np.arange(S), np.diff(csr.indptr))
+    counts = np.bincount(row_of[keep], minlength=S)
+    start = np.flatnonzero(rho > 0)
+    indices = np.concatenate([csr.indices[keep], start])
+    indptr = np.concatenate([[0], np.cumsum(counts), [int(counts.sum()) + len(start)]])
+    graph = scipy.sparse.csr_array((np.ones(len(indices)), indices, indptr), shape=(S + 1, S + 1))
+    order = scipy.sparse.csgraph.breadth_first_order(graph, S, directed=True, return_predecessors=False)
+    out = np.zeros(S, dtype=bool)
+    out[order[order < S]] = True
+    return out
+
+
 @dataclass(frozen=True, eq=False, init=False)
 class TabularMDP:
     """A finite discounted MDP ``(P, r, gamma, rho)``.
@@ -149,6 +194,8 @@ class TabularMDP:
     P : (S, A, S) array, or for a sparse MDP the (S·A, S) ``scipy.sparse.csr_array``.
     r, gamma, rho, S, A : as above.
     is_sparse : True when ``P`` is stored sparse (then the engine uses Krylov solves).
+    reachable : (S,) bool, the states reachable from supp(ρ) under some action (cached): d^π(s) > 0
+        there for every softmax π, d^π(s) = 0 elsewhere for every π.
 
     Raises
     ------
@@ -197,6 +244,30 @@ class TabularMDP:
         object.__setattr__(self, "S", int(S))
         object.__setattr__(self, "A", int(A))
         object.__setattr__(self, "is_sparse", bool(sparse))
+
+    @cached_property
+    def reachable(self) -> NDArray[np.bool_]:
+        """The states reachable from supp(ρ) along transitions of positive probability under *some* action.
+
+        A state s is reachable iff a path s_0 → … → s_k = s exists with ρ(s_0) > 0 and, for every step,
+        P[s_i, a, s_{i+1}] > 0 for some action a: the support of Σ_a P[s, a, ·]. For every policy of
+        full support (every softmax policy: π(a|s) > 0 for all finite logits, even where the float
+        value of π underflows to 0), P_π[s, s'] = Σ_a π(a|s)P[s, a, s'] has exactly this support, so
+
+            d^π(s) = (1 − γ) Σ_t γ^t Pr(s_t = s | s_0 ∼ ρ) > 0  ⇔  reachable[s]
+
+        (d^π(s) ≥ (1 − γ)γ^k ρ(s_0) Π_i π(a_i|s_i)P[s_i, a_i, s_{i+1}] > 0 along a path of length k;
+        no path, no mass). This is structural — a property of the MDP, not of a computed π or d — so
+        it is computed once (:func:`reachable`, a breadth-first search on Σ_a P, O(S²·A) dense,
+        O(nnz + S) sparse) and cached. Read-only bool array of shape (S,).
+        """
+        if self.is_sparse:  # Σ_a P(·|s, a): P_π of the all-ones "policy" (positive weights keep the support)
+            adjacency: Array | SparseP = self.transition_matrix(np.ones((self.S, self.A)))
+        else:
+            adjacency = np.asarray(self.P).sum(axis=1)  # a sum of nonnegatives is 0 only if every term is
+        out = reachable(adjacency, self.rho)
+        out.setflags(write=False)
+        return out
 
     def __repr__(self) -> str:
         kind = f", sparse nnz={self.nnz}" if self.is_sparse else ""
