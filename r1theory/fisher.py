@@ -10,8 +10,18 @@ d(s) > 0 and every π(a|s) > 0. The operator never inverts a singular matrix:
   (diagonal minus rank-1), inverted by Sherman–Morrison; the denominator
   1 − d πᵀD^{-1}π = Σ_a π_a λ/(dπ_a + λ) is formed without cancellation;
 * undamped solves return the minimum-norm solution F⁺v, per block
-  (1/d(s)) · C(C v_s / π_s), where C centres over the support of π_s (pseudo-inverse of
-  diag π − ππᵀ restricted to that support); blocks with d(s) = 0 give 0.
+  (1/d(s)) · C(C v_s / π_s), where C = I − 11ᵀ/A centres over all actions (the pseudo-inverse of
+  diag π − ππᵀ for π_s > 0, whose range is 1^⊥); blocks with d(s) = 0 give 0.
+
+Support (issue #14). π is a softmax policy, so π(a|s) > 0 for every action in exact arithmetic
+even where its float value underflowed to 0.0, and d(s) > 0 exactly on the states reachable from
+ρ (:attr:`r1theory.TabularMDP.reachable`; :class:`r1theory.Evaluation` keeps d(s) > 0 there, floored
+at the smallest normal float if it underflows). The blocks, range and pseudo-inverse are those of
+that exact Fisher: range(F) = {x : Σ_a x(s, a) = 0 on states with d(s) > 0, x(s, ·) = 0 elsewhere},
+never the smaller range of the rounded matrix (whose pseudo-inverse would drop the underflowed
+directions — the stall of issue #14). Where d(s)π(a|s) underflows on a reachable state the exact F⁺
+has entries beyond the float range and the undamped solve raises; F⁺∇J itself is finite there and
+comes from :func:`npg_closed_form`, which needs neither d nor 1/π.
 
 Vectors are (S, A) arrays or flat (S·A,) arrays in row-major order (index s·A + a); results
 keep the input's shape.
@@ -39,8 +49,10 @@ class TabularFisher:
 
     Attributes
     ----------
-    d : (S,) the normalised discounted visitation weighting the blocks.
-    pi : (S, A) the policy.
+    d : (S,) the normalised discounted visitation weighting the blocks; d(s) > 0 exactly on the
+        reachable states (as :class:`r1theory.Evaluation` gives it), 0 on the others.
+    pi : (S, A) a softmax policy: positive in exact arithmetic, so every action is in the support of
+        every block with d(s) > 0, also where the float π(a|s) underflowed to 0 (module docstring).
     """
 
     d: Array
@@ -88,23 +100,31 @@ class TabularFisher:
     def project_range(self, v: Any) -> Array:
         """Orthogonal projection of v onto range(F) = F F⁺ v.
 
-        Per block with d(s) > 0: zero off the support of π_s, centre on the support;
-        blocks with d(s) = 0 project to 0.
+        Per block with d(s) > 0: centre over all actions (range of diag π_s − π_sπ_sᵀ for the softmax
+        π_s > 0, whatever its float value); blocks with d(s) = 0 project to 0.
         """
         x, shape = self._as_blocks(v)
         return self._centre_support(x).reshape(shape)
 
     def _centre_support(self, x: Array) -> Array:
-        supp = (self.pi > 0) & (self.d[:, None] > 0)
-        k = supp.sum(axis=1)
-        xs = np.where(supp, x, 0.0)
-        mean = xs.sum(axis=1) / np.maximum(k, 1)
-        return np.where(supp, xs - mean[:, None], 0.0)
+        """C x on the blocks with d(s) > 0 (C = I − 11ᵀ/A: the support of a softmax π_s is every action), 0 elsewhere.
+
+        The support is structural, not ``pi > 0``: an underflowed π(a|s) is still positive, and the
+        range of the exact block d(s)(diag π_s − π_sπ_sᵀ) is all of 1^⊥ (module docstring).
+        """
+        visited = self.d[:, None] > 0
+        return np.where(visited, x - x.mean(axis=1, keepdims=True), 0.0)
 
     def solve(self, v: Any, damping: float = 0.0) -> Array:
         """Solve (F + λI) x = v for λ = damping > 0, or x = F⁺v (minimum norm) for λ = 0.
 
-        O(SA) in both cases; see the module docstring for the formulas.
+        O(SA) in both cases; see the module docstring for the formulas. λ = 0 is the pseudo-inverse of
+        the exact softmax Fisher (every action in the support of every visited block): F⁺v(s, ·) =
+        (1/d(s)) C(C v_s / π_s). Where d(s)π(a|s) is 0 in floating point on a visited state (underflow)
+        that is beyond the float range and a ``ValueError`` is raised, rather than returning the
+        pseudo-inverse of the rounded matrix; for F⁺∇J use :func:`npg_closed_form`. A d(s) at the
+        evaluation's floor (:data:`r1theory.evaluation.D_FLOOR`) stands for a visitation below the
+        float range, so 1/d(s) there is as inaccurate as d(s) itself.
         """
         x, shape = self._as_blocks(v)
         lam = check_damping(damping, positive=False)
@@ -118,7 +138,7 @@ class TabularFisher:
             if not np.all(np.isfinite(out)):
                 raise ValueError(
                     "F⁺v overflows: the Fisher has eigenvalues below the float range (π or d underflow); "
-                    "use damping > 0"
+                    "use damping > 0, or npg_closed_form for F⁺∇J"
                 )
             return out.reshape(shape)
         dpi = self.d[:, None] * self.pi
@@ -316,15 +336,20 @@ def fisher(mdp: TabularMDP, theta: Any, param: Parametrisation | None = None) ->
 def npg_closed_form(point: PolicyPoint) -> Array:
     """F⁺∇J in closed form: the per-state-centred advantage over (1 − γ).
 
-    F⁺∇J(s, ·) = (A(s, ·) − mean_a A(s, ·)) / (1 − γ) for every state with d(s) > 0, and 0 for
-    states with d(s) = 0 (zero Fisher block). Agarwal et al. 2021, Lemma 5.1; the mean is the
-    uniform one because the Moore–Penrose pseudo-inverse returns the component orthogonal to the
-    per-state constant vectors. Exact for the real-valued policy (π > 0 always); no division
-    by π, so it holds for logits of any magnitude.
+    F⁺∇J(s, ·) = (A(s, ·) − mean_a A(s, ·)) / (1 − γ) for every state reachable from ρ (d(s) > 0),
+    and 0 for the unreachable ones (d(s) = 0, zero Fisher block). Agarwal et al. 2021, Lemma 5.1; the
+    mean is the uniform one because the Moore–Penrose pseudo-inverse returns the component orthogonal
+    to the per-state constant vectors. Exact for the real-valued policy (π > 0 always); no division
+    by π or d, so it holds for logits of any magnitude.
+
+    "Reachable" is structural (:attr:`r1theory.Evaluation.reachable`, from
+    :attr:`r1theory.TabularMDP.reachable` for softmax policies): a state whose visitation underflows
+    (a near-deterministic π upstream, d(s) ≈ e^{-10⁴}) still gets its centred advantage — the exact
+    iteration's, not 0 (issue #14: zeroing it froze NPG at a suboptimal policy).
     """
     A = point.ev.A
     centred = A - A.mean(axis=1, keepdims=True)
-    return np.where(point.ev.d[:, None] > 0, centred, 0.0) / (1.0 - point.mdp.gamma)
+    return np.where(point.ev.reachable[:, None], centred, 0.0) / (1.0 - point.mdp.gamma)
 
 
 def natural_gradient_at(point: PolicyPoint, damping: float = 0.0) -> Array:
