@@ -53,6 +53,19 @@ def value_scale(mdp: TabularMDP) -> float:
     return 1.0 + float(np.max(np.abs(mdp.r))) / (1.0 - mdp.gamma)
 
 
+def value_tolerance(mdp: TabularMDP) -> float:
+    """τ_V = 1e3·ε·H·(1 + max|r|·H), H = 1/(1 − γ): rounding of a difference of two exact values at a point.
+
+    |V| ≤ 1 + max|r|H (:func:`value_scale`) and the linear solve behind V has condition number ≤ 2H, so
+    each value carries an error of a few ε·2H·(1 + max|r|H); the factor 1e3 absorbs the sums over S, A ≤ 6.
+    The falsify measurements use it (any instance, no optimum needed); the checks' runs use
+    :func:`gap_floor`, a floor relative to |J*| (both floors stay: they are the checks' and the searches'
+    calibrated tolerances, and merging them would change verdicts and what a seed finds).
+    """
+    H = 1.0 / (1.0 - mdp.gamma)
+    return 1e3 * EPS * H * (1.0 + float(np.max(np.abs(mdp.r))) * H)
+
+
 def describe_instance(config: dict[str, Any]) -> str:
     """``name(k=v, ...)`` of a task configuration's instance."""
     params = config.get("params") or {}

@@ -59,6 +59,15 @@ def theorem53_bound(gamma: float, A: int, eta: float, T: np.ndarray, *, constant
     return constant * (math.log(A) / (eta * T) + 1.0 / ((1.0 - gamma) ** 2 * T))
 
 
+def theorem53_excess(gap: Any, bound: Any, floor: float) -> Any:
+    """gap_T − (bound_T + floor): positive where Theorem 5.3 fails beyond the float ``floor`` (elementwise).
+
+    The one inequality of both the check (:func:`assess_theorem53`) and the search
+    (:mod:`proofs_checks.falsify.classic`).
+    """
+    return np.asarray(gap) - (np.asarray(bound) + floor)
+
+
 def assess_theorem53(measurements: dict[str, Any], conditions: dict[str, Any], *, constant: float = 1.0) -> CheckResult:
     """Theorem 5.3 verdict from a run's gap history (index = T) and its constant step."""
     gap = np.asarray(measurements["gap"], dtype=np.float64)
@@ -87,7 +96,7 @@ def assess_theorem53(measurements: dict[str, Any], conditions: dict[str, Any], *
         return CheckResult(
             CLAIM, STATEMENT_T53, "npg", conditions, measured, bnd, "inconclusive", None, {"reasons": reasons}
         )
-    viol = g > bound + floor
+    viol = theorem53_excess(g, bound, floor) > 0
     evidence: dict[str, Any] = {}
     if viol.any():
         evidence["first_violation_T"] = int(np.flatnonzero(viol)[0]) + 1

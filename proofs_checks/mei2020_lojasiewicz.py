@@ -60,6 +60,29 @@ STATEMENT = (
 )
 
 
+#: The conditions Lemma 8 is stated under (names of :func:`proofs_checks._classic.standing`).
+REQUIRED: tuple[str, ...] = ("unique_optimal", "rho_full", "reward_unit")
+
+
+def lemma8_usable(coef: Any, gap: Any, floor: float) -> Any:
+    """Where Lemma 8 can be tested: the gap V*(ρ) − J(θ) is above the float floor and the RHS coefficient is > 0.
+
+    Elementwise on arrays (the check's points) or on scalars (one falsify candidate).
+    """
+    return (np.asarray(gap) > floor) & (np.asarray(coef) > 0)
+
+
+def lemma8_short(lhs: Any, coef: Any, gap: Any, floor: float) -> Any:
+    """Where Lemma 8 fails beyond rounding: a usable point with ‖∇J‖ < coef·(gap − floor).
+
+    ``coef`` is the RHS over the gap, (1/√S)·‖d*/d_θ‖∞⁻¹·min_s π(a*(s)|s) (:func:`lojasiewicz_terms`); the
+    gap is reduced by the float ``floor`` so that rounding of the gap is never read as a violation. The one
+    inequality of both the check (:func:`assess`) and the search (:mod:`proofs_checks.falsify.classic`).
+    """
+    lhs, coef, gap = np.asarray(lhs), np.asarray(coef), np.asarray(gap)
+    return lemma8_usable(coef, gap, floor) & (lhs < coef * (gap - floor))
+
+
 def lojasiewicz_terms(point: PolicyPoint, opt: Optimal, d_star: Array) -> dict[str, float]:
     """LHS ‖∇J‖₂ and the RHS factors of Lemma 8 at one policy point.
 
@@ -154,13 +177,13 @@ def assess(measurements: dict[str, Any], conditions: dict[str, Any], *, rhs_fact
     source = np.asarray(measurements["source"])
     index = np.asarray(measurements["index"])
     floor = gap_floor(float(measurements["J_star"]), float(conditions.get("gamma", 0.0)))
-    usable = (gap > floor) & (coef > 0)
+    usable = lemma8_usable(coef, gap, floor)
     bound = {
         "min_ratio": 1.0,
         "rhs": "(1/√S)·‖d*/d_θ‖∞⁻¹·min_s π(a*|s)·gap" + ("" if rhs_factor == 1.0 else f" × {rhs_factor:g}"),
         "floor": floor,
     }
-    reasons = unmet(conditions, ["unique_optimal", "rho_full", "reward_unit"])
+    reasons = unmet(conditions, REQUIRED)
     if not usable.any():
         reasons.append("no point with a gap above the float floor and a positive RHS")
     ratio = lhs[usable] / (coef[usable] * gap[usable]) if usable.any() else np.empty(0)
@@ -200,7 +223,7 @@ def assess(measurements: dict[str, Any], conditions: dict[str, Any], *, rhs_fact
         "worst_point": where(w),
         "note": "along PG the ratio decreases towards ≈ √(A/(A−1)) as π → π* (observed; the lemma is nearly tight)",
     }
-    short = usable & (lhs < coef * (gap - floor))
+    short = lemma8_short(lhs, coef, gap, floor)
     verdict = "fails" if short.any() else "holds"
     if short.any():
         first = first_index(short)

@@ -53,6 +53,8 @@ from .result import CheckResult
 from .runner import module_main
 
 CLAIM = "mei2020.smoothness"
+#: The ascent inequality is a claim of its own (:mod:`proofs_checks.claims`), verified by this module too.
+CLAIM_ASCENT = "mei2020.ascent"
 WORKER = "proofs_checks.mei2020_smoothness:worker"
 #: Relative allowance for the finite-difference error of the curvature probes.
 FD_RTOL = 1e-6
@@ -74,6 +76,22 @@ STATEMENT_ASCENT = (
 def smoothness_constant(gamma: float) -> float:
     """L = 8/(1 − γ)³ (Mei et al. 2020, Lemma 7)."""
     return 8.0 / (1.0 - gamma) ** 3
+
+
+def ascent_rhs(eta: float, L: float, grad_sq: Any) -> Any:
+    """η(1 − Lη/2)‖∇J‖², the least rise J(θ + η∇J) − J(θ) of an L-smooth J for 0 < η ≤ 1/L (‖∇J‖²/(2L) at η = 1/L)."""
+    return eta * (1.0 - L * eta / 2.0) * np.asarray(grad_sq)
+
+
+def ascent_short(rise: Any, need: Any, floor: float) -> Any:
+    """Where the ascent inequality fails beyond rounding: a step with RHS above ``floor`` and rise < RHS − floor.
+
+    ``need`` is :func:`ascent_rhs`; a NaN rise (a non-finite step) counts as short. Steps whose RHS is at the
+    float floor are not tested (their rise is rounding noise). The one inequality of both the check
+    (:func:`assess_ascent`) and the search (:mod:`proofs_checks.falsify.classic`). Elementwise.
+    """
+    rise, need = np.asarray(rise), np.asarray(need)
+    return (need > floor) & ~(rise >= need - floor)
 
 
 def curvature_probe(mdp: TabularMDP, theta: Array, u: Array, h: float = FD_STEP) -> tuple[float, float]:
@@ -217,11 +235,11 @@ def assess_ascent(measurements: dict[str, Any], conditions: dict[str, Any], *, L
     gsq = np.asarray(measurements["grad_sq"], dtype=np.float64)
     floor = gap_floor(float(measurements["J_star"]), float(conditions.get("gamma", 0.0)))
     rise = np.diff(J)
-    need = gsq[:-1] / (2.0 * L)
+    eta = float(measurements["eta"])
+    need = ascent_rhs(eta, L, gsq[:-1])
     usable = need > floor
     bound = {"L": L, "rhs": "‖∇J(θ_t)‖²/(2L)", "floor": floor}
     reasons = unmet(conditions, ["reward_unit"])
-    eta = float(measurements["eta"])
     if not np.isclose(eta * L, 1.0, rtol=1e-12):
         reasons.append(f"the run's step η = {eta:g} is not 1/L = {1.0 / L:g}")
     if not usable.any():
@@ -235,9 +253,17 @@ def assess_ascent(measurements: dict[str, Any], conditions: dict[str, Any], *, L
     }
     if reasons:
         return CheckResult(
-            CLAIM, STATEMENT_ASCENT, "pg", conditions, measured, bound, "inconclusive", None, {"reasons": reasons}
+            CLAIM_ASCENT,
+            STATEMENT_ASCENT,
+            "pg",
+            conditions,
+            measured,
+            bound,
+            "inconclusive",
+            None,
+            {"reasons": reasons},
         )
-    short = (rise < need - floor) & usable
+    short = ascent_short(rise, need, floor)
     idx = np.flatnonzero(usable)
     evidence: dict[str, Any] = {
         "worst_step": int(idx[int(np.argmin(ratio))]),
@@ -247,7 +273,7 @@ def assess_ascent(measurements: dict[str, Any], conditions: dict[str, Any], *, L
     if short.any():
         evidence["first_violating_step"] = first_index(short)
     return CheckResult(
-        CLAIM, STATEMENT_ASCENT, "pg", conditions, measured, bound, verdict, float(ratio.min()) - 1.0, evidence
+        CLAIM_ASCENT, STATEMENT_ASCENT, "pg", conditions, measured, bound, verdict, float(ratio.min()) - 1.0, evidence
     )
 
 

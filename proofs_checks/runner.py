@@ -19,43 +19,42 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from . import claims as claims_registry
 from .context import Context, Mode
 from .report import markdown, verdict_table, write_atomic, write_results
 from .result import CheckResult
 from .sweep import CODE_HASH, Sweep
 
-#: Check modules in report order.
-MODULES: tuple[str, ...] = (
-    "proofs_checks.pdl",
-    "proofs_checks.mei2020_smoothness",
-    "proofs_checks.mei2020_lojasiewicz",
-    "proofs_checks.mei2020_rate",
-    "proofs_checks.mei2020_bandit",
-    "proofs_checks.agarwal2021_npg_rate",
-    "proofs_checks.c1_faster_than_pg",
-    "proofs_checks.ascent",  # reuses the C1 sweep's runs
-    "proofs_checks.c2_sample_complexity",
-)
+
+def modules() -> tuple[str, ...]:
+    """The check modules in report order: a query of the claim registry (:func:`proofs_checks.claims.check_modules`)."""
+    return claims_registry.check_modules()
+
+
+#: Check modules in report order (as registered when the runner was imported; :func:`modules` is current).
+MODULES: tuple[str, ...] = modules()
 
 
 def available() -> list[ModuleType]:
     """The importable check modules, in report order."""
-    return [importlib.import_module(m) for m in MODULES]
+    return [importlib.import_module(m) for m in modules()]
 
 
 def claims() -> list[str]:
-    """Stable identifiers of every check."""
-    return [m.CLAIM for m in available()]
+    """The ids ``r1theory verify`` checks (one module may verify several), in report order."""
+    return [c.id for c in claims_registry.verified()]
 
 
 def select(pattern: str | None) -> list[ModuleType]:
-    """Modules whose claim matches ``pattern``: a glob (``mei2020.*``) or a prefix (``c1``)."""
+    """Modules verifying a claim whose id matches ``pattern``: a glob (``mei2020.*``) or a prefix (``c1``)."""
     mods = available()
     if not pattern:
         return mods
-    chosen = [m for m in mods if fnmatch.fnmatch(m.CLAIM, pattern) or m.CLAIM.startswith(pattern)]
+    ids = [i for i in claims() if fnmatch.fnmatch(i, pattern) or i.startswith(pattern)]
+    wanted = {claims_registry.get(i).check for i in ids}
+    chosen = [m for m in mods if m.__name__ in wanted]
     if not chosen:
-        raise ValueError(f"--only {pattern!r} matches no claim; claims are: {', '.join(m.CLAIM for m in mods)}")
+        raise ValueError(f"--only {pattern!r} matches no claim; claims are: {', '.join(claims())}")
     return chosen
 
 

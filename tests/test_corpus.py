@@ -38,7 +38,7 @@ def _id(p: Path) -> str:
 def test_corpus_holds_the_counterexamples_found_and_every_file_pairs_up():
     assert RECORDS, "corpus/ has no counterexample record"
     found = {(json.loads(p.read_text())["claim"], json.loads(p.read_text())["method"]) for p in RECORDS}
-    assert ("ascent", "r1-same") in found  # paper-claims.md §5.3: V2 is not always an ascent direction
+    assert ("ascent.stated-step", "r1-same") in found  # paper-claims.md §5.3: V2 is not always an ascent direction
     referenced = {CORPUS / json.loads(p.read_text())["mdp"] for p in RECORDS}
     assert referenced == set(CORPUS.glob("*.mdp.json")), "an MDP file without a record, or a record without one"
 
@@ -52,7 +52,7 @@ def test_counterexample_replays(record):
     assert m.quantity == json.loads(record.read_text())["violation"]["quantity"]
 
 
-@pytest.mark.parametrize("record", _records("ascent"), ids=_id)
+@pytest.mark.parametrize("record", _records("ascent.stated-step"), ids=_id)
 def test_ascent_counterexample_with_the_engine_api(record):
     cand, rec = fz.load_counterexample(record)
     d = r1.direction(rec["method"], cand.mdp, cand.theta, damping=cand.damping, param=cand.param)
@@ -67,7 +67,7 @@ def test_ascent_counterexample_with_the_engine_api(record):
 
 
 @pytest.mark.parametrize(
-    "record", [p for p in _records("ascent") if json.loads(p.read_text())["method"] == "r1-same"], ids=_id
+    "record", [p for p in _records("ascent.stated-step") if json.loads(p.read_text())["method"] == "r1-same"], ids=_id
 )
 def test_v2_counterexample_exactly(record):
     """One-state instances: ⟨V2, ∇J⟩ < 0 at 50 digits from the saved θ, r, λ (θ read as exact rationals).
@@ -120,7 +120,7 @@ def _exact_logits(cand, theta):
     return list(h.subs(values).evalf(60)), jac
 
 
-@pytest.mark.parametrize("record", _records("c1"), ids=_id)
+@pytest.mark.parametrize("record", _records("c1.tuned-progress"), ids=_id)
 def test_c1_counterexample_with_r1_iterate(record):
     """The re-tuned steps, run by ``r1.iterate`` (not falsify's loop), reproduce the progress deficit."""
     cand, rec = fz.load_counterexample(record)

@@ -33,8 +33,8 @@ def _planted(monkeypatch, name, candidates, violated):
         v = bool(violated(c))
         return fz.Measurement(v, "planted", 1.0 if v else 0.0, 0.5, "<=", 0.0, "planted" if v else "")
 
-    claim = fz.Claim(name, "a planted claim", ("pg",), "pg", lambda m: candidates, measure, lambda m: m.measured)
-    monkeypatch.setitem(fz.CLAIMS, name, claim)
+    claim = fz.Falsifiable(name, "a planted claim", ("pg",), "pg", lambda m: candidates, measure, lambda m: m.measured)
+    monkeypatch.setitem(fz.FALSIFIABLE, name, claim)
     return claim
 
 
@@ -84,9 +84,11 @@ def test_reduction_pass_keeps_a_violating_state_alone(monkeypatch):
     two = fz.Candidate(mdp, theta, 1e-4, 1e-4 / 8.0)
     assert fz.measure_ascent(two, "r1-same").violated
     monkeypatch.setitem(
-        fz.CLAIMS, "ascent", dataclasses.replace(fz.CLAIMS["ascent"], candidates=lambda m: st.just(two))
+        fz.FALSIFIABLE,
+        "ascent.stated-step",
+        dataclasses.replace(fz.FALSIFIABLE["ascent.stated-step"], candidates=lambda m: st.just(two)),
     )
-    res = fz.search("ascent", "r1-same", budget=5, seed=0)
+    res = fz.search("ascent.stated-step", "r1-same", budget=5, seed=0)
     assert res.found and (res.candidate.mdp.S, res.candidate.mdp.A) == (1, 3)
     np.testing.assert_array_equal(res.candidate.theta, V2_BANDIT.theta)
 
@@ -101,8 +103,8 @@ def test_no_violation_within_budget():
     "args,message",
     [
         (("nope", None), "unknown claim 'nope'"),
-        (("ascent", "bogus"), "unknown method 'bogus'"),
-        (("c1", "pg"), "not applicable to claim 'c1'"),
+        (("ascent.stated-step", "bogus"), "unknown method 'bogus'"),
+        (("c1.tuned-progress", "pg"), "not applicable to claim 'c1.tuned-progress'"),
         (("mei2020.ascent", "r1-grad"), "not applicable"),
         (("agarwal2021.npg-rate", "pg"), "choose one of: npg"),
     ],
@@ -115,7 +117,7 @@ def test_resolve_errors_name_the_choices(args, message):
 @pytest.mark.parametrize("budget", [0, -1, 2.5, True])
 def test_budget_must_be_a_positive_integer(budget):
     with pytest.raises(ValueError, match="budget must be a positive integer"):
-        fz.search("ascent", budget=budget)
+        fz.search("ascent.stated-step", budget=budget)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -175,24 +177,31 @@ def test_c1_refuses_r1_eigen_where_the_top_eigenvalue_is_repeated():
 def v2_claim(monkeypatch):
     """The ascent claim with candidates fixed to the V2 bandit (the real measurement, a one-point search)."""
     monkeypatch.setitem(
-        fz.CLAIMS, "ascent", dataclasses.replace(fz.CLAIMS["ascent"], candidates=lambda m: st.just(V2_BANDIT))
+        fz.FALSIFIABLE,
+        "ascent.stated-step",
+        dataclasses.replace(fz.FALSIFIABLE["ascent.stated-step"], candidates=lambda m: st.just(V2_BANDIT)),
     )
 
 
 def test_cli_saves_a_counterexample_that_replays(v2_claim, tmp_path, capsys):
     out = tmp_path / "found"
-    assert main(["falsify", "ascent", "--method", "r1-same", "--budget", "5", "--seed", "7", "--out", str(out)]) == 0
+    assert (
+        main(
+            ["falsify", "ascent.stated-step", "--method", "r1-same", "--budget", "5", "--seed", "7", "--out", str(out)]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "FOUND" in text and "cos(direction, ∇J)" in text
-    record = out / "ascent-r1-same-seed7.json"
+    record = out / "ascent.stated-step-r1-same-seed7.json"
     rec = json.loads(record.read_text())
     for key in ("mdp", "theta", "damping", "step", "claim", "method", "violation", "seed"):
         assert key in rec
     assert (rec["claim"], rec["method"], rec["seed"], rec["mdp"]) == (
-        "ascent",
+        "ascent.stated-step",
         "r1-same",
         7,
-        "ascent-r1-same-seed7.mdp.json",
+        "ascent.stated-step-r1-same-seed7.mdp.json",
     )
     assert rec["violation"]["quantity"] == "cos(direction, ∇J)" and rec["violation"]["bound"] == 0.0
     mdp = tabular_mdps.load(out / rec["mdp"])
@@ -214,13 +223,13 @@ def test_cli_reports_none_found_and_writes_nothing(tmp_path, capsys):
     [
         (["falsify"], "the following arguments are required: CLAIM"),
         (["falsify", "frobnicate"], "unknown claim 'frobnicate'"),
-        (["falsify", "c1", "--method", "pg"], "not applicable to claim 'c1'"),
+        (["falsify", "c1.tuned-progress", "--method", "pg"], "not applicable to claim 'c1.tuned-progress'"),
         (["falsify", "mei2020.lojasiewicz", "--method", "r1-same"], "not applicable"),
-        (["falsify", "ascent", "--method", "sgd"], "unknown method 'sgd'"),
-        (["falsify", "ascent", "--budget", "0"], "--budget must be a positive integer"),
-        (["falsify", "ascent", "--budget", "-3"], "--budget must be a positive integer"),
-        (["falsify", "ascent", "--budget", "many"], "--budget must be a positive integer"),
-        (["falsify", "ascent", "--seed", "-1"], "--seed must be an integer >= 0"),
+        (["falsify", "ascent.stated-step", "--method", "sgd"], "unknown method 'sgd'"),
+        (["falsify", "ascent.stated-step", "--budget", "0"], "--budget must be a positive integer"),
+        (["falsify", "ascent.stated-step", "--budget", "-3"], "--budget must be a positive integer"),
+        (["falsify", "ascent.stated-step", "--budget", "many"], "--budget must be a positive integer"),
+        (["falsify", "ascent.stated-step", "--seed", "-1"], "--seed must be an integer >= 0"),
     ],
 )
 def test_usage_errors_exit_2(argv, message, capsys):
@@ -234,7 +243,7 @@ def test_out_must_be_a_folder(tmp_path, capsys):
     f = tmp_path / "file"
     f.write_text("x")
     with pytest.raises(SystemExit) as exc:
-        main(["falsify", "ascent", "--out", str(f)])
+        main(["falsify", "ascent.stated-step", "--out", str(f)])
     assert exc.value.code == 2 and "not a folder" in capsys.readouterr().err
 
 
@@ -242,7 +251,7 @@ def test_cli_help_lists_every_claim(capsys):
     with pytest.raises(SystemExit):
         main(["falsify", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for name in fz.CLAIMS:
+    for name in fz.FALSIFIABLE:
         assert name in text
 
 
@@ -252,7 +261,7 @@ def _write(path: Path, doc) -> Path:
 
 
 def test_load_counterexample_rejects_bad_records(v2_claim, tmp_path):
-    res = fz.search("ascent", "r1-same", budget=2, seed=0)
+    res = fz.search("ascent.stated-step", "r1-same", budget=2, seed=0)
     record = fz.save_counterexample(res, tmp_path)
     good = json.loads(record.read_text())
     cases = {
@@ -269,3 +278,44 @@ def test_load_counterexample_rejects_bad_records(v2_claim, tmp_path):
             fz.load_counterexample(_write(tmp_path / f"{name}.json", doc))
     with pytest.raises(ValueError, match="nothing to save"):
         fz.save_counterexample(fz.search("mei2020.ascent", budget=2, seed=0), tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# One id per claim: the registry (proofs_checks.claims) is what falsify, verify and `claims` ask
+# ------------------------------------------------------------------------------------------------
+def test_falsify_searches_exactly_the_registry_ids_marked_falsifiable():
+    from proofs_checks import claims, runner
+
+    assert list(fz.FALSIFIABLE) == [c.id for c in claims.falsifiable()]
+    assert len(set(claims.ids())) == len(claims.ids())  # one id per claim
+    for c in claims.falsifiable():
+        assert fz.FALSIFIABLE[c.id].statement == c.statement
+    assert runner.claims() == [c.id for c in claims.verified()]
+    # ids shared by a check and a search name one statement: the check module's
+    assert {c.id for c in claims.verified()} & set(fz.FALSIFIABLE) == {
+        "mei2020.ascent",
+        "mei2020.lojasiewicz",
+        "agarwal2021.npg-rate",
+    }
+
+
+def test_a_verify_only_claim_is_refused_with_the_ids_that_can_be_searched(capsys):
+    with pytest.raises(ValueError, match="has no falsifiable measurement") as exc:
+        fz.resolve("c1.faster-than-pg")
+    for name in fz.FALSIFIABLE:
+        assert name in str(exc.value)
+    with pytest.raises(SystemExit) as stop:
+        main(["falsify", "ascent"])  # the check's ascent (C1 runs), not the stated-step search
+    assert stop.value.code == 2 and "claims that can be searched" in capsys.readouterr().err
+
+
+def test_claims_lists_every_id_with_its_statement_and_where_it_is_checked(capsys):
+    from proofs_checks import claims
+
+    assert main(["claims"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == claims.ids()
+    by_id = {line.split()[0]: line for line in lines}
+    assert "[verify, falsify]" in by_id["mei2020.lojasiewicz"]
+    assert "[falsify]" in by_id["ascent.stated-step"] and "[verify]" in by_id["ascent"]
+    assert claims.get("c1.tuned-progress").statement in by_id["c1.tuned-progress"]

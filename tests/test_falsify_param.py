@@ -48,7 +48,7 @@ NEURAL_BANDIT = fz.Candidate(_bandit([0.0, 0.01, 0.0]), NEURAL_THETA, 1e-6, None
 def _one_point(monkeypatch, claim, cand):
     """``claim`` with its parametrised candidates fixed to ``cand`` (the real measurement, a one-point search)."""
     monkeypatch.setitem(
-        fz.CLAIMS, claim, dataclasses.replace(fz.CLAIMS[claim], param_candidates=lambda m, k: st.just(cand))
+        fz.FALSIFIABLE, claim, dataclasses.replace(fz.FALSIFIABLE[claim], param_candidates=lambda m, k: st.just(cand))
     )
 
 
@@ -82,7 +82,7 @@ def _ascent_pairs():
         out.append((mdp, theta))
     for record in CORPUS_RECORDS:
         cand, rec = fz.load_counterexample(record)
-        if rec["claim"] == "ascent" and cand.kind == "tabular":
+        if rec["claim"] == "ascent.stated-step" and cand.kind == "tabular":
             out.append((cand.mdp, cand.theta))
     return out
 
@@ -105,7 +105,7 @@ def test_one_hot_log_linear_ascent_measurements_equal_the_tabular_ones(method):
 
 
 def test_one_hot_features_reproduce_the_tabular_v2_counterexamples_of_the_corpus():
-    ascent = [p for p in CORPUS_RECORDS if json.loads(p.read_text())["claim"] == "ascent"]
+    ascent = [p for p in CORPUS_RECORDS if json.loads(p.read_text())["claim"] == "ascent.stated-step"]
     assert ascent
     for record in ascent:
         cand, rec = fz.load_counterexample(record)
@@ -117,7 +117,7 @@ def test_one_hot_features_reproduce_the_tabular_v2_counterexamples_of_the_corpus
         assert hot.margin > hot.tolerance
 
 
-@pytest.mark.parametrize("stem", ["c1-r1-same-seed0", "c1-r1-eigen-seed0"])
+@pytest.mark.parametrize("stem", ["c1.tuned-progress-r1-same-seed0", "c1.tuned-progress-r1-eigen-seed0"])
 def test_one_hot_log_linear_c1_measurement_equals_the_tabular_one(stem):
     cand, rec = fz.load_counterexample(CORPUS / f"{stem}.json")
     a, b = fz.measure_c1(cand, rec["method"]), fz.measure_c1(_one_hot(cand), rec["method"])
@@ -189,8 +189,8 @@ def test_reduction_drops_a_state_and_a_dead_feature_of_a_log_linear_candidate(mo
     par = r1.LogLinear(phi)
     two = fz.Candidate(mdp, np.zeros(2), 1e-6, fz.stated_step("r1-same", 0.0, 1e-6, par), param=par)
     assert fz.measure_ascent(two, "r1-same").violated
-    _one_point(monkeypatch, "ascent", two)
-    res = fz.search("ascent", "r1-same", budget=3, seed=0, param="log-linear")
+    _one_point(monkeypatch, "ascent.stated-step", two)
+    res = fz.search("ascent.stated-step", "r1-same", budget=3, seed=0, param="log-linear")
     assert res.found and res.param == "log-linear"
     c = res.candidate
     assert (c.mdp.S, c.mdp.A, c.theta.shape) == (1, 3, (1,))
@@ -209,8 +209,8 @@ def test_reduction_drops_a_state_and_a_dead_hidden_unit_of_a_neural_candidate(mo
     theta = np.concatenate([W1.ravel(), b1, W2.ravel(), b2])
     big = fz.Candidate(mdp, theta, 1e-6, None, param=r1.NeuralSoftmax(2, 3, (3,)))
     assert fz.measure_ascent(big, "r1-same").violated
-    _one_point(monkeypatch, "ascent", big)
-    res = fz.search("ascent", "r1-same", budget=3, seed=0, param="neural")
+    _one_point(monkeypatch, "ascent.stated-step", big)
+    res = fz.search("ascent.stated-step", "r1-same", budget=3, seed=0, param="neural")
     assert res.found and res.candidate.param.hidden == (2,) and res.candidate.mdp.S == 1
     np.testing.assert_array_equal(res.candidate.theta, NEURAL_THETA)
     np.testing.assert_array_equal(res.candidate.param.inputs, [[1.0]])
@@ -219,11 +219,11 @@ def test_reduction_drops_a_state_and_a_dead_hidden_unit_of_a_neural_candidate(mo
 
 @pytest.mark.parametrize("cand,kind", [(LOGLIN_BANDIT, "log-linear"), (NEURAL_BANDIT, "neural")])
 def test_parametrised_counterexample_round_trips_and_replays(monkeypatch, tmp_path, cand, kind):
-    _one_point(monkeypatch, "ascent", cand)
-    res = fz.search("ascent", "r1-same", budget=2, seed=7, param=kind)
+    _one_point(monkeypatch, "ascent.stated-step", cand)
+    res = fz.search("ascent.stated-step", "r1-same", budget=2, seed=7, param=kind)
     assert res.found and res.candidate.kind == kind
     record = fz.save_counterexample(res, tmp_path)
-    assert record.name == f"ascent-r1-same-{kind}-seed7.json"
+    assert record.name == f"ascent.stated-step-r1-same-{kind}-seed7.json"
     rec = json.loads(record.read_text())
     assert rec["param"]["kind"] == kind and rec["instance"]["param"] == kind
     loaded, _ = fz.load_counterexample(record)
@@ -257,8 +257,10 @@ def _write(path: Path, doc) -> Path:
 
 
 def test_load_rejects_bad_parametrised_records(monkeypatch, tmp_path):
-    _one_point(monkeypatch, "ascent", LOGLIN_BANDIT)
-    good = json.loads(fz.save_counterexample(fz.search("ascent", budget=1, param="log-linear"), tmp_path).read_text())
+    _one_point(monkeypatch, "ascent.stated-step", LOGLIN_BANDIT)
+    good = json.loads(
+        fz.save_counterexample(fz.search("ascent.stated-step", budget=1, param="log-linear"), tmp_path).read_text()
+    )
     cases = {
         "kind": ({**good, "param": {"kind": "quadratic"}}, "field param must be an object whose kind"),
         "features": ({**good, "param": {"kind": "log-linear", "features": [[1.0]]}}, "param.features must have"),
@@ -292,15 +294,17 @@ def test_classic_claims_are_tabular_only(claim, kind, tmp_path):
         fz.search(claim, budget=1, param=kind)
     with pytest.raises(ValueError, match="stated for tabular softmax only"):
         fz.run(claim, None, 1, 0, tmp_path, param=kind)
-    m = fz.CLAIMS[claim].measure(dataclasses.replace(LOGLIN_BANDIT, iterations=3), fz.CLAIMS[claim].default_method)
+    m = fz.FALSIFIABLE[claim].measure(
+        dataclasses.replace(LOGLIN_BANDIT, iterations=3), fz.FALSIFIABLE[claim].default_method
+    )
     assert not m.applicable and "tabular softmax only" in m.reason
 
 
 def test_unknown_parametrisation_kind():
     with pytest.raises(ValueError, match="unknown parametrisation 'quadratic'; choose one of: tabular, log-linear"):
-        fz.resolve("ascent", None, "quadratic")
+        fz.resolve("ascent.stated-step", None, "quadratic")
     with pytest.raises(ValueError, match="unknown parametrisation"):
-        fz.search("c1", budget=1, param="quadratic")
+        fz.search("c1.tuned-progress", budget=1, param="quadratic")
 
 
 def test_c1_r1_eigen_applicability_uses_the_parametrisations_fisher():
@@ -324,8 +328,8 @@ def test_tabular_search_is_unchanged_by_the_param_option():
     imported, so the same seed can search differently in processes that imported different modules;
     see the falsify module docstring. Two searches in one process see the same modules.)
     """
-    a = fz.search("ascent", "r1-same", budget=400, seed=14)
-    b = fz.search("ascent", "r1-same", budget=400, seed=14, param="tabular")
+    a = fz.search("ascent.stated-step", "r1-same", budget=400, seed=14)
+    b = fz.search("ascent.stated-step", "r1-same", budget=400, seed=14, param="tabular")
     assert (a.found, a.examples, a.calls, a.param, b.param) == (b.found, b.examples, b.calls, "tabular", "tabular")
     if a.found:
         assert a.candidate is not None and b.candidate is not None and a.candidate.param is None
@@ -339,10 +343,10 @@ def test_tabular_search_is_unchanged_by_the_param_option():
 @pytest.mark.parametrize(
     "claim,method,kind,budget",
     [
-        ("ascent", "r1-same", "log-linear", 60),
-        ("ascent", "r1-precond", "neural", 60),
-        ("c1", "r1-grad", "log-linear", 3),
-        ("c1", "r1-eigen", "neural", 2),
+        ("ascent.stated-step", "r1-same", "log-linear", 60),
+        ("ascent.stated-step", "r1-precond", "neural", 60),
+        ("c1.tuned-progress", "r1-grad", "log-linear", 3),
+        ("c1.tuned-progress", "r1-eigen", "neural", 2),
     ],
 )
 def test_parametrised_searches_run_and_report_their_parametrisation(claim, method, kind, budget):
@@ -367,22 +371,33 @@ def test_feature_and_parameter_strategies(data):
 # The command line
 # ------------------------------------------------------------------------------------------------
 def test_cli_param_saves_a_parametrised_counterexample(monkeypatch, tmp_path, capsys):
-    _one_point(monkeypatch, "ascent", LOGLIN_BANDIT)
+    _one_point(monkeypatch, "ascent.stated-step", LOGLIN_BANDIT)
     out = tmp_path / "found"
-    argv = ["falsify", "ascent", "--method", "r1-same", "--param", "log-linear", "--budget", "2", "--seed", "7"]
+    argv = [
+        "falsify",
+        "ascent.stated-step",
+        "--method",
+        "r1-same",
+        "--param",
+        "log-linear",
+        "--budget",
+        "2",
+        "--seed",
+        "7",
+    ]
     assert main([*argv, "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "--param log-linear" in text and "parametrisation: log-linear" in text
     assert "FOUND" in text and "param=log-linear(k=1)" in text and "phi[0] = " in text
-    record = out / "ascent-r1-same-log-linear-seed7.json"
-    assert record.exists() and (out / "ascent-r1-same-log-linear-seed7.mdp.json").exists()
+    record = out / "ascent.stated-step-r1-same-log-linear-seed7.json"
+    assert record.exists() and (out / "ascent.stated-step-r1-same-log-linear-seed7.mdp.json").exists()
     assert fz.replay(record).violated
 
 
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["falsify", "ascent", "--param", "quadratic"], "argument --param: invalid choice: 'quadratic'"),
+        (["falsify", "ascent.stated-step", "--param", "quadratic"], "argument --param: invalid choice: 'quadratic'"),
         (["falsify", "mei2020.ascent", "--param", "log-linear"], "stated for tabular softmax only"),
         (["falsify", "agarwal2021.npg-rate", "--param", "neural"], "stated for tabular softmax only"),
     ],

@@ -194,7 +194,7 @@ def test_positive_definite_preconditioners_ascend(method, data):
     Candidates are those of ``r1theory falsify ascent``: generic MDPs and the stress regime (dominant
     action, λ ≤ 1e-3, reward near-ties) where V2 fails.
     """
-    cand = data.draw(fz.CLAIMS["ascent"].candidates(method))
+    cand = data.draw(fz.FALSIFIABLE["ascent.stated-step"].candidates(method))
     m = fz.measure_ascent(cand, method)
     assert not m.violated, m.reason
     if method in ("npg-damped", "r1-grad", "r1-precond", "r1-eigen") and m.details["gradient_norm"] > 1e-100:
@@ -206,7 +206,7 @@ def test_positive_definite_preconditioners_ascend(method, data):
 @given(st.data())
 def test_agarwal2021_theorem53_from_uniform(data):
     """V*(ρ) − V^(t)(ρ) ≤ log|A|/(ηt) + 1/((1−γ)²t), t = 1..T, NPG from θ = 0, any η > 0."""
-    cand = data.draw(fz.CLAIMS["agarwal2021.npg-rate"].candidates("npg"))
+    cand = data.draw(fz.FALSIFIABLE["agarwal2021.npg-rate"].candidates("npg"))
     m = fz.measure_npg_rate(cand, "npg")
     assert m.applicable and not m.violated, m.reason
 
@@ -261,9 +261,11 @@ def test_mei2020_theorem4_with_running_min(mdp, data):
     assert np.all(run.gap <= coef / (c**2 * t) + 1e3 * EPS * _scales(mdp)[1])
 
 
-@pytest.mark.parametrize("name", [n for n in fz.CLAIMS if n != "c1"])  # c1 tunes steps: test_falsify.py
+@pytest.mark.parametrize(
+    "name", [n for n in fz.FALSIFIABLE if n != "c1.tuned-progress"]
+)  # c1 tunes steps: test_falsify.py
 def test_falsify_candidates_meet_their_claims_conditions(name):
-    claim = fz.CLAIMS[name]
+    claim = fz.FALSIFIABLE[name]
 
     @settings(max_examples=20, database=None)
     @given(claim.candidates(claim.default_method))
