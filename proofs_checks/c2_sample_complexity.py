@@ -58,6 +58,7 @@ import numpy as np
 import r1theory as r1
 from r1theory import stochastic
 from r1theory._types import Array, IntArray
+from r1theory.numerics import TINY, cosine
 from r1theory.sampler import BoolArray
 
 from .context import Context
@@ -452,11 +453,6 @@ def _z_threshold(k: int, alpha: float = 1e-3) -> float:
     return NormalDist().inv_cdf(1.0 - alpha / (2.0 * max(k, 1)))
 
 
-def _cos(x: Array, y: Array) -> float:
-    nx, ny = float(np.linalg.norm(x)), float(np.linalg.norm(y))
-    return float(np.vdot(x, y) / (nx * ny)) if nx > 0 and ny > 0 else float("nan")
-
-
 def _bias_rows(res: dict[str, Any], batch: int) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     g = np.asarray(res["gradient"])
@@ -465,10 +461,10 @@ def _bias_rows(res: dict[str, Any], batch: int) -> dict[str, Any]:
         bias = same - ind
         rows[f"B={b}"] = {
             "bias_norm": float(np.linalg.norm(bias)),
-            "relative_bias": float(np.linalg.norm(bias)) / max(float(np.linalg.norm(ind)), 1e-300),
-            "cos_same_grad": _cos(same, g),
-            "cos_indep_grad": _cos(ind, g),
-            "cos_same_indep": _cos(same, ind),
+            "relative_bias": float(np.linalg.norm(bias)) / max(float(np.linalg.norm(ind)), TINY),
+            "cos_same_grad": cosine(same, g),
+            "cos_indep_grad": cosine(ind, g),
+            "cos_same_indep": cosine(same, ind),
             "same_ascent": bool(np.vdot(same, g) > 0),
         }
     return rows
@@ -508,7 +504,7 @@ def _bias_results(st: Setting, lam: float, res_by_label: dict[str, dict[str, Any
             "mc_one_sample_B1": {"z_vs_exact_same": z_same_vs_exact, "z_vs_independent": z_same_vs_indep},
             f"mc_{est}_B1": {
                 "bias_norm": float(np.linalg.norm(g_s - g_i)),
-                "relative_bias": float(np.linalg.norm(g_s - g_i)) / max(float(np.linalg.norm(g_i)), 1e-300),
+                "relative_bias": float(np.linalg.norm(g_s - g_i)) / max(float(np.linalg.norm(g_i)), TINY),
                 "max_z": z_run,
             },
         }
@@ -563,7 +559,7 @@ def _bias_results(st: Setting, lam: float, res_by_label: dict[str, dict[str, Any
         row: dict[str, Any] = {}
         for b in (1, st.batch):
             change = np.asarray(res[f"same_0_B{b}"]) - np.asarray(res[f"same_V_B{b}"])
-            scale = max(float(np.linalg.norm(res[f"same_V_B{b}"])), 1e-300)
+            scale = max(float(np.linalg.norm(res[f"same_V_B{b}"])), TINY)
             s_blocks = np.linalg.norm(np.asarray(res[f"sens_B{b}"]), axis=1)
             row[f"B={b}"] = {
                 "change_b0_vs_bV": float(np.linalg.norm(change)),

@@ -46,6 +46,7 @@ import numpy as np
 
 from r1theory import Run, TabularMDP, evaluate, rates
 from r1theory.evaluation import Optimal
+from r1theory.numerics import TINY
 
 from ._classic import describe_instance, gap_floor, pick, random_grid, unmet
 from ._classic import standing as standing_conditions
@@ -145,7 +146,7 @@ def assess_bound(
         return CheckResult(
             CLAIM, STATEMENT_BOUND, "pg", conditions, measured, bnd, "fails", float(-np.log10(ratio.max())), evidence
         )
-    slack = float(-np.log10(max(float(ratio.max()), 1e-300)))
+    slack = float(-np.log10(max(float(ratio.max()), TINY)))
     evidence["slack_unit"] = "decades"
     return CheckResult(CLAIM, STATEMENT_BOUND, "pg", conditions, measured, bnd, "holds", slack, evidence)
 

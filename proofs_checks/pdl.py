@@ -33,6 +33,7 @@ import numpy as np
 
 from r1theory import PolicyPoint, TabularMDP, trajectory
 from r1theory._types import Array
+from r1theory.numerics import TINY
 
 from ._classic import (
     condition_bound,
@@ -142,7 +143,7 @@ def assess(
     else:
         verdict = "fails"
         evidence["first_violation_step"] = first_index(err > tolerance)
-    slack = float(np.log10(tolerance / max(float(err.max()), 1e-300)))
+    slack = float(np.log10(tolerance / max(float(err.max()), TINY)))
     evidence["slack_unit"] = "decades below the tolerance"
     return CheckResult(CLAIM, STATEMENT, variant, conditions, measured, bound, verdict, slack, evidence)
 
