@@ -17,6 +17,12 @@ configuration (seeds, when needed, are part of the configuration, drawn from
 ``SeedSequence(root).spawn`` by the check that plans the tasks), the cache key is the same, and
 the cached value is the same.
 
+Plugins (:mod:`proofs_checks.plugins`) loaded in this process reach every worker: each task carries
+the records of the loaded plugins and the worker loads those it has not loaded yet before running
+it (a file plugin from its recorded source, so a Dask worker needs no copy of the file; a module
+plugin by name, so it must be installed there). While plugins are loaded, the cache key also covers
+their sources.
+
 On a cluster, each task is submitted under its cache key as the Dask key; the worker computes the
 result and returns it, and this process writes it to the cache (atomically, as it arrives), so the
 workers need no access to the cache folder. The workers must run the same code: each checks that
@@ -39,6 +45,7 @@ import numpy as np
 
 from tabular_mdps.files import atomic_write
 
+from . import plugins as _plugins
 from .progress import Progress
 from .result import jsonable
 
@@ -82,8 +89,13 @@ class Task:
 
     @property
     def key(self) -> str:
-        """SHA-256 of the function name, configuration, cache version and the hash of the code it runs."""
+        """SHA-256 of the function name, configuration, cache version and the hash of the code it runs.
+
+        The code includes the loaded plugins, if any (:func:`proofs_checks.plugins.digest`).
+        """
         code = _KEY_HASH["figures" if self.fn.startswith("figures") else "checks"]
+        if extra := _plugins.digest():
+            code = f"{code}+{extra}"
         return hashlib.sha256(f"{CACHE_VERSION}|{code}|{self.fn}|{self.config_json}".encode()).hexdigest()
 
 
@@ -120,16 +132,24 @@ def load_result(path: Path) -> dict[str, Any]:
     return out
 
 
-def execute(fn: str, config_json: str, path: str | None) -> dict[str, Any]:
-    """Run one task and, when ``path`` is given, store its result there atomically."""
+def execute(fn: str, config_json: str, path: str | None, plugins: Sequence[_plugins.Plugin] = ()) -> dict[str, Any]:
+    """Run one task and, when ``path`` is given, store its result there atomically.
+
+    ``plugins`` (the parent's :func:`proofs_checks.plugins.loaded`) are loaded first where missing.
+    """
+    _plugins.ensure(plugins)
     result = _resolve(fn)(json.loads(config_json))
     if path is not None:
         save_result(Path(path), result)
     return result
 
 
-def execute_remote(fn: str, config_json: str, code_hash: str) -> dict[str, Any]:
+def execute_remote(
+    fn: str, config_json: str, code_hash: str, plugins: Sequence[_plugins.Plugin] = ()
+) -> dict[str, Any]:
     """Run one task on a Dask worker, after checking that the worker runs the client's code.
+
+    The client's ``plugins`` are loaded on the worker first (file plugins from their recorded source).
 
     Raises
     ------
@@ -142,7 +162,7 @@ def execute_remote(fn: str, config_json: str, code_hash: str) -> dict[str, Any]:
             f"this Dask worker runs different r1theory code (code hash {CODE_HASH[:12]}…) than the client "
             f"({code_hash[:12]}…); install the same version of the project on every worker"
         )
-    return execute(fn, config_json, None)
+    return execute(fn, config_json, None, plugins)
 
 
 #: Scheduler addresses accepted by :class:`Sweep`: ``protocol://rest`` with a dask.distributed protocol.
@@ -254,9 +274,10 @@ class Sweep:
                     p.unlink(missing_ok=True)  # corrupt: recompute
         todo = [t for t in unique if t not in done]
         bar = Progress(label, len(todo), self.stream, enabled=self.progress)
-        args = [(t.fn, t.config_json, None if self.path(t) is None else str(self.path(t))) for t in todo]
+        loaded = _plugins.loaded()
+        args = [(t.fn, t.config_json, None if self.path(t) is None else str(self.path(t)), loaded) for t in todo]
         if self.scheduler is not None and todo:
-            self._run_dask(todo, done, bar)
+            self._run_dask(todo, done, bar, loaded)
         elif self.jobs == 1 or len(todo) <= 1:
             for t, a in zip(todo, args, strict=True):
                 done[t] = execute(*a)
@@ -271,7 +292,13 @@ class Sweep:
         self.computed += len(todo)
         return [done[t] for t in tasks]
 
-    def _run_dask(self, todo: list[Task], done: dict[Task, dict[str, Any]], bar: Progress) -> None:
+    def _run_dask(
+        self,
+        todo: list[Task],
+        done: dict[Task, dict[str, Any]],
+        bar: Progress,
+        loaded: tuple[_plugins.Plugin, ...],
+    ) -> None:
         """Compute ``todo`` on the Dask cluster; cache each result here as it arrives."""
         assert self.scheduler is not None
         if self._unreachable is not None:  # do not wait for the connect timeout again in every run
@@ -288,7 +315,7 @@ class Sweep:
         with client:
             futures = {
                 client.submit(
-                    execute_remote, t.fn, t.config_json, CODE_HASH, key=f"r1theory-task-{t.key}", pure=False
+                    execute_remote, t.fn, t.config_json, CODE_HASH, loaded, key=f"r1theory-task-{t.key}", pure=False
                 ): t
                 for t in todo
             }
