@@ -263,7 +263,7 @@ def test_load_rejects_bad_parametrised_records(monkeypatch, tmp_path):
     )
     cases = {
         "kind": ({**good, "param": {"kind": "quadratic"}}, "field param must be an object whose kind"),
-        "features": ({**good, "param": {"kind": "log-linear", "features": [[1.0]]}}, "param.features must have"),
+        "features": ({**good, "param": {"kind": "log-linear", "features": [[1.0]]}}, "param.features must be"),
         "nan": ({**good, "param": {"kind": "log-linear", "features": "x"}}, "param.features"),
         "theta": ({**good, "theta": [[0.0, 0.0, 0.0]]}, "theta must be a finite array of shape \\(1,\\)"),
         "hidden": ({**good, "param": {"kind": "neural", "hidden": [0]}}, "param.hidden must be"),

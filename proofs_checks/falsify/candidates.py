@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from r1theory import LogLinear, NeuralSoftmax, Parametrisation, PolicyPoint, TabularMDP, TabularSoftmax, policy_point
 from r1theory._types import Array
+from r1theory.policies import PARAM_KINDS as ENGINE_PARAM_KINDS
 from tabular_mdps.strategies import features, parameter_vectors
 
 __all__ = [
@@ -35,8 +36,8 @@ __all__ = [
     "point",
 ]
 
-#: Parametrisation kinds a search can fuzz over (``search(..., param=kind)``, ``--param``).
-PARAM_KINDS: tuple[str, ...] = ("tabular", "log-linear", "neural")
+#: Parametrisation kinds a search can fuzz over (``search(..., param=kind)``, ``--param``): the engine's spec kinds.
+PARAM_KINDS: tuple[str, ...] = ENGINE_PARAM_KINDS
 #: ``neural`` candidates: one hidden tanh layer of width 1 … NEURAL_MAX_WIDTH, one-hot state inputs.
 NEURAL_MAX_WIDTH = 4
 #: Largest |θ_i| drawn for a log-linear or neural candidate (features are bounded by 3, so logits by 30·k).
@@ -51,12 +52,10 @@ def param_kind(param: Parametrisation | None) -> str:
     TypeError
         For anything else (only these three can be searched over, saved and replayed).
     """
-    if param is None or isinstance(param, TabularSoftmax):
-        return "tabular"
-    if isinstance(param, LogLinear):
-        return "log-linear"
-    if isinstance(param, NeuralSoftmax):
-        return "neural"
+    if param is None:
+        return TabularSoftmax.kind
+    if isinstance(param, TabularSoftmax | LogLinear | NeuralSoftmax):
+        return param.kind
     raise TypeError(
         "param must be None, TabularSoftmax, LogLinear or NeuralSoftmax (r1theory.policies); "
         f"got {type(param).__name__}"

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 import tabular_mdps
-from r1theory import LogLinear, NeuralSoftmax, Parametrisation, TabularMDP
-from r1theory._types import Array
+from r1theory import Parametrisation, TabularMDP, TabularSoftmax
+from r1theory.policies import from_spec
 from tabular_mdps.files import atomic_write
 
-from .candidates import PARAM_KINDS, Candidate, param_kind
+from .candidates import Candidate, param_kind
 from .registry import FALSIFIABLE, resolve
 from .search import SearchResult
 
@@ -44,14 +44,8 @@ def _stem(claim: str, method: str, seed: int, param: str = "tabular") -> str:
 
 
 def _param_record(c: Candidate) -> dict[str, Any]:
-    """The record's ``param`` field: the kind and, for log-linear and neural policies, what rebuilds them."""
-    par = c.param
-    if isinstance(par, LogLinear):
-        return {"kind": "log-linear", "features": par.features.tolist()}
-    if isinstance(par, NeuralSoftmax):
-        assert par.inputs is not None
-        return {"kind": "neural", "hidden": list(par.hidden), "inputs": par.inputs.tolist()}
-    return {"kind": "tabular"}
+    """The record's ``param`` field: the parametrisation's own spec (``Parametrisation.to_spec``)."""
+    return {"kind": TabularSoftmax.kind} if c.param is None else c.param.to_spec()
 
 
 def save_counterexample(result: SearchResult, out: str | os.PathLike[str]) -> Path:
@@ -114,48 +108,13 @@ def _optional_float(rec: dict[str, Any], key: str, path: Path) -> float | None:
     return float(v)
 
 
-def _finite_array(value: Any, key: str, path: Path) -> Array:
-    """A finite float array from a JSON value, or ValueError naming the field."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"{path}: field {key} must be a finite numeric array; got {value!r}")
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: field {key} is not a numeric array ({exc})") from None
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{path}: field {key} must be finite")
-    return arr
-
-
 def _param_from_record(spec: Any, mdp: TabularMDP, path: Path) -> Parametrisation | None:
-    """The parametrisation of a record's ``param`` field; None (tabular softmax) when the field is absent."""
-    if spec is None:
-        return None  # a record written before parametrisations existed: tabular softmax
-    if not isinstance(spec, dict) or spec.get("kind") not in PARAM_KINDS:
-        raise ValueError(
-            f"{path}: field param must be an object whose kind is one of {', '.join(PARAM_KINDS)}; got {spec!r}"
-        )
-    kind = spec["kind"]
-    if kind == "tabular":
-        return None
-    if kind == "log-linear":
-        phi = _finite_array(spec.get("features"), "param.features", path)
-        if phi.ndim != 3 or phi.shape[:2] != (mdp.S, mdp.A) or phi.shape[2] < 1:
-            raise ValueError(
-                f"{path}: field param.features must have shape (S, A, k) = ({mdp.S}, {mdp.A}, k ≥ 1); got {phi.shape}"
-            )
-        return LogLinear(phi)
-    hidden = spec.get("hidden")
-    if (
-        not isinstance(hidden, list)
-        or not 1 <= len(hidden) <= 2
-        or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden)
-    ):
-        raise ValueError(f"{path}: field param.hidden must be a list of one or two positive integers; got {hidden!r}")
-    inputs = None if spec.get("inputs") is None else _finite_array(spec["inputs"], "param.inputs", path)
-    if inputs is not None and (inputs.ndim != 2 or inputs.shape[0] != mdp.S or inputs.shape[1] < 1):
-        raise ValueError(f"{path}: field param.inputs must have shape (S, m) = ({mdp.S}, m ≥ 1); got {inputs.shape}")
-    return NeuralSoftmax(mdp.S, mdp.A, tuple(hidden), inputs)
+    """The parametrisation of a record's ``param`` field (:func:`r1theory.policies.from_spec`); None for tabular.
+
+    An absent field (a record written before parametrisations existed) is tabular softmax.
+    """
+    par = from_spec(spec, mdp.S, mdp.A, where=f"{path}: field param")
+    return None if isinstance(par, TabularSoftmax) else par
 
 
 def load_counterexample(path: str | os.PathLike[str]) -> tuple[Candidate, dict[str, Any]]:
