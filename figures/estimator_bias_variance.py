@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from proofs_checks.context import Context
+from r1theory.numerics import TINY
 
 from . import _c2, _style
 
@@ -35,7 +36,7 @@ SAME, INDEP = _style.color("r1-same"), "#17becf"
 
 def relative_bias(same: np.ndarray, indep: np.ndarray) -> float:
     """‖same − indep‖ / ‖indep‖."""
-    return float(np.linalg.norm(same - indep) / max(float(np.linalg.norm(indep)), 1e-300))
+    return float(np.linalg.norm(same - indep) / max(float(np.linalg.norm(indep)), TINY))
 
 
 def data(ctx: Context) -> dict[str, Any]:
