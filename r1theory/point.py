@@ -19,6 +19,7 @@ from ._validate import as_real_array, check_finite, check_shape
 from .evaluation import Evaluation, _evaluate
 from .mdp import TabularMDP
 from .policies import Linearisation, Parametrisation, TabularSoftmax
+from .score import combine_scores
 from .softmax import log_softmax
 
 
@@ -49,8 +50,23 @@ class PolicyPoint:
 
     @property
     def gradient(self) -> Array:
-        """∇_θ J = Jᵀ ∂J/∂ℓ (for tabular softmax, ∂J/∂θ(s, a) = d(s) π(a|s) A(s, a)/(1 − γ))."""
-        return self.lin.pullback(self.logit_gradient)
+        """∇_θ J = Jᵀ ∂J/∂ℓ (for tabular softmax, ∂J/∂θ(s, a) = d(s) π(a|s) A(s, a)/(1 − γ)).
+
+        For another parametrisation the logit gradient g_ℓ is centred per state before the pullback, as
+        g_ℓ(s, ·) − π_s Σ_a g_ℓ(s, a) (:func:`r1theory.score.combine_scores`; the dominant action's entry
+        is formed without cancellation). Σ_a g_ℓ(s, a) = d(s)Σ_a π A/(1 − γ) = 0 in exact arithmetic
+        (Σ_a π(a|s)A(s, a) = 0), so this is the identity mathematically; numerically, the row sums of the
+        uncentred g_ℓ carry the rounding of the Q-sized advantages (up to ~1e-11 of max|g_ℓ(s, ·)|
+        observed), and Jᵀ would pass it on along every per-state logit shift the parametrisation can
+        express (a per-state bias feature, a neural output bias): a direction along which J is constant
+        would get a gradient of rounding noise. After centring the rows sum to ~ε·max|g_ℓ(s, ·)|. The
+        π-weighted (oblique) centring moves an entry by π(a|s) times the row sum, so small entries of a
+        near-deterministic π keep their relative accuracy (the orthogonal centring subtracts the mean
+        from every entry alike). Tabular softmax keeps g_ℓ itself (its closed forms are written for it).
+        """
+        if self.param.is_tabular:
+            return self.logit_gradient
+        return self.lin.pullback(combine_scores(self.logit_gradient, self.pi))
 
 
 def resolve(mdp: TabularMDP, param: Parametrisation | None) -> Parametrisation:

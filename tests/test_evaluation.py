@@ -237,3 +237,22 @@ def test_dominant_action_advantage_is_accurate(ref):
     exact_A0 = q[0] - (p[0] * q[0] + p[1] * q[1])
     assert abs(float(exact_A0)) > 0
     assert float(ev.A[0, 0]) == pytest.approx(float(exact_A0), rel=1e-8, abs=0)  # approx has abs=1e-12 by default!
+
+
+def test_optimal_reports_the_lowest_index_among_tied_actions() -> None:
+    """Ties in Q* (issue #14): a*(s) is the lowest index among the actions within the tie tolerance of max_a Q*.
+
+    State 0: action 0 loops (Q* = 0), action 1 (r = 0) leads to state 1 (r = 1 forever, V = 2 at γ = 1/2), action
+    2 (r = 1) to state 2 (r = 0 forever): Q*(0, 1) = Q*(0, 2) = 1 exactly. Policy iteration starts from
+    argmax_a r(0, a) = 2 and never strictly improves on it; the canonical report is action 1, with gap 0.
+    """
+    P = np.zeros((3, 3, 3))
+    P[0, 0, 0] = P[0, 1, 1] = P[0, 2, 2] = 1.0
+    P[1, :, 1] = P[2, :, 2] = 1.0
+    r = np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    opt = r1.optimal(r1.TabularMDP(P, r, 0.5, [1.0, 0.0, 0.0]))
+    assert opt.Q[0, 1] == opt.Q[0, 2] == 1.0
+    assert opt.actions.tolist() == [1, 0, 0]
+    np.testing.assert_array_equal(opt.pi, np.eye(3)[[1, 0, 0]])
+    assert opt.gap.tolist() == [0.0, 0.0, 0.0]
+    assert opt.J == 1.0
