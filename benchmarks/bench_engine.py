@@ -48,7 +48,6 @@ ratio >= target (see ``_timing.py`` and README.md).
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -56,7 +55,16 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
-from _timing import describe, emit, fmt_time, load_note, speedup, time_interleaved
+from _timing import (
+    describe,
+    done,
+    emit,
+    fmt_time,
+    load_note,
+    paired_ratio,
+    start,
+    time_interleaved,
+)
 
 from r1theory import (
     METHODS,
@@ -76,8 +84,8 @@ SEED = 20_240_611
 GAMMA = 0.9
 DAMPING = 1e-2
 #: Seconds of timed rounds per benchmark (at least ``REPEATS`` rounds are always taken).
-BUDGET = 2.5
-REPEATS = 5
+BUDGET = 4.0
+REPEATS = 9
 
 PG_S, PG_A = 2000, 8
 PG_TARGET_MAX_FACTOR = 1.5  # policy_gradient ≤ 1.5 × floor
@@ -104,7 +112,10 @@ def random_mdp(rng: np.random.Generator, S: int, A: int, gamma: float) -> Tabula
 
 def bench_policy_gradient(rng: np.random.Generator) -> None:
     S, A = PG_S, PG_A
-    print(f"[policy_gradient] S={S} A={A} gamma={GAMMA}, dense P ({S * A * S * 8 / 2**20:.0f} MiB)", flush=True)
+    print(
+        f"[policy_gradient] S={S} A={A} gamma={GAMMA}, dense P ({S * A * S * 8 / 2**20:.0f} MiB)",
+        flush=True,
+    )
     t0 = time.perf_counter()
     mdp = random_mdp(rng, S, A, GAMMA)
     print(f"  built the MDP in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -145,20 +156,22 @@ def bench_policy_gradient(rng: np.random.Generator) -> None:
         scipy.linalg.lu_solve(lu_fixed, r_pi_fixed, check_finite=False)
         scipy.linalg.lu_solve(lu_fixed, rho, trans=1, check_finite=False)
 
+    # the BENCH pair alone, so that its rounds are short (floor and engine ~0.1 s each) and many
     t = time_interleaved(
+        {"floor": floor, "policy_gradient": lambda: policy_gradient(mdp, theta)},
+        repeats=15,
+        budget=2 * BUDGET,
+        max_time=6 * BUDGET,
+    )
+    t |= time_interleaved(
         {
-            "floor": floor,
-            "policy_gradient": lambda: policy_gradient(mdp, theta),
             "P_pi": form_P_pi,
             "lu_factor": lambda: scipy.linalg.lu_factor(M_fixed, check_finite=False),
             "2 lu_solve": two_solves,
             "expected_next": lambda: mdp.expected_next(V_fixed),
         },
-        repeats=8,
-        budget=2 * BUDGET,
-        min_sample=0.05,
-        settle=0.1,
-        max_time=4 * BUDGET,
+        repeats=5,
+        max_time=BUDGET,
     )
     print(describe("floor (P_π, I − γP_π, lu_factor, 2 lu_solve)", t["floor"]))
     print(describe("policy_gradient(mdp, θ)", t["policy_gradient"]))
@@ -168,10 +181,10 @@ def bench_policy_gradient(rng: np.random.Generator) -> None:
     print(describe("  lu_solve ×2 (V, d)", t["2 lu_solve"]))
     print(describe("  expected_next(V) = P @ V (engine, for Q)", t["expected_next"]))
     print(load_note(t["floor"]))
-    ratio = speedup(t["floor"], t["policy_gradient"])
+    ratio = paired_ratio(t["floor"], t["policy_gradient"])
     print(
-        f"  policy_gradient costs {1.0 / ratio:.3f}× the floor (target ≤ {PG_TARGET_MAX_FACTOR}×); "
-        f"ratio = t_floor / t_pg = {ratio:.3f}, target ≥ {1.0 / PG_TARGET_MAX_FACTOR:.4f}",
+        f"  policy_gradient costs {1.0 / ratio.median:.3f}× the floor (target ≤ {PG_TARGET_MAX_FACTOR}×); "
+        f"ratio = t_floor / t_pg = {ratio}, target ≥ {1.0 / PG_TARGET_MAX_FACTOR:.4f}",
         flush=True,
     )
     emit("policy_gradient_vs_floor", ratio, 1.0 / PG_TARGET_MAX_FACTOR)
@@ -219,7 +232,9 @@ def bench_directions(rng: np.random.Generator) -> None:
         g = pt.gradient.ravel()
         return np.linalg.pinv(dense_fisher(pt), hermitian=True) @ g
 
-    def dense_npg_damped(solve: Callable[[np.ndarray, np.ndarray], np.ndarray] = spd_solve) -> np.ndarray:
+    def dense_npg_damped(
+        solve: Callable[[np.ndarray, np.ndarray], np.ndarray] = spd_solve,
+    ) -> np.ndarray:
         pt = policy_point(mdp, theta)
         g = pt.gradient.ravel()
         M = dense_fisher(pt)
@@ -235,7 +250,9 @@ def bench_directions(rng: np.random.Generator) -> None:
         M[diag, diag] += lam
         return spd_solve(M, g)
 
-    def dense_r1_grad(solve: Callable[[np.ndarray, np.ndarray], np.ndarray] = spd_solve) -> np.ndarray:
+    def dense_r1_grad(
+        solve: Callable[[np.ndarray, np.ndarray], np.ndarray] = spd_solve,
+    ) -> np.ndarray:
         pt = policy_point(mdp, theta)
         g = pt.gradient.ravel()
         M = np.outer(g, g)
@@ -299,9 +316,15 @@ def bench_directions(rng: np.random.Generator) -> None:
     dense_routes = {
         "npg": ("eval + dense F + pinv(F, hermitian=True) @ g", dense_npg),
         "npg-damped": ("eval + dense F + Cholesky solve (F + λI)", dense_npg_damped),
-        "r1-eigen": ("eval + dense F + eigsh(k=1) + Cholesky (λI + σvvᵀ)", dense_r1_eigen),
+        "r1-eigen": (
+            "eval + dense F + eigsh(k=1) + Cholesky (λI + σvvᵀ)",
+            dense_r1_eigen,
+        ),
         "r1-grad": ("eval + Cholesky solve (λI + ggᵀ)", dense_r1_grad),
-        "r1-same": ("(info) cheapest: eval + dense U + Uᵀ(w Â/(λ+‖u‖²))", dense_r1_same),
+        "r1-same": (
+            "(info) cheapest: eval + dense U + Uᵀ(w Â/(λ+‖u‖²))",
+            dense_r1_same,
+        ),
         "r1-precond": ("eval + dense U + form I/λ − UᵀCU + matvec", dense_r1_precond),
     }
     methods = [m for m in METHODS if m != "pg"]
@@ -324,7 +347,10 @@ def bench_directions(rng: np.random.Generator) -> None:
     got_sub = literal_r1_same_solves(literal_rows)
     np.testing.assert_allclose(got_sub, want_sub, rtol=0, atol=1e-8 * float(np.max(np.abs(want_sub))))
     np.testing.assert_allclose(
-        sherman_morrison_r1_same_fixed(), direction_at(pt_fixed, "r1-same", lam).ravel(), rtol=0, atol=1e-12
+        sherman_morrison_r1_same_fixed(),
+        direction_at(pt_fixed, "r1-same", lam).ravel(),
+        rtol=0,
+        atol=1e-12,
     )
 
     for method in methods:
@@ -349,47 +375,59 @@ def bench_directions(rng: np.random.Generator) -> None:
         print(describe(f"dense: {label}", t["dense"]))
         if method == "r1-precond":
             print(describe("dense, matrix-free: g/λ − Uᵀ(c ∘ Ug) (info)", t["matrix-free"]))
-            print(f"  (info) speed-up vs the matrix-free dense variant: {speedup(t['matrix-free'], t['engine']):.1f}×")
+            mf = paired_ratio(t["matrix-free"], t["engine"])
+            print(f"  (info) speed-up vs the matrix-free dense variant: {mf.median:.1f}×")
         if "lu" in t:
             print(describe("dense, numpy.linalg.solve instead (info)", t["lu"]))
-            print(f"  (info) speed-up vs the numpy.linalg.solve variant: {speedup(t['lu'], t['engine']):.1f}×")
+            print(
+                f"  (info) speed-up vs the numpy.linalg.solve variant: {paired_ratio(t['lu'], t['engine']).median:.1f}×"
+            )
         if method == "npg":
             print(describe("natural_gradient(mdp, θ)", t["natural_gradient"]))
         print(describe(f"direction('{method}', mdp, θ{damping})", t["engine"]))
         print(load_note(t["engine"]))
         if method == "npg":
-            ratio_ng = speedup(t["dense"], t["natural_gradient"])
-            print(f"  natural_gradient speed-up {ratio_ng:.1f}× (target ≥ {DIR_TARGET_SPEEDUP:g}×)")
+            ratio_ng = paired_ratio(t["dense"], t["natural_gradient"])
+            print(f"  natural_gradient speed-up {ratio_ng} (target ≥ {DIR_TARGET_SPEEDUP:g}×)")
             emit("natural_gradient_vs_dense", ratio_ng, DIR_TARGET_SPEEDUP)
-        ratio = speedup(t["dense"], t["engine"])
+        ratio = paired_ratio(t["dense"], t["engine"])
         if method == "r1-same":
             m = R1_SAME_LITERAL_SAMPLES
-            t_literal = t["eval + U"].best + n * t["literal solves"].best / m
+            literal = [
+                prefix + n * solves / m
+                for prefix, solves in zip(t["eval + U"].samples, t["literal solves"].samples, strict=True)
+            ]
+            t_literal = sorted(literal)[len(literal) // 2]
             print(describe("eval + dense U", t["eval + U"]))
             print(describe(f"{m} per-sample Cholesky solves of λI + uuᵀ", t["literal solves"]))
-            print(f"  literal dense route: eval + U + {n} solves = {fmt_time(t_literal)} (scaled from {m} solves)")
             print(
-                f"  (info) speed-up vs the cheapest dense code above (dense U, Sherman–Morrison per sample): "
-                f"{ratio:.1f}×"
+                f"  literal dense route: eval + U + {n} solves = {fmt_time(t_literal)} (median; scaled from {m} solves)"
             )
-            print(describe("(info) that code at a fixed point, no eval", t["SM at a fixed point"]))
+            print(f"  (info) speed-up vs the cheapest dense code above (dense U, Sherman–Morrison per sample): {ratio}")
+            print(
+                describe(
+                    "(info) that code at a fixed point, no eval",
+                    t["SM at a fixed point"],
+                )
+            )
             print(describe("(info) direction_at at a fixed point", t["engine at a fixed point"]))
             print(
                 "  (info) direction alone vs the cheapest dense code: "
-                f"{speedup(t['SM at a fixed point'], t['engine at a fixed point']):.1f}×"
+                f"{paired_ratio(t['SM at a fixed point'], t['engine at a fixed point']).median:.1f}×"
             )
-            ratio = t_literal / t["engine"].best
-        print(f"  direction {method} speed-up {ratio:.1f}× (target ≥ {DIR_TARGET_SPEEDUP:g}×)", flush=True)
+            ratio = paired_ratio(literal, t["engine"])
+        print(
+            f"  direction {method} speed-up {ratio} (target ≥ {DIR_TARGET_SPEEDUP:g}×)",
+            flush=True,
+        )
         emit(f"direction_{method}_vs_dense", ratio, DIR_TARGET_SPEEDUP)
 
 
 def main() -> int:
-    t0 = time.perf_counter()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"[bench_engine] numpy {np.__version__}, scipy {scipy.__version__}, {os.cpu_count()} CPUs, load {load}")
+    t0 = start("bench_engine")
     bench_policy_gradient(np.random.default_rng(SEED))
     bench_directions(np.random.default_rng(SEED + 1))
-    print(f"[bench_engine] done in {fmt_time(time.perf_counter() - t0)}", flush=True)
+    done("bench_engine", t0)
     return 0
 
 

@@ -19,23 +19,29 @@ started GMRES), one direction at this size, and the peak memory of ``evaluate`` 
 against the size of P.
 
 OpenBLAS note: GMRES spends much of its time in BLAS-1 calls (dot, norm) on length-S vectors,
-which OpenBLAS threads; on a machine whose cores are busy, those threads wait for each other and a
-solve can take 20–50× longer (for the floor and the engine alike). Compare ratios, not times, and
-re-run on a quiet machine; ``OPENBLAS_NUM_THREADS=1`` avoids the stalls.
+which OpenBLAS threads; on a machine whose cores are busy, threaded calls wait for each other and a
+solve took 20–50× longer (for the floor and the engine alike). ``_timing.start`` pins the BLAS
+threads (1 by default), which avoids those stalls.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import tracemalloc
 
 import numpy as np
-import scipy
 import scipy.sparse
 import scipy.sparse.linalg
-from _timing import describe, emit, fmt_time, speedup, time_interleaved
+from _timing import (
+    describe,
+    done,
+    emit,
+    fmt_time,
+    paired_ratio,
+    start,
+    time_interleaved,
+)
 
 import r1theory as r1
 import tabular_mdps
@@ -72,9 +78,7 @@ def splu_detail(rng: np.random.Generator) -> None:
 
 
 def main() -> int:
-    t_start = time.perf_counter()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"[bench_sparse] numpy {np.__version__}, scipy {scipy.__version__}, {os.cpu_count()} CPUs, load {load}")
+    t_start = start("bench_sparse")
     rng = np.random.default_rng(SEED)
     t0 = time.perf_counter()
     mdp = sparse_garnet(S, A, BRANCHING, GAMMA, SEED)
@@ -120,15 +124,15 @@ def main() -> int:
 
     t = time_interleaved(
         {"floor": floor, "evaluate": lambda: r1.evaluate(mdp, pi)},
-        repeats=5,
+        repeats=7,
         min_sample=0.0,
-        budget=20.0,
+        budget=25.0,
         max_repeats=15,
         max_time=90.0,
     )
     print(describe("floor (2 × gmres, rtol 1e-12, prebuilt P_π)", t["floor"]))
     print(describe("evaluate(mdp, π)", t["evaluate"]))
-    ratio = speedup(t["floor"], t["evaluate"])
+    ratio = paired_ratio(t["floor"], t["evaluate"])
 
     # informational: the engine's extra work and the other exact quantities at this size
     parts = time_interleaved(
@@ -162,12 +166,12 @@ def main() -> int:
     splu_detail(rng)
 
     print(
-        f"  evaluate costs {1.0 / ratio:.3f}× the floor (target ≤ {TARGET_MAX_FACTOR}×); "
-        f"ratio = t_floor / t_evaluate = {ratio:.3f}, target ≥ {1.0 / TARGET_MAX_FACTOR:.4f}",
+        f"  evaluate costs {1.0 / ratio.median:.3f}× the floor (target ≤ {TARGET_MAX_FACTOR}×); "
+        f"ratio = t_floor / t_evaluate = {ratio}, target ≥ {1.0 / TARGET_MAX_FACTOR:.4f}",
         flush=True,
     )
     emit("sparse_evaluate_vs_gmres_floor", ratio, 1.0 / TARGET_MAX_FACTOR)
-    print(f"[bench_sparse] done in {fmt_time(time.perf_counter() - t_start)}", flush=True)
+    done("bench_sparse", t_start)
     return 0
 
 

@@ -5,13 +5,20 @@ Usage::
     python benchmarks/run.py                 # every bench_*.py, in name order
     python benchmarks/run.py bench_engine    # only the named scripts (with or without .py)
 
-Each script runs in a subprocess with this interpreter, one after the other (never in parallel:
-they time things). A BENCH line is ``BENCH <name> ratio=<value> target=<value>``; by the one
-convention of this directory (``_timing.py``, README.md) the ratio is time(baseline) /
-time(measured) and passes iff ratio >= target, so no per-benchmark table is needed.
+    python benchmarks/run.py --threads 2     # pin BLAS to 2 threads instead of 1
 
-Exit status 0 iff every script exits 0, prints at least one BENCH line, prints no malformed
-BENCH line, no benchmark name repeats, and every ratio meets its target; 1 otherwise.
+Each script runs in a subprocess with this interpreter, one after the other (never in parallel:
+they time things), with its BLAS/OpenMP threads pinned to ``--threads`` (default 1): the
+environment variables OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS and
+R1_BENCH_THREADS are set for it, and the script pins again with threadpoolctl and states the
+count (``[<script>] BLAS threads: N``). A BENCH line is
+``BENCH <name> ratio=<median> target=<value> spread=<min>..<max>``; by the one convention of this
+directory (``_timing.py``, README.md) the ratio is time(baseline) / time(measured), the median of
+paired per-round ratios, and passes iff ratio >= target, so no per-benchmark table is needed.
+
+Exit status 0 iff every script exits 0, states the pinned thread count, prints at least one BENCH
+line, prints no malformed BENCH line, no benchmark name repeats, and every ratio meets its target;
+1 otherwise.
 """
 
 from __future__ import annotations
@@ -25,7 +32,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _timing import BenchResult, parse_bench_line
+from _timing import (
+    DEFAULT_THREADS,
+    THREADS_ENV,
+    THREADS_RE,
+    BenchResult,
+    parse_bench_line,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,6 +48,7 @@ class ScriptRun:
     path: Path
     returncode: int | None = None
     seconds: float = 0.0
+    threads: int | None = None
     results: list[BenchResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -50,9 +64,16 @@ def discover(selected: list[str]) -> list[Path]:
     return [p for p in scripts if p.stem in wanted]
 
 
-def run_script(path: Path, timeout: float) -> ScriptRun:
+def run_script(path: Path, timeout: float, threads: int) -> ScriptRun:
     run = ScriptRun(path=path)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    n = str(threads)
+    pins = {
+        "OPENBLAS_NUM_THREADS": n,
+        "OMP_NUM_THREADS": n,
+        "MKL_NUM_THREADS": n,
+        THREADS_ENV: n,
+    }
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **pins)
     timed_out = threading.Event()
     t0 = time.perf_counter()
     with subprocess.Popen(
@@ -75,6 +96,8 @@ def run_script(path: Path, timeout: float) -> ScriptRun:
             assert proc.stdout is not None
             for line in proc.stdout:  # echo as it arrives
                 print(line, end="", flush=True)
+                if (m := THREADS_RE.match(line)) is not None:
+                    run.threads = int(m["n"])
                 if line.startswith("BENCH ") or line.rstrip() == "BENCH":
                     res = parse_bench_line(line)
                     if res is None:
@@ -91,13 +114,17 @@ def run_script(path: Path, timeout: float) -> ScriptRun:
         run.problems.append(f"exit status {run.returncode}")
     if not run.results:
         run.problems.append("printed no BENCH line")
+    if run.threads is None:
+        run.problems.append("did not state its BLAS threads (call _timing.start first)")
+    elif run.threads != threads:
+        run.problems.append(f"ran {run.threads} BLAS thread(s), not the requested {threads}")
     return run
 
 
 def summarize(runs: list[ScriptRun]) -> bool:
     ok = True
     seen: dict[str, str] = {}
-    rows: list[tuple[str, str, str, str, str]] = []
+    rows: list[tuple[str, ...]] = []
     for run in runs:
         for res in run.results:
             if res.name in seen:
@@ -105,9 +132,19 @@ def summarize(runs: list[ScriptRun]) -> bool:
             seen.setdefault(res.name, run.path.name)
             status = "ok" if res.ok else "MISS"
             ok &= res.ok
-            rows.append((run.path.name, res.name, f"{res.ratio:.4g}", f"{res.target:.4g}", status))
+            spread = f"{res.lo:.4g}..{res.hi:.4g}"
+            rows.append(
+                (
+                    run.path.name,
+                    res.name,
+                    f"{res.ratio:.4g}",
+                    f"{res.target:.4g}",
+                    spread,
+                    status,
+                )
+            )
         ok &= not run.problems
-    headers = ("script", "benchmark", "ratio", "target", "status")
+    headers = ("script", "benchmark", "ratio", "target", "spread", "status")
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
 
     def line(cells: tuple[str, ...]) -> str:
@@ -116,7 +153,7 @@ def summarize(runs: list[ScriptRun]) -> bool:
 
     print()
     print("=" * 80)
-    print("Benchmark summary (ratio = t_baseline / t_measured; passes iff ratio >= target)")
+    print("Benchmark summary (ratio = median over rounds of t_baseline / t_measured; passes iff ratio >= target)")
     print(line(headers))
     print(line(tuple("-" * w for w in widths)))
     for row in rows:
@@ -138,20 +175,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scripts", nargs="*", help="bench_*.py scripts to run (default: all)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per script (default 600)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help=f"BLAS/OpenMP threads per benchmark process (default {DEFAULT_THREADS})",
+    )
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
     scripts = discover(args.scripts)
     if not scripts:
         print(f"no bench_*.py scripts in {HERE}")
         return 1
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"[run] {len(scripts)} script(s) with {sys.executable}; {os.cpu_count()} CPUs, load average {load}")
+    print(
+        f"[run] {len(scripts)} script(s) with {sys.executable}; {os.cpu_count()} CPUs, load average {load}; "
+        f"BLAS threads pinned to {args.threads}"
+    )
     if os.getloadavg()[0] > (os.cpu_count() or 1):
         print("[run] WARNING: the machine is busy (load average above the CPU count); timings are unreliable")
     runs = []
     for path in scripts:
         print(f"\n[run] === {path.name} ===", flush=True)
-        runs.append(run_script(path, args.timeout))
-    return 0 if summarize(runs) else 1
+        runs.append(run_script(path, args.timeout, args.threads))
+    ok = summarize(runs)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"[run] load average at the end {load}; BLAS threads pinned to {args.threads}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
