@@ -25,7 +25,7 @@ def cosine(x: Array, y: Array) -> float:
     """cos(x, y) = ⟨x, y⟩/(‖x‖₂‖y‖₂) over all entries; NaN if x or y is 0 or has a non-finite entry.
 
     Each vector is divided by its largest |entry| first (the cosine is scale-invariant), so entries of
-    size 1e-200 or 1e200 give the same cosine as entries of size 1.
+    size 1e-200 or 1e200 give the same cosine as entries of size 1; the result is clipped to [−1, 1].
     """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     sx = float(np.max(np.abs(x))) if x.size else 0.0
@@ -33,4 +33,5 @@ def cosine(x: Array, y: Array) -> float:
     if not (sx > 0.0 and sy > 0.0 and math.isfinite(sx) and math.isfinite(sy)):
         return math.nan
     xs, ys = x / sx, y / sy
-    return float(np.vdot(xs, ys) / (np.linalg.norm(xs) * np.linalg.norm(ys)))
+    c = float(np.vdot(xs, ys) / (np.linalg.norm(xs) * np.linalg.norm(ys)))
+    return min(1.0, max(-1.0, c))  # rounding can put |c| an ulp above 1
