@@ -10,6 +10,9 @@ Two parts per (family, method, λ), reusing the C1 sweep's runs (no recomputatio
   same-sample expectation ``r1-same`` (V2) has no such guarantee (paper-claims.md §5.3).
 * ``monotone`` — J(θ_{t+1}) ≥ J(θ_t) − tolerance along the run at the method's tuned step
   (the step on which the C1 ``tuned`` verdict rests), tolerance 1e-12·(1 + |J*|).
+
+Not the same statement as ``ascent.stated-step`` (:mod:`proofs_checks.falsify.ascent_stated_step`: one
+step at the smoothness-certified step λ/L, at any θ), hence a different id (:mod:`proofs_checks.claims`).
 """
 
 from __future__ import annotations

@@ -21,9 +21,11 @@ function with η = 1/L):
 
     J(θ_{t+1}) − J(θ_t) ≥ ‖∇J(θ_t)‖² / (2L),
 
-checked at every step whose right side is above the float floor max(1e3·ε·(1 + |J*|),
-10·ε·(1 + γ)/(1 − γ)·(1 + |J*|)) (below it, the
-difference of two values is rounding noise); a step violates it when the left side falls short
+reported under its own id ``mei2020.ascent`` (:mod:`proofs_checks.claims`; Lemma 7 itself is
+``mei2020.smoothness``), the id ``r1theory falsify`` searches it under too. It is checked at every step
+whose right side (:func:`ascent_rhs`) is above the float floor max(1e3·ε·(1 + |J*|),
+10·ε·(1 + γ)/(1 − γ)·(1 + |J*|)) (below it, the difference of two values is rounding noise); a step
+violates it when the left side falls short (:func:`ascent_short`, shared with the search)
 by more than that floor.
 """
 
