@@ -10,23 +10,38 @@ from __future__ import annotations
 from . import rates, steps
 from .batch import BatchEvaluation, evaluate_batch
 from .diagnostics import Diagnostic, centred_cosine, fisher_diagnostics
-from .directions import DAMPED_METHODS, METHODS, direction, direction_at
+from .directions import direction, direction_at
 from .estimators import ESTIMATORS, GradientSample, Moments, exact_moments, gradient_moments, sample_gradient
 from .evaluation import Evaluation, KrylovInfo, Optimal, advantage, evaluate, optimal
 from .fisher import ParamFisher, TabularFisher, fisher, natural_gradient, npg_closed_form
 from .iterates import Run, iterate, trajectory
 from .mdp import TabularMDP
+from .methods import (
+    CANDIDATE_METHODS,
+    DAMPED_METHODS,
+    METHODS,
+    STOCHASTIC_METHODS,
+    Method,
+    MethodNames,
+    Operator,
+    Preconditioner,
+    get_method,
+    methods,
+    register_method,
+    unregister_method,
+)
 from .point import PolicyPoint, policy_gradient, policy_point
 from .policies import LogLinear, NeuralSoftmax, Parametrisation, TabularSoftmax
 from .sampler import Episodes, StateActions, TabularSampler, rollout, sample_state_actions
 from .score import score_sq_norm, scores
 from .sherman_morrison import ShermanMorrison, sherman_morrison
 from .softmax import log_softmax, softmax
-from .stochastic import STOCHASTIC_METHODS, StochasticRun, r1_sample_expectation, stochastic_iterate
+from .stochastic import SampleDraw, StochasticRun, r1_sample_expectation, stochastic_iterate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CANDIDATE_METHODS",
     "DAMPED_METHODS",
     "ESTIMATORS",
     "METHODS",
@@ -38,13 +53,18 @@ __all__ = [
     "GradientSample",
     "KrylovInfo",
     "LogLinear",
+    "Method",
+    "MethodNames",
     "Moments",
     "NeuralSoftmax",
+    "Operator",
     "Optimal",
     "ParamFisher",
     "Parametrisation",
     "PolicyPoint",
+    "Preconditioner",
     "Run",
+    "SampleDraw",
     "ShermanMorrison",
     "StateActions",
     "StochasticRun",
@@ -62,9 +82,11 @@ __all__ = [
     "exact_moments",
     "fisher",
     "fisher_diagnostics",
+    "get_method",
     "gradient_moments",
     "iterate",
     "log_softmax",
+    "methods",
     "natural_gradient",
     "npg_closed_form",
     "optimal",
@@ -72,6 +94,7 @@ __all__ = [
     "policy_point",
     "r1_sample_expectation",
     "rates",
+    "register_method",
     "rollout",
     "sample_gradient",
     "sample_state_actions",
@@ -82,4 +105,5 @@ __all__ = [
     "steps",
     "stochastic_iterate",
     "trajectory",
+    "unregister_method",
 ]

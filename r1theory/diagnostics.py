@@ -38,20 +38,19 @@ The matrices are dense, so these diagnostics are for small and moderate instance
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from ._types import Array
 from ._validate import check_damping
-from .directions import DAMPED_METHODS, direction_at
+from .directions import direction_at
 from .fisher import PINV_RCOND, ParamFisher, TabularFisher, fisher_at, npg_closed_form
 from .mdp import TabularMDP
+from .methods import Method, get_method, methods
 from .point import PolicyPoint, policy_point, resolve
 from .policies import Parametrisation
-from .score import score_dot, score_sq_norm, scores
-from .sherman_morrison import sherman_morrison
 
 #: Largest number of parameters k (S·A for tabular softmax) for which dense diagnostics are formed.
 MAX_DENSE = 4000
@@ -77,6 +76,11 @@ class Diagnostic:
         otherwise after projecting both onto range(F)); NaN if either is 0 there.
     spectral_error, frobenius_error, relative_spectral_error : norms of Π(M − (F + λI)^{-1})Π;
         None for methods without a fixed preconditioner (``r1-same``, ``pg``).
+    top_eigenvalue, top_multiplicity : for ``r1-eigen`` only (None otherwise): σ₁ = λ_max(F) and the
+        multiplicity of σ₁, dim E of the top eigenspace E (eigenvalues within
+        :data:`r1theory.fisher.TOP_RTOL` of σ₁; :class:`r1theory.fisher.TopEigenspace`). With multiplicity
+        > 1 the best rank-1 approximation σ₁v₁v₁ᵀ is not unique and the canonical v₁ = P_E∇J/‖P_E∇J‖ is used;
+        the error norms do not depend on which unit v ∈ E is used when E is an exact eigenspace.
     """
 
     method: str
@@ -84,6 +88,8 @@ class Diagnostic:
     spectral_error: float | None
     frobenius_error: float | None
     relative_spectral_error: float | None
+    top_eigenvalue: float | None = None
+    top_multiplicity: int | None = None
 
 
 def centred_cosine(x: Array, y: Array) -> float:
@@ -139,60 +145,26 @@ class _Spectrum:
         return self.V @ ((self.V.T @ x) / self.sigma)
 
 
-def _param_preconditioner(point: PolicyPoint, method: str, lam: float, spec: _Spectrum | None) -> Array | None:
-    """Dense (k, k) preconditioner of ``method`` for a non-tabular parametrisation (θ flattened row-major).
-
-    * ``npg-damped``: (F + λI)^{-1} from the eigendecomposition of the dense F;
-    * ``r1-grad``: (λI + ggᵀ)^{-1} = (I − ggᵀ/(λ + ‖g‖²))/λ, g = ∇J;
-    * ``r1-eigen``: (λI + σ₁v₁v₁ᵀ)^{-1} with σ₁, v₁ from :meth:`ParamFisher.top_eigenpair` (the
-      pair the ``r1-eigen`` direction uses);
-    * ``r1-precond``: E[(λI + uuᵀ)^{-1}] = I/λ − Σ_{s,a} d(s)π(a|s) u_{s,a}u_{s,a}ᵀ/(λ(λ + ‖u_{s,a}‖²)),
-      Σ_{s,a} d(s)π(a|s) = 1, with the scores u_{s,a} = J_{s,a} − Σ_b π(b|s)J_{s,b} from the dense Jacobian.
-    """
-    k = int(point.theta.size)
-    if method == "npg-damped":
-        return (spec if spec is not None else _Spectrum.of(_param_fisher(point))).damped_inverse(lam)
-    if method == "r1-grad":
-        return sherman_morrison(point.gradient.ravel(), lam).dense()
-    if method == "r1-eigen":
-        sigma, v = _param_fisher(point).top_eigenpair()
-        return sherman_morrison(np.sqrt(max(sigma, 0.0)) * v.ravel(), lam).dense()
-    if method == "r1-precond":
-        U = score_dot(point.lin.jacobian(), point.pi).reshape(-1, k)  # row s·A + a is u_{s,a}
-        c = (point.ev.d[:, None] * point.pi / (lam * (lam + point.lin.score_sq_norm(point.pi)))).ravel()
-        return np.eye(k) / lam - (c[:, None] * U).T @ U
-    return None
-
-
 def _param_fisher(point: PolicyPoint) -> ParamFisher:
     F = fisher_at(point)
     assert isinstance(F, ParamFisher)
     return F
 
 
+def _damping_of(method: Method, damping: float) -> float | None:
+    return damping if method.damped else None
+
+
 def preconditioner(point: PolicyPoint, method: str, damping: float) -> Array | None:
-    """Dense preconditioner M of ``method`` at ``point`` (None if the method has none).
+    """Dense preconditioner M of ``method`` at ``point``: its record's operator, formed (None if it has none).
 
     Shape (S·A, S·A) for tabular softmax, (k, k) for another parametrisation (θ flattened row-major).
+    An undamped method's preconditioner is formed at λ = 0.
     """
-    if not point.param.is_tabular:
-        return _param_preconditioner(point, method, damping, None)
-    S, A = point.pi.shape
-    n = S * A
-    F = fisher_at(point)
-    if method == "npg-damped":
-        return np.stack([F.solve(e, damping) for e in np.eye(n)], axis=1)
-    if method == "r1-grad":
-        return sherman_morrison(point.gradient.ravel(), damping).dense()
-    if method == "r1-eigen":
-        sigma, v = F.top_eigenpair()
-        return sherman_morrison(np.sqrt(sigma) * v.ravel(), damping).dense()
-    if method == "r1-precond":
-        U = scores(point.pi)  # (S, A, A): U[s, a] = u_{s,a} on block s
-        w = point.ev.d[:, None] * point.pi / (damping * (damping + score_sq_norm(point.pi)))
-        corr = np.einsum("sa,sai,saj->sij", w, U, U)
-        return np.eye(n) / damping - _blockdiag(corr)
-    return None
+    m = get_method(method)
+    if m.preconditioner is None:
+        return None
+    return m.preconditioner(point, m.check_damping(_damping_of(m, damping))).dense()
 
 
 def _range_projector(F: TabularFisher) -> Array:
@@ -224,24 +196,38 @@ def _sym_norm(X: Array) -> float:
     return float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (X + X.T)))))
 
 
+def _with_top(out: dict[str, Diagnostic], point: PolicyPoint) -> dict[str, Diagnostic]:
+    """Record σ₁ and its multiplicity (the top eigenspace of F the ``r1-eigen`` direction uses) on its entry."""
+    if "r1-eigen" in out:
+        E = fisher_at(point).top_eigenspace()
+        out["r1-eigen"] = replace(out["r1-eigen"], top_eigenvalue=E.sigma, top_multiplicity=E.multiplicity)
+    return out
+
+
+def _diagnose(point: PolicyPoint, damping: float, cosine: Any, Pi: Array, ref: Array) -> dict[str, Diagnostic]:
+    """One :class:`Diagnostic` per registered exact method.
+
+    ``cosine(direction)`` with F⁺∇J, and for a method with a fixed preconditioner M (its record's
+    operator) the norms of Π M Π − ``ref``.
+    """
+    ref_norm = _sym_norm(ref)
+    out: dict[str, Diagnostic] = {}
+    for m in methods():
+        lam = _damping_of(m, damping)
+        cos = cosine(direction_at(point, m.name, lam))
+        M = preconditioner(point, m.name, damping)
+        out[m.name] = (
+            Diagnostic(m.name, cos, None, None, None) if M is None else _errors(m.name, cos, Pi @ M @ Pi, ref, ref_norm)
+        )
+    return _with_top(out, point)
+
+
 def _tabular_diagnostics(point: PolicyPoint, damping: float) -> dict[str, Diagnostic]:
     npg = npg_closed_form(point)
-    Pi = _range_projector(TabularFisher(d=point.ev.d, pi=point.pi))
-    out: dict[str, Diagnostic] = {}
-    ref: Array | None = None
-    ref_norm = float("nan")
-    for method in ("pg", *sorted(DAMPED_METHODS)):
-        lam = None if method == "pg" else damping
-        cos = centred_cosine(direction_at(point, method, lam), npg)
-        M = None if lam is None else preconditioner(point, method, lam)
-        if M is None:
-            out[method] = Diagnostic(method, cos, None, None, None)
-            continue
-        if ref is None:
-            ref = Pi @ preconditioner(point, "npg-damped", damping) @ Pi  # type: ignore[operator]
-            ref_norm = _sym_norm(ref)
-        out[method] = _errors(method, cos, Pi @ M @ Pi, ref, ref_norm)
-    return out
+    F = TabularFisher(d=point.ev.d, pi=point.pi)
+    Pi = _range_projector(F)
+    inverse = np.stack([F.solve(e, damping) for e in np.eye(F.shape[0])], axis=1)  # (F + λI)^{-1}
+    return _diagnose(point, damping, lambda d: centred_cosine(d, npg), Pi, Pi @ inverse @ Pi)
 
 
 def _param_diagnostics(point: PolicyPoint, damping: float) -> dict[str, Diagnostic]:
@@ -249,23 +235,13 @@ def _param_diagnostics(point: PolicyPoint, damping: float) -> dict[str, Diagnost
     Pi = spec.projector()
     npg = spec.pinv_apply(point.gradient.ravel())
     ref = Pi @ spec.damped_inverse(damping) @ Pi
-    ref_norm = _sym_norm(ref)
-    out: dict[str, Diagnostic] = {}
-    for method in ("pg", *sorted(DAMPED_METHODS)):
-        lam = None if method == "pg" else damping
-        cos = _projected_cosine(direction_at(point, method, lam), npg, Pi)
-        M = None if lam is None else _param_preconditioner(point, method, damping, spec)
-        if M is None:
-            out[method] = Diagnostic(method, cos, None, None, None)
-        else:
-            out[method] = _errors(method, cos, Pi @ M @ Pi, ref, ref_norm)
-    return out
+    return _diagnose(point, damping, lambda d: _projected_cosine(d, npg, Pi), Pi, ref)
 
 
 def fisher_diagnostics(
     mdp: TabularMDP, theta: Any, damping: float, *, param: Parametrisation | None = None
 ) -> dict[str, Diagnostic]:
-    """Diagnostics of ``pg`` and every damped method at θ with damping λ > 0 (see the module docstring).
+    """Diagnostics of every registered exact method at θ with damping λ > 0 (see the module docstring).
 
     Parameters
     ----------
@@ -283,7 +259,8 @@ def fisher_diagnostics(
     Returns
     -------
     dict[str, Diagnostic]
-        One :class:`Diagnostic` per method: ``pg`` and :data:`r1theory.directions.DAMPED_METHODS`.
+        One :class:`Diagnostic` per method: ``pg`` and :data:`r1theory.directions.DAMPED_METHODS`; the
+        ``r1-eigen`` entry also carries σ₁ and its multiplicity (``top_eigenvalue``, ``top_multiplicity``).
 
     Raises
     ------

@@ -43,6 +43,116 @@ from .policies import Linearisation, Parametrisation
 from .score import one_minus, score_dot
 
 
+def _norm(x: Array) -> float:
+    """‖x‖₂ of a flat vector by one fused product (numpy's norm is a threaded BLAS call: slow on shared cores)."""
+    return float(np.sqrt(np.einsum("i,i->", x, x)))
+
+
+#: Relative tolerance of the top eigenspace: the eigenvalues μ of F with μ ≥ (1 − TOP_RTOL)·σ₁ count as σ₁
+#: (:class:`TopEigenspace`). Far above the rounding of the computed eigenvalues (each candidate block, or the
+#: Gram matrix, is diagonalised with absolute error ~ε·σ₁) and of d (forward error ≤ 2ε/(1 − γ) relative,
+#: i.e. ≤ 5e-13 for γ ≤ 0.999), so that exact ties (θ = 0, states of equal d, tied probabilities) are
+#: grouped whatever the order of the states and actions, and far below any gap that matters.
+TOP_RTOL = 1e-9
+
+
+@dataclass(frozen=True)
+class TopEigenspace:
+    """The top eigenspace E of a PSD Fisher F and the canonical unit vector v₁ ∈ E.
+
+    E is the span of all eigenvectors of F with eigenvalue μ ≥ (1 − rtol)·σ₁, σ₁ = λ_max(F) (rtol =
+    :data:`TOP_RTOL` by default). The best rank-1 approximation σ₁v₁v₁ᵀ of F (Eckart–Young) is unique only
+    when dim E = 1; at θ = 0 every tabular block d(s)(diag π_s − π_s π_sᵀ) has the eigenvalue d(s)/A with
+    multiplicity A − 1 and states of equal d tie across blocks. E itself is a function of F (the orthogonal
+    projector P_E is, even though no individual basis vector is), so v₁ is defined from E:
+
+    * **canonical v₁** (:meth:`canonical_vector` with ``toward = g``, g = ∇J): v₁ = P_E g/‖P_E g‖, the limit
+      of power iteration on F started at g (the components of g along the other eigenvalues die out), and
+      the unit vector of E closest to g, so v₁ᵀg = ‖P_E g‖ ≥ 0 fixes the sign;
+    * **fallback** (no g, or ‖P_E g‖ ≤ rtol·‖g‖, e.g. g = 0): v₁ = P_E e_i/‖P_E e_i‖ for the lowest flat
+      index i = s·A + a (row-major) among those maximising ‖P_E e_i‖² = (P_E)_{ii} within the relative
+      tolerance rtol; its entry i is positive. In this case every unit v ∈ E gives the same
+      ``r1-eigen`` direction, (λI + σ₁vvᵀ)^{-1}g = g/λ (vᵀg = 0), so the choice only fixes the reported v₁.
+    * σ₁ = 0 (F = 0, e.g. A = 1): every vector is an eigenvector, E is the whole space (multiplicity = the
+      number of parameters) and v₁ = g/‖g‖, or e_0 by the fallback.
+
+    Storage: r orthonormal basis vectors, each given by its nonzero entries, basis vector j =
+    Σ_c vectors[j, c]·e_{index[j, c]} in flat (row-major) coordinates; a tabular basis vector lives on one
+    state's block (m = A entries), a parametrised one is dense (m = k). Projections cost O(r·m).
+
+    Attributes
+    ----------
+    sigma : σ₁ = λ_max(F) ≥ 0.
+    values : (r,) the eigenvalues grouped with σ₁, all in [(1 − rtol)σ₁, σ₁]; r = dim E = :attr:`multiplicity`.
+    vectors : (r, m) the entries of the orthonormal basis.
+    index : (r, m) their flat coordinates.
+    shape : the shape of a parameter vector ((S, A) for tabular softmax, θ's shape otherwise).
+    rtol : the grouping tolerance.
+    """
+
+    sigma: float
+    values: Array
+    vectors: Array
+    index: IntArray
+    shape: tuple[int, ...]
+    rtol: float
+
+    @classmethod
+    def whole_space(cls, shape: tuple[int, ...], rtol: float) -> TopEigenspace:
+        """E = the whole space (F = 0, σ₁ = 0): the standard basis."""
+        n = int(np.prod(shape))
+        return cls(
+            sigma=0.0,
+            values=np.zeros(n),
+            vectors=np.ones((n, 1)),
+            index=np.arange(n, dtype=np.int64)[:, None],
+            shape=shape,
+            rtol=rtol,
+        )
+
+    @property
+    def multiplicity(self) -> int:
+        """The multiplicity of σ₁: dim E, the number of eigenvalues of F (with multiplicity) within rtol of σ₁."""
+        return int(self.values.size)
+
+    @property
+    def size(self) -> int:
+        """The number of parameters n (E ⊂ Rⁿ)."""
+        return int(np.prod(self.shape))
+
+    def _flat(self, x: Any, field: str) -> Array:
+        v = as_real_array(x, field)
+        if v.size != self.size or v.shape not in (self.shape, (self.size,)):
+            raise ValueError(f"{field} must have shape {self.shape} or ({self.size},); got {v.shape}")
+        check_finite(v, field)
+        return v.reshape(-1)
+
+    def _scatter(self, weights: Array) -> Array:
+        """Σ_j Σ_c weights[j, c] e_{index[j, c]} as a flat vector."""
+        return np.bincount(self.index.ravel(), weights=weights.ravel(), minlength=self.size).astype(np.float64)
+
+    def project(self, x: Any) -> Array:
+        """P_E x = Σ_j b_j (b_jᵀx), in x's shape (θ-shaped or flat)."""
+        flat = self._flat(x, "x")
+        coef = np.einsum("jc,jc->j", self.vectors, flat[self.index])
+        return self._scatter(coef[:, None] * self.vectors).reshape(np.shape(x))
+
+    def canonical_vector(self, toward: Any = None) -> Array:
+        """The canonical unit v₁ ∈ E (θ-shaped): P_E g/‖P_E g‖ for g = ``toward``, else the fallback (see the class)."""
+        if toward is not None:
+            g = self._flat(toward, "toward")
+            pg = self.project(g)
+            norm_pg = _norm(pg)
+            if norm_pg > self.rtol * _norm(g):
+                return (pg / norm_pg).reshape(self.shape)
+        diag = self._scatter(self.vectors**2)  # (P_E)_{ii} = ‖P_E e_i‖²
+        i = int(np.flatnonzero(diag >= (1.0 - self.rtol) * diag.max())[0])
+        e = np.zeros(self.size)
+        e[i] = 1.0
+        pe = self.project(e)
+        return (pe / _norm(pe)).reshape(self.shape)
+
+
 @dataclass(frozen=True)
 class TabularFisher:
     """The true Fisher at a policy, as an operator over (S, A) arrays.
@@ -148,44 +258,67 @@ class TabularFisher:
         coef = self.d * np.einsum("sa,sa->s", self.pi, y) / denom
         return (y + Dinv * self.pi * coef[:, None]).reshape(shape)
 
-    def top_eigenpair(self) -> tuple[float, Array]:
-        """Largest eigenvalue σ₁ of F and a unit eigenvector v₁ (shape (S, A)), by blockwise eigh.
+    def top_eigenspace(self, rtol: float = TOP_RTOL) -> TopEigenspace:
+        """σ₁ = λ_max(F) and the top eigenspace E (eigenvalues ≥ (1 − rtol)σ₁), by blockwise eigh of the candidates.
 
-        σ₁ v₁ v₁ᵀ is the best rank-1 approximation of F (Eckart–Young). With ties, the block
-        with the smallest state index is taken.
-
-        Only blocks that can hold σ₁ are diagonalised. The largest eigenvalue μ of
+        Only blocks that can hold an eigenvalue of E are diagonalised. The largest eigenvalue μ of
         H(π) = diag π − ππᵀ lies in [π_(2), π_(1)] (the two largest probabilities: eigenvalues of a
         rank-1 downdate interlace those of diag π) and is the root there of the decreasing secular
-        function f(μ) = 1 − Σ_a π_a²/(π_a − μ) (Golub 1973). A few vectorised bisection steps
-        bracket μ for every block at once; blocks whose upper bracket d(s)·hi is below the best lower
-        bracket are skipped, and the remaining (usually one) are diagonalised exactly.
+        function f(μ) = 1 − Σ_a π_a²/(π_a − μ) (Golub 1973); with π_(1) = π_(2) it is π_(1) exactly
+        (eigenvector e_a − e_b on two tied coordinates). A few vectorised bisection steps bracket
+        μ for every block at once; a block is skipped when its upper bracket d(s)·hi is below
+        (1 − 2·rtol) times the best lower bracket (the factor 2 keeps every block within rtol of σ₁
+        despite the rounding of the brackets), and the remaining blocks are diagonalised exactly.
+        Every eigenpair of theirs with eigenvalue ≥ (1 − rtol)σ₁ joins E (a block can contribute
+        several: at θ = 0, A − 1). Different blocks are orthogonal, and the span of one block's selected
+        eigenvectors does not depend on which orthonormal basis eigh returns, so E (not the basis) is a
+        function of F. With A = 1 (or d = 0 everywhere) F = 0 and E is the whole space.
         """
         S, A = self.pi.shape
-        if A == 1:
-            return 0.0, np.ones_like(self.pi) / np.sqrt(S)
+        if A == 1 or not np.any(self.d > 0):
+            return TopEigenspace.whole_space((S, A), rtol)
+        keep = 1.0 - 2.0 * rtol
         srt = np.sort(self.pi, axis=1)
         lo, hi = srt[:, -2].copy(), srt[:, -1].copy()
         tied = hi - lo <= 1e-14 * hi  # equal top probabilities: μ = π_(1) exactly
         lo[tied] = hi[tied]
-        cand = np.flatnonzero(self.d * hi >= (self.d * lo).max())
+        cand = np.flatnonzero(self.d * hi >= keep * (self.d * lo).max())
         pi2 = self.pi**2
         for _ in range(40):
-            if cand.size <= 2:
-                break
             sub = cand[~tied[cand]]  # bisect only the blocks still in contention
+            if cand.size <= 2 or sub.size == 0 or np.all(hi[sub] - lo[sub] <= 0.25 * rtol * hi[sub]):
+                break  # nothing left to prune: ≤ 2 blocks, or every bracket is below the tolerance
             mid = 0.5 * (lo[sub] + hi[sub])
-            f = 1.0 - np.sum(pi2[sub] / (self.pi[sub] - mid[:, None]), axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                f = 1.0 - np.sum(pi2[sub] / (self.pi[sub] - mid[:, None]), axis=1)
             above = f > 0  # the root lies above mid
             lo[sub] = np.where(above, mid, lo[sub])
             hi[sub] = np.where(above, hi[sub], mid)
-            cand = cand[self.d[cand] * hi[cand] >= (self.d[cand] * lo[cand]).max()]
+            cand = cand[self.d[cand] * hi[cand] >= keep * (self.d[cand] * lo[cand]).max()]
         cand = cand.astype(np.int64)
-        w, U = np.linalg.eigh(self.blocks_of(cand))
-        i = int(np.argmax(w[:, -1]))
-        v = np.zeros_like(self.pi)
-        v[cand[i]] = U[i, :, -1]
-        return float(w[i, -1]), v
+        w, U = np.linalg.eigh(self.blocks_of(cand))  # ascending eigenvalues per block
+        sigma = float(w[:, -1].max())
+        if sigma <= 0.0:
+            return TopEigenspace.whole_space((S, A), rtol)
+        blk, col = np.nonzero(w >= (1.0 - rtol) * sigma)
+        return TopEigenspace(
+            sigma=sigma,
+            values=w[blk, col],
+            vectors=U[blk, :, col],  # (r, A): eigenvector col of block blk
+            index=(cand[blk] * A)[:, None] + np.arange(A, dtype=np.int64),
+            shape=(S, A),
+            rtol=rtol,
+        )
+
+    def top_eigenpair(self, toward: Any = None, rtol: float = TOP_RTOL) -> tuple[float, Array]:
+        """σ₁ and the canonical unit vector v₁ ∈ E (shape (S, A)): σ₁v₁v₁ᵀ, a best rank-1 approximation of F.
+
+        v₁ = P_E g/‖P_E g‖ for g = ``toward`` (the engine passes ∇J), else (or if that projection
+        vanishes) the deterministic fallback of :class:`TopEigenspace`; E from :meth:`top_eigenspace`.
+        With dim E = 1, v₁ is the top eigenvector with the sign v₁ᵀg ≥ 0.
+        """
+        E = self.top_eigenspace(rtol)
+        return E.sigma, E.canonical_vector(toward)
 
 
 #: Relative eigenvalue cut-off of the dense pseudo-inverse (eigenvalues ≤ PINV_RCOND·σ₁ count as 0).
@@ -197,8 +330,8 @@ class ParamFisher:
     """The true Fisher F = Jᵀ F_ℓ J of a general parametrisation, a dense (k, k) operator.
 
     ``mv`` costs O(S·A·k) (J applied twice, F_ℓ blockwise) and never forms F. ``dense`` forms it as
-    XᵀX (O(S·A·k²)). The damped solve and ``top_eigenpair`` work with the smaller Gram matrix of the
-    (S·A, k) factor X (XᵀX or XXᵀ: a Cholesky factorisation, a one-eigenpair ``eigh``);
+    XᵀX (O(S·A·k²)). The damped solve and ``top_eigenspace`` work with the smaller Gram matrix of the
+    (S·A, k) factor X (XᵀX or XXᵀ: a Cholesky factorisation, a top-of-the-spectrum ``eigh``);
     the pseudo-inverse and ``project_range`` use :meth:`spectrum`, the thin SVD of X
     (O(S·A·k·min(S·A, k)), never forming F). The undamped solve is
     the pseudo-inverse with eigenvalues below :data:`PINV_RCOND`·σ₁ treated as 0 (F is singular in
@@ -289,25 +422,47 @@ class ParamFisher:
         _, V = self.spectrum()
         return (V @ (V.T @ x.ravel())).reshape(x.shape)
 
-    def top_eigenpair(self) -> tuple[float, Array]:
-        """σ₁ and a unit eigenvector v₁ (θ-shaped): σ₁v₁v₁ᵀ is the best rank-1 approximation of F.
+    def top_eigenspace(self, rtol: float = TOP_RTOL) -> TopEigenspace:
+        """σ₁ and the top eigenspace E of F (eigenvalues ≥ (1 − rtol)σ₁), a dense orthonormal basis (k, r).
 
-        Only the top eigenpair of the smaller Gram matrix of X is computed (LAPACK's ``syevr`` with a
-        one-index subset): of XᵀX = F directly when k ≤ S·A; else of XXᵀ, whose top eigenvector w gives
-        v₁ = Xᵀw/‖Xᵀw‖ (same nonzero eigenvalues). v₁ = 0 when F = 0.
+        Only the top of the spectrum of the smaller Gram matrix G of X is computed, by LAPACK's ``syevr``:
+        first σ₁ alone (a one-index subset), then the eigenpairs with eigenvalue in ((1 − rtol)σ₁, ∞) (a value
+        subset). G = XᵀX = F when k ≤ S·A; else G = XXᵀ, with the same nonzero eigenvalues, and an
+        eigenvector w of eigenvalue μ > 0 gives the eigenvector Xᵀw/‖Xᵀw‖ = Xᵀw/√μ of F (normalised by its
+        computed norm). The eigenvalues come out with absolute error ~ε·σ₁, far below rtol·σ₁. With
+        σ₁ = 0 (F = 0) E is the whole space.
         """
+        shape = tuple(int(n) for n in self.lin.theta.shape)
         X = self._X()
         m, k = X.shape
         small = k <= m
         G = X.T @ X if small else X @ X.T
         n = G.shape[0]
-        w, W = scipy.linalg.eigh(G, subset_by_index=[n - 1, n - 1], check_finite=False)
-        sigma = max(float(w[0]), 0.0)
-        v = W[:, 0] if small else X.T @ W[:, 0]
-        norm = float(np.linalg.norm(v))
-        if sigma == 0.0 or norm == 0.0:
-            return 0.0, np.zeros(self.lin.theta.shape)
-        return sigma, (v / norm).reshape(self.lin.theta.shape)
+        top = scipy.linalg.eigh(G, eigvals_only=True, subset_by_index=[n - 1, n - 1], check_finite=False)
+        if float(top[0]) <= 0.0:
+            return TopEigenspace.whole_space(shape, rtol)
+        w, W = scipy.linalg.eigh(G, subset_by_value=[(1.0 - rtol) * float(top[0]), np.inf], check_finite=False)
+        if w.size == 0:  # the second reduction's σ₁ rounded below the first's cut-off: keep the top pair
+            w, W = scipy.linalg.eigh(G, subset_by_index=[n - 1, n - 1], check_finite=False)
+        V = W if small else X.T @ W
+        V = V / np.linalg.norm(V, axis=0)
+        return TopEigenspace(
+            sigma=float(w.max()),
+            values=w[::-1].copy(),
+            vectors=np.ascontiguousarray(V[:, ::-1].T),
+            index=np.broadcast_to(np.arange(k, dtype=np.int64), (w.size, k)).copy(),
+            shape=shape,
+            rtol=rtol,
+        )
+
+    def top_eigenpair(self, toward: Any = None, rtol: float = TOP_RTOL) -> tuple[float, Array]:
+        """σ₁ and the canonical unit v₁ ∈ E (θ-shaped): σ₁v₁v₁ᵀ, a best rank-1 approximation of F.
+
+        v₁ = P_E g/‖P_E g‖ for g = ``toward`` (the engine passes ∇J), else (or if that projection vanishes)
+        the deterministic fallback of :class:`TopEigenspace`; E from :meth:`top_eigenspace`.
+        """
+        E = self.top_eigenspace(rtol)
+        return E.sigma, E.canonical_vector(toward)
 
 
 def fisher_at(point: PolicyPoint) -> TabularFisher | ParamFisher:

@@ -44,29 +44,24 @@ from typing import Any
 import numpy as np
 
 from ._types import Array, IntArray
-from ._validate import check_damping, check_method_damping
-from .directions import direction_at
-from .estimators import check_estimator, gradient_sample
+from ._validate import check_damping
+from .directions import _checked, direction_at
+from .estimators import GradientSample, check_estimator, gradient_sample
 from .evaluation import Optimal, optimal
 from .mdp import TabularMDP
+from .methods import STOCHASTIC_DAMPED, STOCHASTIC_METHODS, Method, get_method, register_method
 from .point import PolicyPoint, check_theta, policy_point
 from .sampler import TabularSampler, check_count, check_rng
 from .score import score_sq_norm
 from .sherman_morrison import sherman_morrison
 from .steps import StepRule, as_step_rule
 
-#: Stochastic methods (module docstring).
-STOCHASTIC_METHODS: tuple[str, ...] = ("sgd-pg", "npg-sample", "r1-sample-same", "r1-sample-independent")
-#: Those that need damping λ > 0.
-STOCHASTIC_DAMPED: frozenset[str] = frozenset({"npg-sample", "r1-sample-same", "r1-sample-independent"})
 FISHER_FORMS: tuple[str, ...] = ("same", "independent")
 
 
 def check_stochastic_method(method: Any, damping: Any) -> float:
-    """Validate a stochastic method and its damping; return λ (0.0 for ``sgd-pg``)."""
-    return check_method_damping(
-        method, damping, methods=STOCHASTIC_METHODS, damped=STOCHASTIC_DAMPED, kind="stochastic ", example=1.0
-    )
+    """Validate a stochastic method (:data:`STOCHASTIC_METHODS`) and its damping; return λ (0.0 for ``sgd-pg``)."""
+    return get_method(method, stochastic=True).check_damping(damping)
 
 
 def _score(pi: Array, s: int, a: int) -> Array:
@@ -108,6 +103,86 @@ class StochasticStep:
     episodes: int
 
 
+@dataclass
+class SampleDraw:
+    """What a stochastic method builds its direction from at one iterate.
+
+    The point, the batch gradient estimate ĝ (with its samples), and a way to draw more (s, a) ∼ d × π
+    whose cost is counted.
+
+    A registered stochastic :class:`~r1theory.methods.Method` has ``sample(draw, λ) -> D̂``.
+    """
+
+    sampler: TabularSampler
+    point: PolicyPoint
+    rng: np.random.Generator
+    gradient: GradientSample
+    policy_cdf: Array
+    batch: int
+    fisher_batch: int | None
+    horizon: int | None
+    transitions: int = 0
+    episodes: int = 0
+
+    def state_actions(self, m: int) -> tuple[IntArray, IntArray]:
+        """M independent pairs (s, a) ∼ d × π (one geometric-horizon episode each); their cost is added."""
+        pairs = self.sampler.state_actions(None, m, self.rng, policy_cdf=self.policy_cdf)
+        self.transitions += pairs.transitions
+        self.episodes += pairs.episodes
+        return pairs.states, pairs.actions
+
+
+def _sgd_pg(draw: SampleDraw, lam: float) -> Array:
+    return draw.gradient.gradient
+
+
+def _npg_sample(draw: SampleDraw, lam: float) -> Array:
+    m = draw.batch if draw.fisher_batch is None else check_count(draw.fisher_batch, "fisher_batch")
+    states, actions = draw.state_actions(m)
+    return sampled_fisher_solve(draw.point.pi, states, actions, draw.gradient.gradient, lam)
+
+
+def _rank1_on(draw: SampleDraw, s: int, a: int, lam: float) -> Array:
+    """(λI + u uᵀ)⁻¹ ĝ with u the score of (s, a), by Sherman–Morrison."""
+    g = draw.gradient.gradient
+    return sherman_morrison(_score(draw.point.pi, s, a), lam).mv(g.ravel()).reshape(g.shape)
+
+
+def _r1_sample_same(draw: SampleDraw, lam: float) -> Array:
+    if draw.horizon is not None:
+        raise ValueError(
+            "r1-sample-same needs geometric termination (horizon=None): only then is the gradient's own "
+            "Fisher pair distributed as d × π"
+        )
+    return _rank1_on(draw, int(draw.gradient.states[0]), int(draw.gradient.actions[0]), lam)
+
+
+def _r1_sample_independent(draw: SampleDraw, lam: float) -> Array:
+    states, actions = draw.state_actions(1)
+    return _rank1_on(draw, int(states[0]), int(actions[0]), lam)
+
+
+for _m in (
+    Method("sgd-pg", "SGD-PG", damped=False, sample=_sgd_pg, summary="ĝ"),
+    Method("npg-sample", "sample NPG", damped=True, sample=_npg_sample, summary="(F̂ + λI)⁻¹ĝ, F̂ from m fresh (s, a)"),
+    Method(
+        "r1-sample-same",
+        "r1-sample (same)",
+        damped=True,
+        sample=_r1_sample_same,
+        summary="(λI + uuᵀ)⁻¹ĝ, u the score of a gradient sample (V4, same)",
+    ),
+    Method(
+        "r1-sample-independent",
+        "r1-sample (independent)",
+        damped=True,
+        sample=_r1_sample_independent,
+        summary="(λI + uuᵀ)⁻¹ĝ, u the score of an independent draw (V4, independent)",
+    ),
+):
+    register_method(_m)
+
+
 def stochastic_direction(
     method: str,
     sampler: TabularSampler,
@@ -121,35 +196,19 @@ def stochastic_direction(
     damping: float | None = None,
     fisher_batch: int | None = None,
 ) -> StochasticStep:
-    """The sampled direction of ``method`` at an evaluated point (module docstring), with its sample counts."""
-    lam = check_stochastic_method(method, damping)
-    if method == "r1-sample-same" and horizon is not None:
-        raise ValueError(
-            "r1-sample-same needs geometric termination (horizon=None): only then is the gradient's own "
-            "Fisher pair distributed as d × π"
-        )
+    """The sampled direction of a stochastic ``method`` at an evaluated point, with its sample counts.
+
+    ĝ is drawn first (``estimator``, ``batch``, ``baseline``, ``horizon``); the method's ``sample`` then builds
+    D̂ from it, drawing further (s, a) pairs where it needs them (counted in the returned sample totals).
+    """
+    m = get_method(method, stochastic=True)
+    lam = m.check_damping(damping)
     cdf = sampler.policy_table(point.pi)
     gs = gradient_sample(sampler, point, estimator, batch, rng, baseline=baseline, horizon=horizon, policy_cdf=cdf)
-    g = gs.gradient
-    transitions, episodes = gs.transitions, gs.episodes
-    if method == "sgd-pg":
-        dirn = g
-    elif method == "npg-sample":
-        m = batch if fisher_batch is None else check_count(fisher_batch, "fisher_batch")
-        pairs = sampler.state_actions(None, m, rng, policy_cdf=cdf)
-        transitions += pairs.transitions
-        episodes += pairs.episodes
-        dirn = sampled_fisher_solve(point.pi, pairs.states, pairs.actions, g, lam)
-    else:
-        if method == "r1-sample-same":
-            s, a = int(gs.states[0]), int(gs.actions[0])
-        else:
-            pair = sampler.state_actions(None, 1, rng, policy_cdf=cdf)
-            transitions += pair.transitions
-            episodes += pair.episodes
-            s, a = int(pair.states[0]), int(pair.actions[0])
-        dirn = sherman_morrison(_score(point.pi, s, a), lam).mv(g.ravel()).reshape(g.shape)
-    return StochasticStep(dirn, g, transitions, episodes)
+    draw = SampleDraw(sampler, point, rng, gs, cdf, batch, fisher_batch, horizon, gs.transitions, gs.episodes)
+    assert m.sample is not None
+    dirn = _checked(m, point.theta, m.sample(draw, lam))
+    return StochasticStep(dirn, gs.gradient, draw.transitions, draw.episodes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,6 +420,7 @@ class StochasticRun:
                 f"stochastic run record lacks the field(s) {', '.join(missing)}; it was not written by "
                 "StochasticRun.to_record"
             )
+
         def f64(k: str) -> Array:
             return np.asarray(record[k], dtype=np.float64)
 

@@ -58,11 +58,6 @@ def _scale(mdp):
     return (1.0 + float(np.max(np.abs(mdp.r))) / (1.0 - mdp.gamma)) / (1.0 - mdp.gamma)
 
 
-def test_methods_table():
-    assert r1.METHODS == ("pg", "npg", "npg-damped", "r1-eigen", "r1-grad", "r1-same", "r1-precond")
-    assert set(r1.METHODS) - r1.DAMPED_METHODS == {"pg", "npg"}
-
-
 @pytest.mark.parametrize("lam", DAMPINGS)
 @pytest.mark.parametrize("method", r1.METHODS)
 def test_direction_matches_dense_reference(instance, ref, method, lam):
