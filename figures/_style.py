@@ -22,6 +22,8 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure
 
+import r1theory
+
 #: The rcParams every figure is drawn with (on top of matplotlib's defaults).
 RC: dict[Any, Any] = {
     "font.family": "DejaVu Sans",
@@ -46,7 +48,7 @@ RC: dict[Any, Any] = {
     "svg.hashsalt": "r1theory",
 }
 
-#: One colour per method, the same in every figure.
+#: One colour per built-in method, the same in every figure; other registered methods take :data:`EXTRA_COLORS`.
 METHOD_COLOR: dict[str, str] = {
     "pg": "#000000",
     "npg": "#7f7f7f",
@@ -57,29 +59,28 @@ METHOD_COLOR: dict[str, str] = {
     "r1-precond": "#ff7f0e",
 }
 
-#: Method labels with the design's variant names.
-METHOD_LABEL: dict[str, str] = {
-    "pg": "pg",
-    "npg": "npg",
-    "npg-damped": "npg-damped",
-    "r1-eigen": "r1-eigen",
-    "r1-grad": "r1-grad (V1)",
-    "r1-same": "r1-same (V2)",
-    "r1-precond": "r1-precond (V3)",
-}
+#: Colours for registered methods without an entry in :data:`METHOD_COLOR`, in registration order.
+EXTRA_COLORS: tuple[str, ...] = ("#8c564b", "#e377c2", "#bcbd22", "#17becf", "#393b79", "#637939", "#843c39")
 
 #: Line styles for up to six damping values (in increasing order of λ).
 DAMPING_STYLE: tuple[Any, ...] = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3)))
 
 
 def color(method: str) -> str:
-    """The colour of ``method`` (grey for unknown names)."""
-    return METHOD_COLOR.get(method, "#8c564b")
+    """The colour of ``method``: its own, else a default by its place among the unstyled registered methods."""
+    if method in METHOD_COLOR:
+        return METHOD_COLOR[method]
+    others = [m.name for m in r1theory.methods(stochastic=None) if m.name not in METHOD_COLOR]
+    i = others.index(method) if method in others else len(others)
+    return EXTRA_COLORS[i % len(EXTRA_COLORS)]
 
 
 def label(method: str) -> str:
-    """The legend label of ``method``."""
-    return METHOD_LABEL.get(method, method)
+    """The legend label of ``method``: the registered record's label (the name itself if unregistered)."""
+    try:
+        return r1theory.get_method(method, stochastic=None).label
+    except ValueError:
+        return method
 
 
 def fmt_num(x: float | None) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+import r1theory
 from proofs_checks import c1_faster_than_pg as c1
 from proofs_checks.context import Context
 from proofs_checks.runs import initial_theta, instance, param_from, run_task, step_from
@@ -48,7 +49,8 @@ def task(run_config: dict[str, Any], at: list[int], dampings: list[float]) -> Ta
     """
     if list(at) != sorted(set(at)) or (at and at[0] < 0):
         raise ValueError(f"checkpoints must be increasing non-negative integers; got {at}")
-    return make_task(FN, {"run": run_config, "at": [int(t) for t in at], "dampings": [float(x) for x in dampings]})
+    config = {"run": run_config, "at": [int(t) for t in at], "dampings": [float(x) for x in dampings]}
+    return make_task(FN, {**config, "cosine_methods": list(cosine_methods()), "error_methods": list(error_methods())})
 
 
 def replay(run: dict[str, Any], at: list[int]) -> dict[str, Any]:
@@ -90,10 +92,14 @@ def replay(run: dict[str, Any], at: list[int]) -> dict[str, Any]:
     return {"t": np.asarray(at, dtype=np.int64), "theta": np.stack(thetas), "gap": np.asarray(gaps)}
 
 
-#: Methods whose cosine with F⁺∇J is recorded (all of ``fisher_diagnostics``), and those with a
-#: fixed preconditioner, whose relative spectral error is recorded.
-COSINE_METHODS: tuple[str, ...] = ("pg", "npg-damped", "r1-eigen", "r1-grad", "r1-precond", "r1-same")
-ERROR_METHODS: tuple[str, ...] = ("npg-damped", "r1-eigen", "r1-grad", "r1-precond")
+def cosine_methods() -> tuple[str, ...]:
+    """Methods whose cosine with F⁺∇J is recorded: every one :func:`r1theory.fisher_diagnostics` reports."""
+    return tuple(r1theory.METHODS)
+
+
+def error_methods() -> tuple[str, ...]:
+    """Methods with a fixed preconditioner (a query of the registry), whose relative spectral error is recorded."""
+    return tuple(m.name for m in r1theory.methods() if m.preconditioner is not None)
 
 
 def entropy(pi: Array, d: Array) -> float:
@@ -103,7 +109,9 @@ def entropy(pi: Array, d: Array) -> float:
     return float(d @ h)
 
 
-def diagnose(mdp: TabularMDP, thetas: Array, dampings: list[float]) -> dict[str, Array]:
+def diagnose(
+    mdp: TabularMDP, thetas: Array, dampings: list[float], cos_m: list[str], err_m: list[str]
+) -> dict[str, Any]:
     """Fisher spectrum, entropy and per-λ direction diagnostics at each θ of ``thetas`` (K, S, A).
 
     Returns arrays over the K checkpoints:
@@ -111,15 +119,15 @@ def diagnose(mdp: TabularMDP, thetas: Array, dampings: list[float]) -> dict[str,
     * ``spectrum`` (K, S·A): every eigenvalue of F(θ) (the S blocks' ``eigvalsh``), descending;
     * ``nonzero`` (K, S(A−1)): the same without each block's null direction (π_s's constant vector);
     * ``entropy`` (K,), ``grad_sq`` (K,) = ‖∇J‖² (the eigenvalue of r1-grad's rank-1 term ∇J∇Jᵀ);
-    * ``cosine`` (L, len(COSINE_METHODS), K): cosine with F⁺∇J (per-state centred), from
+    * ``cosine`` (L, len(cos_m), K): cosine with F⁺∇J (per-state centred) of the methods ``cos_m``, from
       :func:`r1theory.fisher_diagnostics`, for each λ of ``dampings``;
-    * ``rel_error`` (L, len(ERROR_METHODS), K): ‖Π(M − (F + λI)⁻¹)Π‖₂ / ‖Π(F + λI)⁻¹Π‖₂ of each
+    * ``rel_error`` (L, len(err_m), K): ‖Π(M − (F + λI)⁻¹)Π‖₂ / ‖Π(F + λI)⁻¹Π‖₂ of each
       method's fixed preconditioner M.
     """
     K = len(thetas)
     spectrum, nonzero, ent, g2 = [], [], [], []
-    cosine = np.full((len(dampings), len(COSINE_METHODS), K), np.nan)
-    rel = np.full((len(dampings), len(ERROR_METHODS), K), np.nan)
+    cosine = np.full((len(dampings), len(cos_m), K), np.nan)
+    rel = np.full((len(dampings), len(err_m), K), np.nan)
     for k, theta in enumerate(thetas):
         point = policy_point(mdp, theta)
         w = np.linalg.eigvalsh(fisher(mdp, theta).blocks)  # (S, A) ascending per block
@@ -129,9 +137,9 @@ def diagnose(mdp: TabularMDP, thetas: Array, dampings: list[float]) -> dict[str,
         g2.append(float(np.vdot(point.gradient, point.gradient)))
         for i, lam in enumerate(dampings):
             diag = fisher_diagnostics(mdp, theta, lam)
-            for j, m in enumerate(COSINE_METHODS):
+            for j, m in enumerate(cos_m):
                 cosine[i, j, k] = diag[m].cosine
-            for j, m in enumerate(ERROR_METHODS):
+            for j, m in enumerate(err_m):
                 e = diag[m].relative_spectral_error
                 rel[i, j, k] = np.nan if e is None else e
     return {
@@ -141,6 +149,8 @@ def diagnose(mdp: TabularMDP, thetas: Array, dampings: list[float]) -> dict[str,
         "grad_sq": np.asarray(g2),
         "cosine": cosine,
         "rel_error": rel,
+        "cosine_methods": list(cos_m),
+        "error_methods": list(err_m),
     }
 
 
@@ -164,7 +174,8 @@ def along(config: dict[str, Any]) -> dict[str, Any]:
     run = config["run"]
     out = replay(run, config["at"])
     mdp = instance(run["instance"], run["params"])[0]
-    return {**out, **diagnose(mdp, out["theta"], list(config["dampings"]))}
+    diag = diagnose(mdp, out["theta"], list(config["dampings"]), config["cosine_methods"], config["error_methods"])
+    return {**out, **diag}
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,9 @@ class Trajectory:
     theta: Array
     gap: Array
     values: dict[str, Array]
+    #: The methods along the ``cosine`` and ``rel_error`` axes of ``values`` (as the task computed them).
+    cosine_methods: list[str]
+    error_methods: list[str]
 
 
 def reference_runs(ctx: Context, n: int = 24) -> list[Trajectory]:
@@ -223,6 +237,8 @@ def _reference_runs(ctx: Context, n: int) -> list[Trajectory]:
             r["theta"],
             r["gap"],
             {k: np.asarray(r[k], dtype=np.float64) for k in keys},
+            list(r["cosine_methods"]),
+            list(r["error_methods"]),
         )
         for (f, p), r in zip(picks, ctx.sweep.run(tasks, label="figures: Fisher along PG runs"), strict=True)
     ]

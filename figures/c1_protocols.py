@@ -68,7 +68,7 @@ def data(ctx: Context) -> dict[str, Any]:
         cells = []
         for m in c1.METHODS:
             for lam in s1.dampings:
-                s = s1.series[(f.label, m, lam)]
+                s = s1.series[c1.key(f.label, m, lam)]
                 equal = []
                 for eta in s1.grid:
                     sp = speedup(s.T(eta, eps), pg.T(eta, eps), cap)
@@ -78,7 +78,7 @@ def data(ctx: Context) -> dict[str, Any]:
                 Tm, Tp = s.T(bm, eps), pg.T(bp, eps)
                 tuned = speedup(Tm, Tp, cap)
                 edge = (pg if c1._cmp(Tm, Tp) == "faster" else s).on_edge(eps) is not None
-                eff = s1.effective[(f.label, m, lam)]
+                eff = s1.effective[c1.key(f.label, m, lam)]
                 at_eff = None if eff is None or eff not in pg.runs else speedup(Tm, pg.T(eff, eps), cap)
                 cells.append(
                     {

@@ -19,13 +19,19 @@ from typing import Any
 
 import numpy as np
 
+import r1theory
 from proofs_checks.context import Context
 
 from . import _c1, _style, _trajectory
 
 NAME = "cosines"
 CLAIMS: tuple[str, ...] = ("c1.faster-than-pg", "ascent")
-METHODS: tuple[str, ...] = ("pg", "npg-damped", "r1-eigen", "r1-precond", "r1-same", "r1-grad")
+
+
+def methods(diagnosed: list[str]) -> tuple[str, ...]:
+    """The diagnosed methods but npg (F⁺∇J is the reference); those that are PG rescaled (dashed) last."""
+    names = [m for m in diagnosed if m != "npg"]
+    return tuple(sorted(names, key=lambda m: r1theory.get_method(m).rescaled_pg))
 
 
 def data(ctx: Context) -> dict[str, Any]:
@@ -42,7 +48,7 @@ def data(ctx: Context) -> dict[str, Any]:
                 "gap": tr.gap,
                 "dampings": tr.dampings,
                 "cosine": {
-                    str(lam): {m: cos[i, _trajectory.COSINE_METHODS.index(m)] for m in METHODS}
+                    str(lam): {m: cos[i, tr.cosine_methods.index(m)] for m in methods(tr.cosine_methods)}
                     for i, lam in enumerate(tr.dampings)
                 },
             }
@@ -60,9 +66,9 @@ def draw(data: dict[str, Any], path_stem: Path | str) -> list[Path]:
         for row, p in zip(axes, panels, strict=True):
             x = np.asarray(p["t"], dtype=np.float64) + 1.0
             for ax, lam in zip(row, p["dampings"], strict=False):
-                for m in METHODS:
+                for m in p["cosine"][str(lam)]:
                     y = np.asarray(p["cosine"][str(lam)][m], dtype=np.float64)
-                    dashed = m == "r1-grad"
+                    dashed = r1theory.get_method(m).rescaled_pg
                     ax.plot(
                         x,
                         y,
@@ -89,8 +95,13 @@ def draw(data: dict[str, Any], path_stem: Path | str) -> list[Path]:
         ]
         axes[0, 0].set_ylim(min([-0.1, *(lo - 0.05 for lo in lows if np.isfinite(lo))]), 1.05)
         ax0 = axes[0, 0]
-        handles = [ax0.plot([], [], "-", color=_style.color(m), label=_style.label(m))[0] for m in METHODS[:-1]]
-        handles.append(ax0.plot([], [], "--", color=_style.color("r1-grad"), label="r1-grad (V1) = pg direction")[0])
+        drawn = list(panels[0]["cosine"][str(panels[0]["dampings"][0])]) if panels else []
+        handles = [
+            ax0.plot([], [], "--", color=_style.color(m), label=f"{_style.label(m)} = pg direction")[0]
+            if r1theory.get_method(m).rescaled_pg
+            else ax0.plot([], [], "-", color=_style.color(m), label=_style.label(m))[0]
+            for m in drawn
+        ]
         fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
         fig.suptitle(
             "Cosine of each direction with the natural gradient F⁺∇J (per-state centred) along a pg run "

@@ -31,7 +31,11 @@ from . import _c1, _style, _trajectory
 
 NAME = "fisher_spectrum"
 CLAIMS: tuple[str, ...] = ("c1.faster-than-pg",)
-RANK1: tuple[str, ...] = ("r1-eigen", "r1-grad", "r1-precond")
+
+
+def rank1_methods(err_m: list[str]) -> list[str]:
+    """The methods with a fixed preconditioner but npg-damped, whose (F + λI)⁻¹ is the reference itself."""
+    return [m for m in err_m if m != "npg-damped"]
 
 
 def data(ctx: Context) -> dict[str, Any]:
@@ -40,7 +44,7 @@ def data(ctx: Context) -> dict[str, Any]:
     for tr in _trajectory.reference_runs(ctx):
         v = tr.values
         err = {
-            str(lam): {m: v["rel_error"][i, _trajectory.ERROR_METHODS.index(m)] for m in RANK1}
+            str(lam): {m: v["rel_error"][i, tr.error_methods.index(m)] for m in rank1_methods(tr.error_methods)}
             for i, lam in enumerate(tr.dampings)
         }
         panels.append(
@@ -96,7 +100,7 @@ def draw(data: dict[str, Any], path_stem: Path | str) -> list[Path]:
             axs.legend(loc="lower left", fontsize=6.5)
             for j, lam in enumerate(p["dampings"]):
                 ls = _style.DAMPING_STYLE[j % len(_style.DAMPING_STYLE)]
-                for m in RANK1:
+                for m in p["rel_error"][str(lam)]:
                     err = np.asarray(p["rel_error"][str(lam)][m])
                     axe.plot(
                         H,

@@ -38,7 +38,7 @@ def data(ctx: Context) -> dict[str, Any]:
             for m in c1.METHODS:
                 T, etas = [], []
                 for lam in s1.dampings:
-                    s = s1.series[(f.label, m, lam)]
+                    s = s1.series[c1.key(f.label, m, lam)]
                     b = s.best(eps)
                     T.append(s.T(b, eps))
                     etas.append(b)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from r1theory import Run, rates
+from r1theory import CANDIDATE_METHODS, Run, get_method, rates
 
 from .context import Context
 from .result import CheckResult
@@ -43,7 +43,9 @@ STATEMENT = (
     "C1 (arXiv 2601.18626, abstract): the rank-1 inverse-Fisher method converges faster than policy gradient; "
     "tested as: iterations to reach V*(ρ) − J ≤ ε are fewer than softmax PG's under the stated protocol"
 )
-METHODS: tuple[str, ...] = ("r1-grad", "r1-same", "r1-precond", "r1-eigen", "npg-damped")
+#: The candidates: every registered exact method but the references pg and npg (a live view of the registry,
+#: so a plugin's method joins the suite).
+METHODS: Sequence[str] = CANDIDATE_METHODS
 EPS_REL = {"loose": 1e-1, "tight": 1e-4}
 TRIVIAL = 2
 MAX_EXTENSIONS = 4
@@ -60,6 +62,21 @@ class Family:
     theta0: str
     iterations: int
     param: dict[str, Any] | None = None  # the policy parametrisation (tabular softmax when None)
+
+
+def method_dampings(method: str, lams: Sequence[float]) -> list[float | None]:
+    """The λ grid of a candidate: ``lams`` for a damped method, [None] for an undamped one (e.g. a plugin's)."""
+    return list(lams) if get_method(method).damped else [None]
+
+
+def key(family: str, method: str, lam: float | None) -> tuple[str, str, float | None]:
+    """The sweep key of (family, method, λ); an undamped method has one series, under λ = None."""
+    return (family, method, lam if get_method(method).damped else None)
+
+
+def fmt_damping(lam: float | None) -> str:
+    """λ for reports: ``1e-03``-style, or ``–`` for an undamped method."""
+    return "–" if lam is None else f"{lam:g}"
 
 
 def suite(quick: bool) -> list[Family]:
@@ -211,7 +228,7 @@ def _runs(ctx: Context) -> Sweep1:
     lams = dampings(quick)
     grid = step_grid(quick)
     keys: list[tuple[str, str, float | None]] = [(f.label, "pg", None) for f in fams]
-    keys += [(f.label, m, lam) for f in fams for m in METHODS for lam in lams]
+    keys += [(f.label, m, lam) for f in fams for m in METHODS for lam in method_dampings(m, lams)]
     by_label = {f.label: f for f in fams}
     gap0 = {f.label: _initial_gap(f) for f in fams}
     tols = {f.label: EPS_REL["tight"] * gap0[f.label] for f in fams}
@@ -268,7 +285,7 @@ def check(ctx: Context) -> list[CheckResult]:
     for f in fams:
         pg = series[(f.label, "pg", None)]
         for m in METHODS:
-            for lam in lams:
+            for lam in method_dampings(m, lams):
                 k = (f.label, m, lam)
                 for eps_name, rel in EPS_REL.items():
                     eps = rel * gap0[f.label]
@@ -463,7 +480,7 @@ def conclusions(results: Sequence[CheckResult]) -> list[str]:
             holds: dict[str, list[str]] = {}
             for r in rs:
                 if r.verdict == "holds":
-                    holds.setdefault(r.conditions["family"], []).append(f"{r.conditions['damping']:g}")
+                    holds.setdefault(r.conditions["family"], []).append(fmt_damping(r.conditions["damping"]))
             n_fail = sum(r.verdict == "fails" for r in rs)
             n_inc = sum(r.verdict == "inconclusive" for r in rs)
             where = "; ".join(f"{fam}: λ ∈ {{{', '.join(v)}}}" for fam, v in holds.items()) or "nowhere"
@@ -547,7 +564,7 @@ def summarize(results: Sequence[CheckResult]) -> str:
         "Tables: verdict at loose ε / tight ε (✓ holds, ✗ fails, ? inconclusive). Rows: families; columns: λ.",
         "",
     ]
-    cell: dict[tuple[str, str, str, float, str], str] = {}
+    cell: dict[tuple[str, str, str, float | None, str], str] = {}
     for r in mine:
         c = r.conditions
         cell[(r.variant, c["protocol"], c["family"], c["damping"], c["epsilon"])] = sym[r.verdict]
@@ -555,12 +572,13 @@ def summarize(results: Sequence[CheckResult]) -> str:
         for p in PROTOCOLS:
             out.append(f"**{m}**, protocol `{p}`")
             out.append("")
-            out.append("| family | " + " | ".join(f"λ={lam:g}" for lam in lams) + " |")
-            out.append("|---|" + "---|" * len(lams))
+            cols = method_dampings(m, lams)
+            out.append("| family | " + " | ".join(f"λ={fmt_damping(lam)}" for lam in cols) + " |")
+            out.append("|---|" + "---|" * len(cols))
             for fam in fams:
                 row = [
                     f"{cell.get((m, p, fam, lam, 'loose'), '')}/{cell.get((m, p, fam, lam, 'tight'), '')}"
-                    for lam in lams
+                    for lam in cols
                 ]
                 out.append(f"| {fam} | " + " | ".join(row) + " |")
             out.append("")

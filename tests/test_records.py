@@ -59,7 +59,7 @@ def test_run_record_errors_name_the_field() -> None:
         r1.Run.from_record({**rec, "step": {"kind": "constant", "eta": -1.0}})
     with pytest.raises(ValueError, match="kind is one of constant, normalized"):
         r1.Run.from_record({**rec, "step": {"kind": "cosine", "eta": 1.0}})
-    with pytest.raises(ValueError, match="StochasticRun.to_record"):
+    with pytest.raises(ValueError, match=r"StochasticRun\.to_record"):
         r1.StochasticRun.from_record(rec)
     assert set(HISTORIES) <= set(rec)
 
