@@ -28,6 +28,7 @@ from proofs_checks.context import Context
 from proofs_checks.runs import instance, run_task
 from proofs_checks.sweep import make_task
 from r1theory import direction, policy_gradient
+from r1theory.numerics import cosine
 
 from . import _style, _trajectory
 
@@ -102,15 +103,14 @@ def ascent_grid(config: dict[str, Any]) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown grid kind {grid['kind']!r}")
     inner = np.empty(len(pi))
-    cosine = np.empty(len(pi))
+    cos = np.empty(len(pi))
     for i, p in enumerate(pi):
         theta = np.log(p)[None, :]
         d = direction(config["method"], mdp, theta, damping=config["damping"])
         g = policy_gradient(mdp, theta)
         inner[i] = float(np.vdot(d, g))
-        nd, ng = float(np.linalg.norm(d)), float(np.linalg.norm(g))
-        cosine[i] = inner[i] / (nd * ng) if nd > 0 and ng > 0 else np.nan
-    return {"coords": coords, "pi": pi, "inner": inner, "cosine": cosine}
+        cos[i] = cosine(d, g)
+    return {"coords": coords, "pi": pi, "inner": inner, "cosine": cos}
 
 
 def _summary(g: dict[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from .directions import direction_at
 from .fisher import PINV_RCOND, ParamFisher, TabularFisher, fisher_at, npg_closed_form
 from .mdp import TabularMDP
 from .methods import Method, get_method, methods
+from .numerics import cosine
 from .point import PolicyPoint, policy_point, resolve
 from .policies import Parametrisation
 
@@ -93,30 +94,16 @@ class Diagnostic:
 
 
 def centred_cosine(x: Array, y: Array) -> float:
-    """Cosine of x and y after subtracting each state's mean (rows of (S, A) arrays); NaN if one is 0."""
-    xc = x - x.mean(axis=1, keepdims=True)
-    yc = y - y.mean(axis=1, keepdims=True)
-    nx, ny = float(np.linalg.norm(xc)), float(np.linalg.norm(yc))
-    if nx == 0.0 or ny == 0.0:
-        return float("nan")
-    return float(np.vdot(xc, yc) / (nx * ny))
+    """Cosine (:func:`r1theory.numerics.cosine`) of x and y after subtracting each state's mean (rows of (S, A) arrays).
+
+    NaN if either centres to 0.
+    """
+    return cosine(x - x.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True))
 
 
 def _projected_cosine(x: Array, y: Array, Pi: Array) -> float:
     """Cosine of Πx and Πy (x, y θ-shaped, flattened row-major); NaN if one projects to 0."""
-    xp, yp = Pi @ x.ravel(), Pi @ y.ravel()
-    nx, ny = float(np.linalg.norm(xp)), float(np.linalg.norm(yp))
-    if nx == 0.0 or ny == 0.0:
-        return float("nan")
-    return float(np.vdot(xp, yp) / (nx * ny))
-
-
-def _blockdiag(blocks: Array) -> Array:
-    S, A, _ = blocks.shape
-    out = np.zeros((S, A, S, A))
-    idx = np.arange(S)
-    out[idx, :, idx, :] = blocks
-    return out.reshape(S * A, S * A)
+    return cosine(Pi @ x.ravel(), Pi @ y.ravel())
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from .policies import Parametrisation
 from .score import combine_scores, score_dot
 from .sherman_morrison import sherman_morrison
 
-__all__ = ["DAMPED_METHODS", "METHODS", "check_method", "direction", "direction_at"]
+__all__ = ["DAMPED_METHODS", "METHODS", "check_method", "direction", "direction_at", "same_sample_sum"]
 
 
 def _pg(p: PolicyPoint, lam: float) -> Array:
@@ -93,15 +93,23 @@ def _npg_damped_preconditioner(p: PolicyPoint, lam: float) -> Preconditioner:
     return Operator(p.theta.size, lambda v: F.solve(v.reshape(shape), lam).ravel())
 
 
-def _r1_same(p: PolicyPoint, lam: float) -> Array:
-    """V2: Σ_s d(s) Σ_a π(a|s) Â(s,a) u_{s,a}/(λ + n(s,a)).
+def same_sample_sum(p: PolicyPoint, lam: float, X: Array) -> Array:
+    """Σ_{s,a} d(s)π(a|s) X(s,a) u_{s,a}/((1 − γ)(λ + n(s,a))), θ-shaped: the same-sample rank-1 sum.
 
-    Sherman–Morrison with v = u gives (λI + uuᵀ)^{-1}Âu = Âu/(λ + ‖u‖²). With
-    c(s,a) = π(a|s)A(s,a)/((1−γ)(λ + n(s,a))) and u_{s,a} = e_a − π_s on block s, the sum over a
-    is c_s − π_s Σ_a c(s,a); block s is scaled by d(s).
+    Sherman–Morrison with v = u gives (λI + uuᵀ)^{-1}u = u/(λ + ‖u‖²), so this is
+    E_{s∼d,a∼π}[(λI + uuᵀ)^{-1} u X(s,a)/(1 − γ)]. With c(s,a) = π(a|s)X(s,a)/((1−γ)(λ + n(s,a))) and
+    u_{s,a} = e_a − π_s on block s, the sum over a is c_s − π_s Σ_a c(s,a) (formed without cancellation by
+    :func:`r1theory.score.combine_scores`); block s is scaled by d(s) and pulled back by Jᵀ.
+    X = A gives V2 (``r1-same``); X = Q − b the same-sample expectation with a baseline b
+    (:func:`r1theory.stochastic.same_sample_term`).
     """
-    c = p.pi * p.ev.A / ((1.0 - p.mdp.gamma) * (lam + p.lin.score_sq_norm(p.pi)))
+    c = p.pi * X / ((1.0 - p.mdp.gamma) * (lam + p.lin.score_sq_norm(p.pi)))
     return p.lin.pullback(p.ev.d[:, None] * combine_scores(c, p.pi))
+
+
+def _r1_same(p: PolicyPoint, lam: float) -> Array:
+    """V2: Σ_s d(s) Σ_a π(a|s) Â(s,a) u_{s,a}/(λ + n(s,a)), Â = A/(1 − γ) (:func:`same_sample_sum` with X = A)."""
+    return same_sample_sum(p, lam, p.ev.A)
 
 
 def _r1_precond_preconditioner(p: PolicyPoint, lam: float) -> Preconditioner:

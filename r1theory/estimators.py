@@ -360,7 +360,15 @@ def return_second_moment(point: PolicyPoint) -> Array:
     return base + g * mdp.expected_next(m)
 
 
-def _baseline_vector(point: PolicyPoint, baseline: Any) -> Array:
+def baseline_vector(point: PolicyPoint, baseline: Any) -> Array:
+    """The state baseline b (shape (S,)) of an exact expectation: 0 for None, V^π for "value", or the array given.
+
+    Raises
+    ------
+    ValueError
+        For "fitted" (a fitted baseline is random: its exact expectations do not exist, use Monte Carlo),
+        an unknown name, or an array of the wrong shape.
+    """
     if baseline is None:
         return np.zeros(point.mdp.S)
     if isinstance(baseline, str):
@@ -368,7 +376,8 @@ def _baseline_vector(point: PolicyPoint, baseline: Any) -> Array:
             return point.ev.V.copy()
         if baseline == "fitted":
             raise ValueError(
-                "baseline 'fitted' is random; its moments are not available exactly: use monte_carlo_moments"
+                "baseline 'fitted' is random, so its exact expectations do not exist: use Monte Carlo "
+                "(monte_carlo_moments, r1_sample_monte_carlo)"
             )
         raise ValueError(f"unknown baseline {baseline!r}; choose None, 'value' or an array b of shape (S,)")
     b = np.asarray(baseline, dtype=np.float64)
@@ -382,7 +391,7 @@ def one_sample_second_moment(point: PolicyPoint, baseline: Any = None) -> float:
 
     E‖ĝ‖² = Σ_{s,a} d(s)π(a|s) n(s,a) (M(s,a) − 2b(s)Q(s,a) + b(s)²)/(1 − γ)².
     """
-    b = _baseline_vector(point, baseline)
+    b = baseline_vector(point, baseline)
     M = return_second_moment(point)
     e2 = M - 2.0 * b[:, None] * point.ev.Q + b[:, None] ** 2
     w = point.ev.d[:, None] * point.pi * score_sq_norm(point.pi)

@@ -45,14 +45,14 @@ import numpy as np
 
 from ._types import Array, IntArray
 from ._validate import check_damping
-from .directions import _checked, direction_at
-from .estimators import GradientSample, check_estimator, gradient_sample
+from .directions import _checked, direction_at, same_sample_sum
+from .estimators import GradientSample, baseline_vector, check_estimator, gradient_sample
 from .evaluation import Optimal, optimal
 from .mdp import TabularMDP
 from .methods import STOCHASTIC_DAMPED, STOCHASTIC_METHODS, Method, get_method, register_method
 from .point import PolicyPoint, check_theta, policy_point
 from .sampler import TabularSampler, check_count, check_rng
-from .score import score_sq_norm
+from .score import scores
 from .sherman_morrison import sherman_morrison
 from .steps import StepRule, as_step_rule
 
@@ -65,10 +65,9 @@ def check_stochastic_method(method: Any, damping: Any) -> float:
 
 
 def _score(pi: Array, s: int, a: int) -> Array:
-    """u_{s,a} = e_{(s,a)} − Σ_b π(b|s) e_{(s,b)} as a flat (S·A,) vector."""
+    """u_{s,a} = e_{(s,a)} − Σ_b π(b|s) e_{(s,b)} as a flat (S·A,) vector: block s of :func:`scores`, zero elsewhere."""
     u = np.zeros_like(pi)
-    u[s] = -pi[s]
-    u[s, a] += 1.0
+    u[s] = scores(pi[s : s + 1])[0, a]
     return u.ravel()
 
 
@@ -214,32 +213,14 @@ def stochastic_direction(
 # ---------------------------------------------------------------------------------------------
 # Exact expectations of the V4 updates (one-sample estimator)
 # ---------------------------------------------------------------------------------------------
-def _baseline(point: PolicyPoint, baseline: Any) -> Array:
-    if baseline is None:
-        return np.zeros(point.mdp.S)
-    if isinstance(baseline, str):
-        if baseline == "value":
-            return point.ev.V.copy()
-        raise ValueError(
-            f"baseline must be None, 'value' or an array b of shape (S,) for an exact expectation; got {baseline!r}"
-            + (" (a fitted baseline is random: use Monte Carlo)" if baseline == "fitted" else "")
-        )
-    b = np.asarray(baseline, dtype=np.float64)
-    if b.shape != (point.mdp.S,):
-        raise ValueError(f"baseline must have shape (S,) = ({point.mdp.S},); got {b.shape}")
-    return b
-
-
 def same_sample_term(point: PolicyPoint, damping: float, baseline: Any = None) -> Array:
     """W_b = Σ_{s,a} d(s)π(a|s)(Q(s,a) − b(s)) u_{s,a}/((1 − γ)(λ + n(s,a))): E[(λI + uuᵀ)⁻¹ ĝ₁] for B = 1.
 
-    With c(s,a) = π(a|s)(Q − b)/((1 − γ)(λ + n)) and u_{s,a} = e_a − π_s on block s, the sum over a is
-    c_s − π_s Σ_a c(s,a); block s is scaled by d(s). With b = V this is the ``r1-same`` direction (V2).
+    The engine's :func:`r1theory.directions.same_sample_sum` with X = Q − b; with b = V it is the
+    ``r1-same`` direction (V2).
     """
     lam = check_damping(damping, positive=True, method="r1-sample-same")
-    b = _baseline(point, baseline)
-    c = point.pi * (point.ev.Q - b[:, None]) / ((1.0 - point.mdp.gamma) * (lam + score_sq_norm(point.pi)))
-    return point.ev.d[:, None] * (c - point.pi * c.sum(axis=1, keepdims=True))
+    return same_sample_sum(point, lam, point.ev.Q - baseline_vector(point, baseline)[:, None])
 
 
 def r1_sample_expectation(
@@ -280,15 +261,14 @@ def r1_sample_expectation(
 def r1_same_baseline_sensitivity(mdp: TabularMDP, theta: Any, damping: float, *, batch: int = 1) -> Array:
     """∂E[update]/∂b(s) of r1-sample-same, block s of the returned (S, A) array (module docstring).
 
-    Block s is −d(s)/(B(1 − γ)) · Σ_a π(a|s) u_{s,a}/(λ + n(s,a)) = −d(s)/(B(1 − γ)) (w_s − π_s Σ_a w(s,a)),
-    w(s,a) = π(a|s)/(λ + n(s,a)). The same derivative for PG is −d(s)/(1 − γ) Σ_a π(a|s)u_{s,a} = 0.
+    Block s is −d(s)/(B(1 − γ)) · Σ_a π(a|s) u_{s,a}/(λ + n(s,a)): W_b is linear in b and b(s) enters
+    only block s, so this is −(1/B)·:func:`r1theory.directions.same_sample_sum` with X = 1. The same
+    derivative for PG is −d(s)/(1 − γ) Σ_a π(a|s)u_{s,a} = 0.
     """
     B = check_count(batch, "batch")
     lam = check_damping(damping, positive=True, method="r1-sample-same")
     p = policy_point(mdp, theta)
-    w = p.pi / (lam + score_sq_norm(p.pi))
-    block = w - p.pi * w.sum(axis=1, keepdims=True)
-    return -(p.ev.d / (B * (1.0 - mdp.gamma)))[:, None] * block
+    return -same_sample_sum(p, lam, np.ones_like(p.pi)) / B
 
 
 def pg_baseline_sensitivity(mdp: TabularMDP, theta: Any) -> Array:
