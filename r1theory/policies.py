@@ -24,6 +24,7 @@ squared score norms ‖∇log π(a|s)‖², and the dense Jacobian on request.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,11 @@ class Linearisation:
         """Dense J = ∂ℓ/∂θ of shape (S, A, k) (θ flattened row-major)."""
         raise NotImplementedError
 
+    def gram(self) -> Array:
+        """The per-state Gram matrices G_s = J_s J_sᵀ of the logit gradients, shape (S, A, A) (O(S·A²·k))."""
+        J = self.jacobian()
+        return np.matmul(J, J.transpose(0, 2, 1))
+
     def score_sq_norm(self, pi: Array) -> Array:
         """‖∇_θ log π(a|s)‖² = ‖Jᵀ(e_{(s,a)} − π_s)‖² for every (s, a), shape (S, A).
 
@@ -61,8 +67,7 @@ class Linearisation:
         :func:`r1theory.score.one_minus`, so near-deterministic policies keep their accuracy; the
         rounding is ~ε‖δ‖²‖G_s‖ in absolute terms, immaterial beside the damping in λ + ‖u‖².
         """
-        J = self.jacobian()
-        G = np.matmul(J, J.transpose(0, 2, 1))
+        G = self.gram()
         A = pi.shape[1]
         D = np.repeat(-pi[:, None, :], A, axis=1)  # D[s, a, b] = [a = b] − π(b|s)
         idx = np.arange(A)
@@ -167,6 +172,10 @@ class _FeatureLin(Linearisation):
     theta: Array
     logits: Array
     phi: Array
+    G: Array  # the parametrisation's per-state Gram matrices, independent of θ
+
+    def gram(self) -> Array:
+        return self.G
 
     def pullback(self, x: Array) -> Array:
         return _pull(self.phi, x)
@@ -212,9 +221,14 @@ class LogLinear(Parametrisation):
         """``{"kind": "log-linear", "features": φ}`` with φ as nested lists (S, A, k)."""
         return {"kind": self.kind, "features": self.features.tolist()}
 
+    @functools.cached_property
+    def gram(self) -> Array:
+        """G_s = φ_s φ_sᵀ (S, A, A): J = φ does not depend on θ, so it is formed once per parametrisation."""
+        return np.matmul(self.features, self.features.transpose(0, 2, 1))
+
     def at(self, theta: Array) -> Linearisation:
         """Feature linearisation (J = φ, independent of θ)."""
-        return _FeatureLin(theta=theta, logits=self.features @ theta, phi=self.features)
+        return _FeatureLin(theta=theta, logits=self.features @ theta, phi=self.features, G=self.gram)
 
 
 @dataclass(frozen=True)
@@ -222,6 +236,19 @@ class _NeuralLin(Linearisation):
     theta: Array
     logits: Array
     J: Array  # (S, A, k)
+    #: Per layer l: δ_l (S, A, out_l) = ∂ℓ(s, a)/∂(pre-activation of layer l) and its input h_{l−1} (S, in_l).
+    layers: tuple[tuple[Array, Array], ...]
+
+    def gram(self) -> Array:
+        """G_s[a, b] = Σ_l ⟨δ_l[s, a], δ_l[s, b]⟩ (‖h_{l−1}(s)‖² + 1): O(S·A²·width), not O(S·A²·k).
+
+        Layer l's parameters give ∂ℓ_a/∂W_l = δ_l[a] h_{l−1}ᵀ and ∂ℓ_a/∂b_l = δ_l[a], whose inner products
+        over (W_l, b_l) are ⟨δ_l[a], δ_l[b]⟩(⟨h_{l−1}, h_{l−1}⟩ + 1); the Gram matrix is their sum over layers.
+        """
+        G = np.zeros((self.J.shape[0], self.J.shape[1], self.J.shape[1]))
+        for delta, h_in in self.layers:
+            G += np.matmul(delta, delta.transpose(0, 2, 1)) * (np.einsum("si,si->s", h_in, h_in) + 1.0)[:, None, None]
+        return G
 
     def pullback(self, x: Array) -> Array:
         return _pull(self.J, x)
@@ -313,15 +340,17 @@ class NeuralSoftmax(Parametrisation):
         S, A = self.S, self.A
         delta = np.broadcast_to(np.eye(A), (S, A, A))
         grads: list[Array] = []
+        per_layer: list[tuple[Array, Array]] = []
         for li in range(len(layers) - 1, -1, -1):
             W, _ = layers[li]
             h_in = hs[li]
+            per_layer.append((np.ascontiguousarray(delta), h_in))
             grads.append(delta)  # ∂/∂b_l
             grads.append(np.einsum("sao,si->saoi", delta, h_in).reshape(S, A, -1))  # ∂/∂W_l
             if li > 0:
                 delta = np.einsum("sao,oi->sai", delta, W) * (1.0 - hs[li] ** 2)[:, None, :]
         J = np.concatenate(list(reversed(grads)), axis=2)
-        return _NeuralLin(theta=theta, logits=logits, J=np.ascontiguousarray(J))
+        return _NeuralLin(theta=theta, logits=logits, J=np.ascontiguousarray(J), layers=tuple(per_layer))
 
 
 def tabular(S: int, A: int) -> TabularSoftmax:

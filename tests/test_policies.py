@@ -217,3 +217,20 @@ def test_param_fisher_solves_and_top_eigenpair_against_dense_references(k: int) 
     sigma, top = F.top_eigenpair()
     assert sigma == pytest.approx(w[-1], rel=1e-12)
     assert abs(float(top @ U[:, -1])) == pytest.approx(1.0, abs=1e-10)
+
+
+@pytest.mark.parametrize("hidden", [(3,), (4, 2)])
+def test_gram_matrices_equal_the_dense_jacobian_products(hidden: tuple[int, ...]) -> None:
+    """G_s = J_s J_sᵀ: the neural closed form over layers, and the log-linear one formed once per φ."""
+    rng = np.random.default_rng(11)
+    S, A = 4, 3
+    for par in (
+        r1.NeuralSoftmax(S, A, hidden),
+        r1.NeuralSoftmax(S, A, hidden, rng.normal(size=(S, 5))),
+        r1.LogLinear(rng.normal(size=(S, A, 6))),
+    ):
+        theta = rng.normal(size=par.theta_shape)
+        lin = par.at(theta)
+        J = lin.jacobian()
+        ref = np.einsum("sak,sbk->sab", J, J)
+        np.testing.assert_allclose(lin.gram(), ref, rtol=1e-13, atol=1e-13 * np.abs(ref).max())
