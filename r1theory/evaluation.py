@@ -255,6 +255,9 @@ def _deterministic_values_sparse(mdp: TabularMDP, actions: NDArray[np.intp], V0:
     return V, mdp.r + g * mdp.expected_next(V)
 
 
+_GETRF, _GETRS = scipy.linalg.get_lapack_funcs(("getrf", "getrs"), (np.empty((1, 1)),))
+
+
 def _evaluate(mdp: TabularMDP, pi: Array, full_support: bool = True) -> Evaluation:
     """Evaluate a validated policy (no input checks); sparse MDPs go to :func:`_evaluate_sparse`.
 
@@ -269,10 +272,13 @@ def _evaluate(mdp: TabularMDP, pi: Array, full_support: bool = True) -> Evaluati
     M *= -mdp.gamma
     M.flat[:: S + 1] += 1.0
     r_pi = np.einsum("sa,sa->s", pi, mdp.r)
-    lu = scipy.linalg.lu_factor(M, overwrite_a=True, check_finite=False)
-    V = scipy.linalg.lu_solve(lu, r_pi, check_finite=False)
+    # LAPACK's getrf/getrs directly: scipy.linalg.lu_factor/lu_solve compute the same but add ~30 µs of
+    # argument handling per call at S = 200 (4% of an iteration). I − γP_π is strictly diagonally
+    # dominant (γ < 1), so it is never singular.
+    lu, piv, _ = _GETRF(M, overwrite_a=1)
+    V, _ = _GETRS(lu, piv, r_pi)
     # d^T (I − γP_π) = (1 − γ) ρ^T  ⇔  (I − γP_π)^T d = (1 − γ) ρ
-    d = (1.0 - mdp.gamma) * scipy.linalg.lu_solve(lu, mdp.rho, trans=1, check_finite=False)
+    d = (1.0 - mdp.gamma) * _GETRS(lu, piv, mdp.rho, trans=1)[0]
     d = _visitation(mdp, pi, d, full_support)  # 0 exactly where no path from ρ exists, > 0 elsewhere
     Q = mdp.r + mdp.gamma * mdp.expected_next(V)
     return Evaluation(V=V, Q=Q, A=advantage(Q, pi), d=d, J=float(mdp.rho @ V), pi=pi)
