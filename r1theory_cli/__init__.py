@@ -8,6 +8,12 @@ convention), 130 on Ctrl-C.
 
 Each subcommand has an ``_add_<name>(sub)`` function that declares its arguments and a
 ``_run_<name>(parser, args)`` function that executes it; :data:`COMMANDS` registers both.
+
+Plugins: every subcommand takes ``--plugin MODULE_OR_FILE`` (repeatable). Before the parser is
+built, :func:`main` loads the entry points of the group ``r1theory.plugins`` and then each
+``--plugin`` (:mod:`proofs_checks.plugins`, which also carries them to the sweep workers), so what a
+plugin registers is known to every subcommand, its argument choices included. A plugin that fails
+to import is a usage error: one line naming the plugin and the cause, exit status 2.
 """
 
 from __future__ import annotations
@@ -79,13 +85,21 @@ def _run_verify(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
 
 def _add_claims(sub: Any) -> None:
-    sub.add_parser("claims", help="list the stable claim identifiers")
+    sub.add_parser(
+        "claims",
+        help="list every claim id with its statement, and whether verify checks it and falsify can search it",
+        description="One line per claim of the registry (proofs_checks/claims.py): the id, [verify] when "
+        "`r1theory verify` checks it on the suites, [falsify] when `r1theory falsify ID` can search it, "
+        "then its statement.",
+    )
 
 
 def _run_claims(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from proofs_checks.runner import claims
+    from proofs_checks.claims import CLAIMS
 
-    print("\n".join(claims()))
+    for c in CLAIMS:
+        tags = ", ".join(t for t, on in (("verify", c.check), ("falsify", c.falsify)) if on)
+        print(f"{c.id}  [{tags}]  {c.statement}")
     return 0
 
 
@@ -93,30 +107,32 @@ def _add_falsify(sub: Any) -> None:
     budget = int_option("--budget", 1, "a positive integer (examples)")
     seed = int_option("--seed", 0, "an integer >= 0")
 
+    from proofs_checks.claims import falsifiable
+    from r1theory.policies import PARAM_KINDS
+
     f = sub.add_parser(
         "falsify",
         help="search (hypothesis, with shrinking) for the smallest instance violating a claim",
-        description="Search for the smallest instance violating CLAIM and save it as an MDP file plus a JSON "
+        description="Search for the smallest instance violating CLAIM and save it as an MDP file plus a JSON\n"
         "record in --out; exit 0 whether or not one is found.",
+        epilog="claims that can be searched (`r1theory claims` lists every id with its statement):\n"
+        + "".join(f"  {c.id}\n" for c in falsifiable()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    f.add_argument(
-        "claim",
-        metavar="CLAIM",
-        help="ascent, c1, mei2020.lojasiewicz, mei2020.ascent or agarwal2021.npg-rate "
-        "(statements: proofs_checks/falsify.py)",
-    )
+    f.add_argument("claim", metavar="CLAIM", help="a claim id that can be searched (listed below)")
     f.add_argument(
         "--method",
         metavar="M",
-        help="the method under test (default: r1-same for ascent, r1-grad for c1, pg for mei2020.*, npg for "
-        "agarwal2021.npg-rate)",
+        help="the method under test (default: the claim's own, printed in the header: r1-same for the ascent "
+        "claims, r1-grad for c1, pg or npg for a classic theorem)",
     )
     f.add_argument(
         "--param",
-        choices=("tabular", "log-linear", "neural"),
+        choices=PARAM_KINDS,
         default="tabular",
         help="the policy parametrisation to fuzz over (default tabular): log-linear draws features φ(s, a) ∈ R^k, "
-        "neural a one-hidden-layer tanh network; ascent and c1 only (the classic claims are tabular theorems)",
+        "neural a one-hidden-layer tanh network; ascent.stated-step and c1.tuned-progress only (the classic "
+        "claims are tabular theorems)",
     )
     f.add_argument("--budget", metavar="N", type=budget, help="examples to try (default: 2000, the 'long' profile)")
     f.add_argument("--seed", metavar="S", type=seed, default=0, help="seed of the search (default 0)")
@@ -158,6 +174,27 @@ def _run_figures(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
     return run(parser, args)
 
 
+def _add_catalog(sub: Any) -> None:
+    c = sub.add_parser(
+        "catalog",
+        help="list the catalog's instances (those of plugins included); with NAME, describe one",
+    )
+    c.add_argument("name", metavar="NAME", nargs="?", help="the instance to describe (source, parameters, notes)")
+
+
+def _run_catalog(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    import tabular_mdps
+
+    if args.name is None:
+        print("\n".join(f"{n}: {tabular_mdps.entry(n).summary}" for n in tabular_mdps.names()))
+        return 0
+    try:
+        print(tabular_mdps.describe(args.name), end="")
+    except ValueError as exc:
+        parser.error(str(exc))
+    return 0
+
+
 Runner = Callable[[argparse.ArgumentParser, argparse.Namespace], int]
 
 #: Subcommands: name → (declare arguments, run).
@@ -166,7 +203,12 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Runner]] = {
     "claims": (_add_claims, _run_claims),
     "figures": (_add_figures, _run_figures),
     "falsify": (_add_falsify, _run_falsify),
+    "catalog": (_add_catalog, _run_catalog),
 }
+
+_PLUGIN_HELP = (
+    "import this Python module (dotted name) or .py file first, e.g. to register catalog instances; repeatable"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,16 +219,62 @@ def build_parser() -> argparse.ArgumentParser:
         prog="r1theory", description="Exact checks of rank-1 natural policy gradient theory."
     )
     parser.add_argument("--version", action="version", version=f"r1theory {__version__}")
+    parser.add_argument(  # also before the subcommand: `r1theory --plugin P verify`
+        "--plugin", metavar="MODULE_OR_FILE", action="append", default=[], dest="plugin_first", help=_PLUGIN_HELP
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
+    for command in sub.choices.values():  # the common option of every subcommand
+        command.add_argument(
+            "--plugin", metavar="MODULE_OR_FILE", action="append", default=[], dest="plugin", help=_PLUGIN_HELP
+        )
     return parser
+
+
+def _plugin_args(argv: list[str]) -> list[str]:
+    """The values of ``--plugin X`` and ``--plugin=X`` in ``argv`` (up to ``--``), read before parsing."""
+    specs = []
+    for i, tok in enumerate(argv):
+        if tok == "--":
+            break
+        if tok == "--plugin" and i + 1 < len(argv):
+            specs.append(argv[i + 1])
+        elif tok.startswith("--plugin="):
+            specs.append(tok.removeprefix("--plugin="))
+    return specs
+
+
+def _load_plugins(specs: list[str], entry_points: bool) -> str | None:
+    """Load the entry-point plugins (when ``entry_points``) and ``specs``; the error message, or None."""
+    from proofs_checks import plugins
+
+    try:
+        if entry_points:
+            plugins.load_entry_points()
+    except plugins.PluginError as exc:
+        return str(exc)
+    for spec in specs:
+        try:
+            plugins.load(spec)
+        except plugins.PluginError as exc:
+            return f"--plugin {exc.spec} failed to import: {exc.cause}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # plugins first: what they register must exist when the parser declares its choices
+    error = _load_plugins(_plugin_args(argv), entry_points=True)
+    if error is None:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        # a no-op unless an option was spelled as an abbreviation (--plug), which the pre-scan misses
+        error = _load_plugins([*args.plugin_first, *args.plugin], entry_points=False)
+    if error is not None:
+        print(f"r1theory: error: {error}", file=sys.stderr)
+        return 2
     try:
         return COMMANDS[args.command][1](parser, args)
     except KeyboardInterrupt:
