@@ -554,7 +554,7 @@ def summarize(results: Sequence[CheckResult]) -> str:
     if not mine:
         return ""
     fams = list(dict.fromkeys(r.conditions["family"] for r in mine))
-    lams = sorted({r.conditions["damping"] for r in mine})
+    lams = sorted({r.conditions["damping"] for r in mine if r.conditions["damping"] is not None})
     pairs = by_parametrisation(mine)
     out = [
         *conclusions(mine),

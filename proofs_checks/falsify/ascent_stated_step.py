@@ -62,8 +62,8 @@ COS_TOL = 1e-6
 STATEMENT = (
     "The method's exact direction d is an ascent direction, cos(d, ∇J) ≥ 0, and J(θ + ηd) ≥ J(θ) at the "
     "stated step (1/L for pg, any η for npg, λ/L for the damped methods and r1-same; L = 8/(1−γ)³, "
-    "times ‖Φ‖₂² for log-linear features Φ; no step for npg under a non-tabular parametrisation or for "
-    "a neural policy: direction only), at any θ."
+    "times ‖Φ‖₂² for log-linear features Φ; no step for npg under a non-tabular parametrisation, for "
+    "another undamped method or for a neural policy: direction only), at any θ."
 )
 
 
@@ -88,7 +88,8 @@ def stated_step(method: str, gamma: float, damping: float | None, param: Paramet
 
     With L = 8/(1 − γ)³ scaled by :func:`smoothness_scale` (1 for tabular softmax, ‖Φ‖₂² for log-linear):
     pg: 1/L; the damped methods and r1-same: λ/L; npg: None for tabular softmax (any η, drawn) and for
-    every other parametrisation (the per-state improvement lemma is tabular). None for a neural policy
+    every other parametrisation (the per-state improvement lemma is tabular); any other undamped method
+    (a registered plugin's, say): None, no step is certified for it, so only (i) is measured. None for a neural policy
     (no certified smoothness constant: part (i) only). A zero feature matrix (J constant) keeps the
     tabular step (any step is certified).
     """
@@ -98,10 +99,8 @@ def stated_step(method: str, gamma: float, damping: float | None, param: Paramet
     inv_L = (1.0 - gamma) ** 3 / 8.0 / (scale if scale > 0 else 1.0)
     if method == "pg":
         return inv_L
-    if method == "npg":
-        return None
-    if damping is None:
-        raise ValueError(f"method {method!r} needs a damping λ > 0")
+    if method == "npg" or damping is None:
+        return None  # npg: any η is certified (drawn instead); another undamped method: no certified step
     return damping * inv_L
 
 
@@ -241,4 +240,4 @@ def score(m: Measurement) -> float:
     return -cos if math.isfinite(cos) else 0.0
 
 
-SPEC = Spec(tuple(METHODS), "r1-same", candidates, measure, score, param_candidates)
+SPEC = Spec(METHODS, "r1-same", candidates, measure, score, param_candidates)

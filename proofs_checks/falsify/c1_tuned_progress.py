@@ -233,4 +233,4 @@ def score(m: Measurement) -> float:
     return float(m.details.get("deficit_over_initial_gap", 0.0))
 
 
-SPEC = Spec(tuple(C1_METHODS), "r1-grad", candidates, measure, score, param_candidates)
+SPEC = Spec(C1_METHODS, "r1-grad", candidates, measure, score, param_candidates)

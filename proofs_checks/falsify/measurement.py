@@ -9,7 +9,7 @@ The value tolerance τ_V is :func:`proofs_checks._classic.value_tolerance`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +92,8 @@ class Spec:
     a violation). The claim's id and statement come from :mod:`proofs_checks.claims`.
     """
 
-    methods: tuple[str, ...]
+    #: The methods it applies to: a live view of the method registry (plugins' methods included).
+    methods: Sequence[str]
     default_method: str
     candidates: Callable[[str], st.SearchStrategy[Candidate]]
     measure: Callable[[Candidate, str], Measurement]

@@ -9,7 +9,7 @@ ids can be searched.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
@@ -29,7 +29,7 @@ class Falsifiable:
 
     id: str
     statement: str
-    methods: tuple[str, ...]
+    methods: Sequence[str]
     default_method: str
     candidates: Callable[[str], st.SearchStrategy[Candidate]]
     measure: Callable[[Candidate, str], Measurement]
