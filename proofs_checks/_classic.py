@@ -30,6 +30,7 @@ from r1theory._types import Array
 from r1theory.evaluation import Optimal
 
 from .context import Context
+from .result import CheckResult
 from .runs import initial_theta, instance
 from .sweep import Task, make_task
 
@@ -128,6 +129,19 @@ def unmet(conditions: dict[str, Any], required: Sequence[str]) -> list[str]:
                 detail = f" (min Δ* = {conditions.get('min_optimal_gap')})"
             reasons.append(f"not met: {CONDITION_TEXT.get(name, name)}{detail}")
     return reasons
+
+
+def inconclusive(
+    claim: str,
+    statement: str,
+    variant: str,
+    conditions: dict[str, Any],
+    measured: dict[str, Any],
+    bound: dict[str, Any],
+    evidence: dict[str, Any],
+) -> CheckResult:
+    """A result the measurement cannot decide (conditions unmet, too little data): no slack; ``evidence`` says why."""
+    return CheckResult(claim, statement, variant, conditions, measured, bound, "inconclusive", None, evidence)
 
 
 def condition_bound(gamma: float) -> float:

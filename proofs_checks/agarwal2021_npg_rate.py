@@ -34,7 +34,18 @@ from scipy.special import logsumexp
 from r1theory import Run, TabularMDP, trajectory
 from r1theory._types import Array
 
-from ._classic import describe_instance, gap_floor, load, pick, random_grid, standing, task, unmet, usable_prefix
+from ._classic import (
+    describe_instance,
+    gap_floor,
+    inconclusive,
+    load,
+    pick,
+    random_grid,
+    standing,
+    task,
+    unmet,
+    usable_prefix,
+)
 from .context import Context
 from .result import CheckResult
 from .runner import module_main
@@ -93,9 +104,7 @@ def assess_theorem53(measurements: dict[str, Any], conditions: dict[str, Any], *
     }
     bnd = {"bound_at_T1": float(bound[0]) if bound.size else None, "eta": eta, "floor": floor, "constant": constant}
     if reasons:
-        return CheckResult(
-            CLAIM, STATEMENT_T53, "npg", conditions, measured, bnd, "inconclusive", None, {"reasons": reasons}
-        )
+        return inconclusive(CLAIM, STATEMENT_T53, "npg", conditions, measured, bnd, {"reasons": reasons})
     viol = theorem53_excess(g, bound, floor) > 0
     evidence: dict[str, Any] = {}
     if viol.any():
@@ -170,9 +179,7 @@ def assess_lemma52(measurements: dict[str, Any], conditions: dict[str, Any], *, 
         "tolerance": tol,
     }
     if reasons:
-        return CheckResult(
-            CLAIM, STATEMENT_L52, "npg", conditions, measured, bound, "inconclusive", None, {"reasons": reasons}
-        )
+        return inconclusive(CLAIM, STATEMENT_L52, "npg", conditions, measured, bound, {"reasons": reasons})
     short_z = reach & (inc < low - tol)
     short_m = inc < -tol
     short_nonneg = reach & (low < -tol)

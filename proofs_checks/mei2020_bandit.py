@@ -33,7 +33,7 @@ import numpy as np
 
 from r1theory import Run
 
-from ._classic import describe_instance, gap_floor, pick, standing, unmet
+from ._classic import describe_instance, gap_floor, inconclusive, pick, standing, unmet
 from .context import Context
 from .result import CheckResult
 from .runner import module_main
@@ -85,9 +85,7 @@ def assess_lemma4(measurements: dict[str, Any], conditions: dict[str, Any], *, c
     measured = {"max_delta_c2_t": float(product[worst]), "iterations": int(gap.size - 1), "c_T": float(c_run[-1])}
     bound = {"max_delta_c2_t": constant, "floor": floor}
     if reasons:
-        return CheckResult(
-            CLAIM, STATEMENT_L4, "pg", conditions, measured, bound, "inconclusive", None, {"reasons": reasons}
-        )
+        return inconclusive(CLAIM, STATEMENT_L4, "pg", conditions, measured, bound, {"reasons": reasons})
     viol = gap > constant / (c_run**2 * t) + floor
     evidence: dict[str, Any] = {"worst_t": worst + 1}
     if viol.any():
@@ -131,9 +129,7 @@ def assess_theorem9(measurements: dict[str, Any], conditions: dict[str, Any], *,
         measured["delta_t_ode_asymptote"] = (A - 1) / (float(eta[0]) * A)
     bound = {"delta_t_at_least": target, "Delta": delta, "t0_at_most": T // 2}
     if reasons:
-        return CheckResult(
-            CLAIM, STATEMENT_T9, "pg", conditions, measured, bound, "inconclusive", None, {"reasons": reasons}
-        )
+        return inconclusive(CLAIM, STATEMENT_T9, "pg", conditions, measured, bound, {"reasons": reasons})
     evidence: dict[str, Any] = {"note": "the lower bound is loose: δ_t·t levels off far above Δ²/6"}
     if t0 <= T // 2:
         return CheckResult(
@@ -148,7 +144,7 @@ def assess_theorem9(measurements: dict[str, Any], conditions: dict[str, Any], *,
             {**evidence, "slack_unit": "decades"},
         )
     evidence["reason"] = "δ_t·t < Δ²/6 in the last half of the run: 'large enough t' not reached; run longer"
-    return CheckResult(CLAIM, STATEMENT_T9, "pg", conditions, measured, bound, "inconclusive", None, evidence)
+    return inconclusive(CLAIM, STATEMENT_T9, "pg", conditions, measured, bound, evidence)
 
 
 def escape_counts(pi_opt: np.ndarray, gap: np.ndarray, delta: float) -> dict[str, int | None]:
@@ -182,19 +178,15 @@ def assess_plateau(
     bound = {"escape_bad_more_than": threshold, "escape_good_at_most": threshold}
     reasons = _base_reasons(conditions)
     if reasons:
-        return CheckResult(
-            CLAIM, STATEMENT_PLATEAU, "pg", conditions, measured, bound, "inconclusive", None, {"reasons": reasons}
-        )
+        return inconclusive(CLAIM, STATEMENT_PLATEAU, "pg", conditions, measured, bound, {"reasons": reasons})
     if kb is None:
-        return CheckResult(
+        return inconclusive(
             CLAIM,
             STATEMENT_PLATEAU,
             "pg",
             conditions,
             measured,
             bound,
-            "inconclusive",
-            None,
             {"reason": "the bad init did not escape within the run; run longer"},
         )
     if kb <= threshold or kg is None or kg > threshold:

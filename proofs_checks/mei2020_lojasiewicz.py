@@ -38,6 +38,7 @@ from ._classic import (
     describe_instance,
     first_index,
     gap_floor,
+    inconclusive,
     load,
     pick,
     random_grid,
@@ -209,9 +210,7 @@ def assess(measurements: dict[str, Any], conditions: dict[str, Any], *, rhs_fact
         if isinstance(A, int) and A > 1:
             measured["sqrt_A_over_A_minus_1"] = math.sqrt(A / (A - 1))
     if reasons:
-        return CheckResult(
-            CLAIM, STATEMENT, "pg", conditions, measured, bound, "inconclusive", None, {"reasons": reasons}
-        )
+        return inconclusive(CLAIM, STATEMENT, "pg", conditions, measured, bound, {"reasons": reasons})
     sel = np.flatnonzero(usable)
     w = int(sel[int(np.argmin(ratio))])
 

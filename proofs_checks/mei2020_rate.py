@@ -48,7 +48,7 @@ from r1theory import Run, TabularMDP, evaluate, rates
 from r1theory.evaluation import Optimal
 from r1theory.numerics import TINY
 
-from ._classic import describe_instance, gap_floor, pick, random_grid, unmet
+from ._classic import describe_instance, gap_floor, inconclusive, pick, random_grid, unmet
 from ._classic import standing as standing_conditions
 from .context import Context
 from .result import CheckResult
@@ -136,9 +136,7 @@ def assess_bound(
         "floor": floor,
     }
     if reasons:
-        return CheckResult(
-            CLAIM, STATEMENT_BOUND, "pg", conditions, measured, bnd, "inconclusive", None, {"reasons": reasons}
-        )
+        return inconclusive(CLAIM, STATEMENT_BOUND, "pg", conditions, measured, bnd, {"reasons": reasons})
     evidence: dict[str, Any] = {"worst_t": worst + 1, "note": "Theorem 4 is loose by many orders of magnitude"}
     viol = gap > bound + floor
     if viol.any():
@@ -161,15 +159,13 @@ def assess_shape(measurements: dict[str, Any], conditions: dict[str, Any]) -> Ch
     bound = {"slope": -1.0, "slope_tolerance": SLOPE_TOL, "max_spread": SPREAD_MAX, "tail_fraction_of_log_t": TAIL}
     lower = conditions.get("theorem10_constant")
     if fit is None or lev is None:
-        return CheckResult(
+        return inconclusive(
             CLAIM,
             STATEMENT_SHAPE,
             "pg",
             conditions,
             {"iterations": int(gap.size - 1)},
             bound,
-            "inconclusive",
-            None,
             {"reasons": ["too few iterates above the float floor to fit a rate"]},
         )
     measured: dict[str, Any] = {
@@ -191,17 +187,7 @@ def assess_shape(measurements: dict[str, Any], conditions: dict[str, Any]) -> Ch
     evidence: dict[str, Any] = {"reached_float_floor": reached_floor}
     reasons = unmet(conditions, ["reward_unit", "rho_full", "unique_optimal"])
     if reasons:
-        return CheckResult(
-            CLAIM,
-            STATEMENT_SHAPE,
-            "pg",
-            conditions,
-            measured,
-            bound,
-            "inconclusive",
-            None,
-            {**evidence, "reasons": reasons},
-        )
+        return inconclusive(CLAIM, STATEMENT_SHAPE, "pg", conditions, measured, bound, {**evidence, "reasons": reasons})
     if abs(fit.slope + 1.0) <= SLOPE_TOL and lev.spread <= SPREAD_MAX and decade:
         verdict = "holds"
     elif fit.slope < -1.0 - SLOPE_TOL and decade:

@@ -42,6 +42,7 @@ from ._classic import (
     describe_instance,
     first_index,
     gap_floor,
+    inconclusive,
     load,
     pick,
     random_grid,
@@ -205,16 +206,8 @@ def assess_smoothness(measurements: dict[str, Any], conditions: dict[str, Any], 
     measured["max_ratio_to_L"] = worst
     evidence: dict[str, Any] = {"note": "Lemma 7's L is loose: a measured ratio ≪ 1 is expected"}
     if reasons:
-        return CheckResult(
-            CLAIM,
-            STATEMENT_SMOOTH,
-            "pg",
-            conditions,
-            measured,
-            bound,
-            "inconclusive",
-            None,
-            {**evidence, "reasons": reasons},
+        return inconclusive(
+            CLAIM, STATEMENT_SMOOTH, "pg", conditions, measured, bound, {**evidence, "reasons": reasons}
         )
     assert worst is not None
     if local.size:
@@ -254,17 +247,7 @@ def assess_ascent(measurements: dict[str, Any], conditions: dict[str, Any], *, L
         "steps": int(rise.size),
     }
     if reasons:
-        return CheckResult(
-            CLAIM_ASCENT,
-            STATEMENT_ASCENT,
-            "pg",
-            conditions,
-            measured,
-            bound,
-            "inconclusive",
-            None,
-            {"reasons": reasons},
-        )
+        return inconclusive(CLAIM_ASCENT, STATEMENT_ASCENT, "pg", conditions, measured, bound, {"reasons": reasons})
     short = ascent_short(rise, need, floor)
     idx = np.flatnonzero(usable)
     evidence: dict[str, Any] = {

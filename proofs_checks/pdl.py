@@ -39,6 +39,7 @@ from ._classic import (
     condition_bound,
     describe_instance,
     first_index,
+    inconclusive,
     load,
     pick,
     standing,
@@ -111,17 +112,7 @@ def assess(
     bound = {"max_error": tolerance, "tau": tau}
     if lhs.size == 0 or not (np.all(np.isfinite(lhs)) and np.all(np.isfinite(rhs))):
         reason = "no step measured" if lhs.size == 0 else "a side of the identity is not finite"
-        return CheckResult(
-            CLAIM,
-            STATEMENT,
-            variant,
-            conditions,
-            {"steps": int(lhs.size)},
-            bound,
-            "inconclusive",
-            None,
-            {"reason": reason},
-        )
+        return inconclusive(CLAIM, STATEMENT, variant, conditions, {"steps": int(lhs.size)}, bound, {"reason": reason})
     err = np.abs(lhs - rhs) / np.maximum(np.abs(lhs), tau)
     big = np.abs(lhs) >= tau
     worst = int(np.argmax(err))
