@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
 import r1theory as r1
+from proofs_checks import plugins
 
 # ---------------------------------------------------------------------------------------------
 # Hypothesis profiles: "ci" (default, derandomised) and "long" (HYPOTHESIS_PROFILE=long).
@@ -234,3 +238,56 @@ def instance(request: pytest.FixtureRequest) -> tuple[r1.TabularMDP, np.ndarray]
 def ref() -> Iterator[type[Reference]]:
     """The dense reference builders (session scoped, so usable inside @given tests)."""
     yield Reference
+
+
+# ---------------------------------------------------------------------------------------------
+# Plugins (tests/test_plugins.py, tests/test_cli_plugins.py)
+# ---------------------------------------------------------------------------------------------
+PLUGIN = '''\
+"""A test plugin: registers one catalog instance."""
+import numpy as np
+
+import r1theory as r1
+import tabular_mdps
+
+
+@tabular_mdps.register("{name}", summary="a two-state chain from a plugin", source="tests", used_by="tests",
+                       provenance="standard")
+def chain(*, gamma: float = 0.9) -> tabular_mdps.Built:
+    """Action 0 stays, action 1 moves; reward 1 for moving out of state 0."""
+    P = np.zeros((2, 2, 2))
+    P[0, 0, 0] = P[1, 0, 1] = P[0, 1, 1] = P[1, 1, 0] = 1.0
+    r = np.array([[0.0, 1.0], [0.2, 0.0]])
+    return tabular_mdps.Built(r1.TabularMDP(P, r, gamma, np.array([0.5, 0.5])))
+'''
+
+
+@pytest.fixture
+def isolated(monkeypatch: pytest.MonkeyPatch):
+    """Plugins loaded by a test stay out of the catalog, the plugin record and sys.modules of later tests."""
+    from tabular_mdps import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(plugins, "_LOADED", {})
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith("r1theory_plugin_"):
+            del sys.modules[name]
+
+
+def plugin_file(folder: Path) -> tuple[Path, str]:
+    """Write a plugin file registering a uniquely named instance; return (path, instance name)."""
+    name = f"plugin_chain_{uuid.uuid4().hex[:8]}"
+    path = folder / f"{name}.py"
+    path.write_text(PLUGIN.format(name=name))
+    return path, name
+
+
+def full_support_mdp(seed: int = 0, S: int = 4, A: int = 3, gamma: float = 0.8) -> r1.TabularMDP:
+    """A seeded MDP with every P[s, a, s'] ≥ ~0.05/S and ρ > 0 (the sampler and estimator tests' instance)."""
+    rng = np.random.default_rng(seed)
+    P = rng.random((S, A, S)) + 0.05
+    P /= P.sum(axis=-1, keepdims=True)
+    rho = rng.random(S) + 0.1
+    return r1.TabularMDP(P, rng.random((S, A)), gamma, rho / rho.sum())

@@ -14,55 +14,16 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import PLUGIN, plugin_file
 
 from proofs_checks import plugins
 from r1theory_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PLUGIN = '''\
-"""A test plugin: registers one catalog instance."""
-import numpy as np
-
-import r1theory as r1
-import tabular_mdps
-
-
-@tabular_mdps.register("{name}", summary="a two-state chain from a plugin", source="tests", used_by="tests",
-                       provenance="standard")
-def chain(*, gamma: float = 0.9) -> tabular_mdps.Built:
-    """Action 0 stays, action 1 moves; reward 1 for moving out of state 0."""
-    P = np.zeros((2, 2, 2))
-    P[0, 0, 0] = P[1, 0, 1] = P[0, 1, 1] = P[1, 1, 0] = 1.0
-    r = np.array([[0.0, 1.0], [0.2, 0.0]])
-    return tabular_mdps.Built(r1.TabularMDP(P, r, gamma, np.array([0.5, 0.5])))
-'''
-
-
-@pytest.fixture
-def isolated(monkeypatch: pytest.MonkeyPatch):
-    """Plugins loaded by a test stay out of the catalog, the plugin record and sys.modules of later tests."""
-    from tabular_mdps import registry
-
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    monkeypatch.setattr(plugins, "_LOADED", {})
-    before = set(sys.modules)
-    yield
-    for name in set(sys.modules) - before:
-        if name.startswith("r1theory_plugin_"):
-            del sys.modules[name]
-
-
-def _plugin(folder: Path) -> tuple[Path, str]:
-    """Write a plugin file registering a uniquely named instance; return (path, instance name)."""
-    name = f"plugin_chain_{uuid.uuid4().hex[:8]}"
-    path = folder / f"{name}.py"
-    path.write_text(PLUGIN.format(name=name))
-    return path, name
-
 
 def test_a_plugin_instance_is_used_by_a_subcommand(isolated, tmp_path: Path, capsys) -> None:
-    path, name = _plugin(tmp_path)
+    path, name = plugin_file(tmp_path)
     assert main(["catalog", "--plugin", str(path)]) == 0
     assert f"{name}: a two-state chain from a plugin" in capsys.readouterr().out.splitlines()
     assert main(["catalog", name, f"--plugin={path}"]) == 0  # loaded once: no "already registered"
@@ -150,7 +111,7 @@ def test_a_failing_entry_point_names_the_entry_point(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("where", ["before the subcommand", "abbreviated"])
 def test_plugin_placement(isolated, tmp_path: Path, capsys, where: str) -> None:
-    path, name = _plugin(tmp_path)
+    path, name = plugin_file(tmp_path)
     argv = ["--plugin", str(path), "catalog"] if where == "before the subcommand" else ["catalog", "--plug", str(path)]
     assert main(argv) == 0
     assert f"{name}: a two-state chain from a plugin" in capsys.readouterr().out.splitlines()

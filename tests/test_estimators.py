@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import full_support_mdp as _mdp
 
 import r1theory as r1
 from r1theory import estimators as es
 from r1theory.sampler import TabularSampler
 
 ALPHA = 1e-3
-
-
-def _mdp(seed: int = 0, S: int = 4, A: int = 3, gamma: float = 0.8) -> r1.TabularMDP:
-    rng = np.random.default_rng(seed)
-    P = rng.random((S, A, S)) + 0.05
-    P /= P.sum(axis=-1, keepdims=True)
-    rho = rng.random(S) + 0.1
-    return r1.TabularMDP(P, rng.random((S, A)), gamma, rho / rho.sum())
 
 
 MDP = _mdp()

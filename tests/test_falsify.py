@@ -33,7 +33,9 @@ def _planted(monkeypatch, name, candidates, violated):
         v = bool(violated(c))
         return fz.Measurement(v, "planted", 1.0 if v else 0.0, 0.5, "<=", 0.0, "planted" if v else "")
 
-    claim = fz.Falsifiable(name, "a planted claim", ("pg",), "pg", lambda m: candidates, measure, lambda m: m.measured)
+    claim = fz.Falsifiable(
+        ("pg",), "pg", lambda m: candidates, measure, lambda m: m.measured, id=name, statement="a planted claim"
+    )
     monkeypatch.setitem(fz.FALSIFIABLE, name, claim)
     return claim
 

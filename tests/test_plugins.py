@@ -13,56 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import PLUGIN, plugin_file
 
 from proofs_checks import plugins
 from proofs_checks.runs import run_task
 from proofs_checks.sweep import Sweep
 
-PLUGIN = '''\
-"""A test plugin: registers one catalog instance."""
-import numpy as np
-
-import r1theory as r1
-import tabular_mdps
-
-
-@tabular_mdps.register("{name}", summary="a two-state chain from a plugin", source="tests", used_by="tests",
-                       provenance="standard")
-def chain(*, gamma: float = 0.9) -> tabular_mdps.Built:
-    """Action 0 stays, action 1 moves; reward 1 for moving out of state 0."""
-    P = np.zeros((2, 2, 2))
-    P[0, 0, 0] = P[1, 0, 1] = P[0, 1, 1] = P[1, 1, 0] = 1.0
-    r = np.array([[0.0, 1.0], [0.2, 0.0]])
-    return tabular_mdps.Built(r1.TabularMDP(P, r, gamma, np.array([0.5, 0.5])))
-'''
-
-
-@pytest.fixture
-def isolated(monkeypatch: pytest.MonkeyPatch):
-    """Plugins loaded by a test stay out of the catalog, the plugin record and sys.modules of later tests."""
-    from tabular_mdps import registry
-
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    monkeypatch.setattr(plugins, "_LOADED", {})
-    before = set(sys.modules)
-    yield
-    for name in set(sys.modules) - before:
-        if name.startswith("r1theory_plugin_"):
-            del sys.modules[name]
-
-
-def _plugin(folder: Path) -> tuple[Path, str]:
-    """Write a plugin file registering a uniquely named instance; return (path, instance name)."""
-    name = f"plugin_chain_{uuid.uuid4().hex[:8]}"
-    path = folder / f"{name}.py"
-    path.write_text(PLUGIN.format(name=name))
-    return path, name
-
 
 def test_load_is_a_function_and_idempotent(isolated, tmp_path: Path) -> None:
     import tabular_mdps
 
-    path, name = _plugin(tmp_path)
+    path, name = plugin_file(tmp_path)
     module = plugins.load(str(path))
     assert plugins.load(str(path)) is module and name in tabular_mdps.names()
     assert plugins.load("json") is sys.modules["json"]  # a dotted module name
@@ -130,7 +91,7 @@ def _tasks(name: str) -> list:
 
 def test_plugins_reach_the_loky_workers(isolated, tmp_path: Path) -> None:
     """A sweep over the plugin's instance in two worker processes: the workers load the plugin themselves."""
-    path, name = _plugin(tmp_path)
+    path, name = plugin_file(tmp_path)
     plugins.load(str(path))
     local = Sweep(None, jobs=1, progress=False).run(_tasks(name))
     path.unlink()  # the workers execute the recorded source: they need no file
@@ -144,14 +105,14 @@ def test_loaded_plugins_are_part_of_the_cache_key(isolated, tmp_path: Path) -> N
     task = run_task("mei_bandit", "pg", 0.1, 5)
     plain = task.key
     assert plugins.digest() == ""
-    path, _ = _plugin(tmp_path)
+    path, _ = plugin_file(tmp_path)
     plugins.load(str(path))
     assert plugins.digest() != "" and task.key != plain
 
 
 def test_plugins_reach_a_dask_worker_process(isolated, tmp_path: Path) -> None:
     distributed = pytest.importorskip("dask.distributed")
-    path, name = _plugin(tmp_path)
+    path, name = plugin_file(tmp_path)
     plugins.load(str(path))
     want = Sweep(None, jobs=1, progress=False).run(_tasks(name))
     path.unlink()

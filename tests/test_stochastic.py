@@ -10,6 +10,7 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
+from conftest import full_support_mdp as _mdp
 
 import r1theory as r1
 from r1theory import stochastic as st
@@ -17,14 +18,6 @@ from r1theory.estimators import gradient_sample
 from r1theory.sampler import TabularSampler
 
 Z = NormalDist().inv_cdf(1 - 1e-3 / (2 * 12))
-
-
-def _mdp(seed: int = 0, S: int = 4, A: int = 3, gamma: float = 0.8) -> r1.TabularMDP:
-    rng = np.random.default_rng(seed)
-    P = rng.random((S, A, S)) + 0.05
-    P /= P.sum(axis=-1, keepdims=True)
-    rho = rng.random(S) + 0.1
-    return r1.TabularMDP(P, rng.random((S, A)), gamma, rho / rho.sum())
 
 
 MDP = _mdp()

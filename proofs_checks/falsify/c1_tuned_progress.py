@@ -81,17 +81,8 @@ def _history(
     return [p.ev.J for p in trajectory(mdp, theta0, method, eta, K, damping, param=param)]
 
 
-def _progress(
-    mdp: TabularMDP,
-    theta0: Array,
-    method: str,
-    damping: float | None,
-    eta: float,
-    K: int,
-    param: Parametrisation | None = None,
-) -> float:
-    """J(θ_K) − J(θ_0) (the last finite iterate if the run stops early)."""
-    Js = _history(mdp, theta0, method, damping, eta, K, param)
+def _progress(Js: list[float]) -> float:
+    """J(θ_K) − J(θ_0) of a :func:`_history` (the last finite iterate if the run stopped early)."""
     return Js[-1] - Js[0]
 
 
@@ -170,8 +161,8 @@ def measure(c: Candidate, method: str) -> Measurement:
             "progress", ">=", "r1-eigen is not defined by θ_0: the Fisher's top eigenvalue is repeated"
         )
     scale = max(1.0, c.damping or 1.0)  # damped directions scale as 1/λ for large λ
-    eta_m, prog_m, info_m = tune(lambda eta: _progress(mdp, c.theta, method, c.damping, eta, K, par), scale)
-    eta_pg, prog_pg, info_pg = tune(lambda eta: _progress(mdp, c.theta, "pg", None, eta, K, par))
+    eta_m, prog_m, info_m = tune(lambda eta: _progress(_history(mdp, c.theta, method, c.damping, eta, K, par)), scale)
+    eta_pg, prog_pg, info_pg = tune(lambda eta: _progress(_history(mdp, c.theta, "pg", None, eta, K, par)))
     allowance = C1_RTOL * gap0 + tol
     deficit = prog_pg - prog_m
     hist_m = _history(mdp, c.theta, method, c.damping, eta_m, K, par)

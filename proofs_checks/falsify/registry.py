@@ -9,8 +9,7 @@ ids can be searched.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from hypothesis import strategies as st
 
@@ -18,41 +17,23 @@ from r1theory import METHODS
 
 from .. import claims
 from .candidates import PARAM_KINDS, Candidate
-from .measurement import Measurement, Spec
+from .measurement import Spec
 
 __all__ = ["FALSIFIABLE", "Falsifiable", "resolve"]
 
 
-@dataclass(frozen=True)
-class Falsifiable:
-    """A falsifiable claim: its id and statement, the methods it applies to, candidates and the measurement."""
+@dataclass(frozen=True, kw_only=True)
+class Falsifiable(Spec):
+    """A falsifiable claim: its id and statement (from :mod:`proofs_checks.claims`) with its adapter's :class:`Spec`."""
 
     id: str
     statement: str
-    methods: Sequence[str]
-    default_method: str
-    candidates: Callable[[str], st.SearchStrategy[Candidate]]
-    measure: Callable[[Candidate, str], Measurement]
-    #: A score for hypothesis.target (larger = closer to a violation), from a measurement.
-    score: Callable[[Measurement], float]
-    #: Candidates under a non-tabular parametrisation kind, (method, kind) → strategy; None when the
-    #: claim is stated for tabular softmax only.
-    param_candidates: Callable[[str, str], st.SearchStrategy[Candidate]] | None = None
 
     @classmethod
     def of(cls, claim: claims.Claim) -> Falsifiable:
         """The falsifiable form of a registry entry (imports its adapter)."""
         spec: Spec = claims.spec(claim)
-        return cls(
-            claim.id,
-            claim.statement,
-            spec.methods,
-            spec.default_method,
-            spec.candidates,
-            spec.measure,
-            spec.score,
-            spec.param_candidates,
-        )
+        return cls(**{f.name: getattr(spec, f.name) for f in fields(Spec)}, id=claim.id, statement=claim.statement)
 
     @property
     def param_kinds(self) -> tuple[str, ...]:
