@@ -70,7 +70,7 @@ def color(method: str) -> str:
     """The colour of ``method``: its own, else a default by its place among the unstyled registered methods."""
     if method in METHOD_COLOR:
         return METHOD_COLOR[method]
-    others = [m.name for m in r1theory.methods(stochastic=None) if m.name not in METHOD_COLOR]
+    others = [m.name for m in r1theory.registered_methods(stochastic=None) if m.name not in METHOD_COLOR]
     i = others.index(method) if method in others else len(others)
     return EXTRA_COLORS[i % len(EXTRA_COLORS)]
 

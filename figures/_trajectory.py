@@ -99,7 +99,7 @@ def cosine_methods() -> tuple[str, ...]:
 
 def error_methods() -> tuple[str, ...]:
     """Methods with a fixed preconditioner (a query of the registry), whose relative spectral error is recorded."""
-    return tuple(m.name for m in r1theory.methods() if m.preconditioner is not None)
+    return tuple(m.name for m in r1theory.registered_methods() if m.preconditioner is not None)
 
 
 def entropy(pi: Array, d: Array) -> float:

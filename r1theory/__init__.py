@@ -26,8 +26,8 @@ from .methods import (
     Operator,
     Preconditioner,
     get_method,
-    methods,
     register_method,
+    registered_methods,
     unregister_method,
 )
 from .point import PolicyPoint, policy_gradient, policy_point
@@ -86,7 +86,6 @@ __all__ = [
     "gradient_moments",
     "iterate",
     "log_softmax",
-    "methods",
     "natural_gradient",
     "npg_closed_form",
     "optimal",
@@ -95,6 +94,7 @@ __all__ = [
     "r1_sample_expectation",
     "rates",
     "register_method",
+    "registered_methods",
     "rollout",
     "sample_gradient",
     "sample_state_actions",

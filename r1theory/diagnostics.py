@@ -48,7 +48,7 @@ from ._validate import check_damping
 from .directions import direction_at
 from .fisher import PINV_RCOND, ParamFisher, TabularFisher, fisher_at, npg_closed_form
 from .mdp import TabularMDP
-from .methods import Method, get_method, methods
+from .methods import Method, get_method, registered_methods
 from .numerics import cosine
 from .point import PolicyPoint, policy_point, resolve
 from .policies import Parametrisation
@@ -199,7 +199,7 @@ def _diagnose(point: PolicyPoint, damping: float, cosine: Any, Pi: Array, ref: A
     """
     ref_norm = _sym_norm(ref)
     out: dict[str, Diagnostic] = {}
-    for m in methods():
+    for m in registered_methods():
         lam = _damping_of(m, damping)
         cos = cosine(direction_at(point, m.name, lam))
         M = preconditioner(point, m.name, damping)

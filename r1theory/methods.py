@@ -159,7 +159,7 @@ def unregister_method(name: str) -> None:
     del _REGISTRY[name]
 
 
-def methods(*, stochastic: bool | None = False) -> tuple[Method, ...]:
+def registered_methods(*, stochastic: bool | None = False) -> tuple[Method, ...]:
     """The registered methods in registration order: exact ones (default), stochastic ones, or all (None)."""
     return tuple(m for m in _REGISTRY.values() if stochastic is None or m.stochastic == stochastic)
 
@@ -174,7 +174,7 @@ def get_method(name: Any, *, stochastic: bool | None = False) -> Method:
     ValueError
         When no method of that kind has that name; the message lists the ones that do.
     """
-    choices = methods(stochastic=stochastic)
+    choices = registered_methods(stochastic=stochastic)
     kind = "" if stochastic is None else ("stochastic " if stochastic else "")
     names = ", ".join(m.name for m in choices)
     if not isinstance(name, str):

@@ -291,3 +291,16 @@ def full_support_mdp(seed: int = 0, S: int = 4, A: int = 3, gamma: float = 0.8) 
     P /= P.sum(axis=-1, keepdims=True)
     rho = rng.random(S) + 0.1
     return r1.TabularMDP(P, rng.random((S, A)), gamma, rho / rho.sum())
+
+
+@pytest.fixture
+def method_registry() -> Iterator[None]:
+    """Methods a test registers (directly or through a plugin) are gone afterwards; the built-ins stay."""
+    import r1theory.methods  # noqa: F401  (the module, for its registry)
+
+    methods = sys.modules["r1theory.methods"]
+
+    saved = dict(methods._REGISTRY)
+    yield
+    methods._REGISTRY.clear()
+    methods._REGISTRY.update(saved)

@@ -19,13 +19,9 @@ def _normalised_pg(p: PolicyPoint, lam: float) -> np.ndarray:
 
 
 @pytest.fixture
-def temporary() -> Iterator[list[str]]:
-    """Names registered by a test; unregistered afterwards so other tests see the built-in registry."""
-    names: list[str] = []
-    yield names
-    for name in names:
-        if name in r1.METHODS or name in r1.STOCHASTIC_METHODS:
-            r1.unregister_method(name)
+def temporary(method_registry: None) -> Iterator[list[str]]:
+    """Names registered by a test (the registry is restored afterwards by ``method_registry``)."""
+    yield []
 
 
 def _register(temporary: list[str], method: r1.Method, replace: bool = False) -> r1.Method:
@@ -34,14 +30,14 @@ def _register(temporary: list[str], method: r1.Method, replace: bool = False) ->
 
 
 def test_builtin_records_answer_every_question_the_toolkit_asks() -> None:
-    for m in r1.methods():
+    for m in r1.registered_methods():
         assert not m.stochastic and m.direction is not None
         assert (m.name in r1.DAMPED_METHODS) == m.damped
         assert m.label and m.summary
-    for m in r1.methods(stochastic=True):
+    for m in r1.registered_methods(stochastic=True):
         assert m.stochastic and m.sample is not None
-    assert {m.name for m in r1.methods() if not m.damped} == {"pg", "npg"}
-    assert [m.name for m in r1.methods(stochastic=None)] == [*r1.METHODS, *r1.STOCHASTIC_METHODS]
+    assert {m.name for m in r1.registered_methods() if not m.damped} == {"pg", "npg"}
+    assert [m.name for m in r1.registered_methods(stochastic=None)] == [*r1.METHODS, *r1.STOCHASTIC_METHODS]
     assert r1.get_method("r1-grad").rescaled_pg
 
 
@@ -51,7 +47,7 @@ def test_preconditioner_times_gradient_is_the_direction() -> None:
     theta = np.random.default_rng(0).normal(size=(3, 3))
     point = r1.policy_point(mdp, theta)
     g = point.gradient.ravel()
-    with_M = [m for m in r1.methods() if m.preconditioner is not None]
+    with_M = [m for m in r1.registered_methods() if m.preconditioner is not None]
     assert {m.name for m in with_M} == {"npg-damped", "r1-eigen", "r1-grad", "r1-precond"}
     for m in with_M:
         M = m.preconditioner(point, 0.3)  # type: ignore[misc]

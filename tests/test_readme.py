@@ -29,7 +29,7 @@ def test_ci_runs_the_readme_commands() -> None:
 
 
 def test_readme_example_runs() -> None:
-    code = README.split("```python", 1)[1].split("```", 1)[0]
+    code = README.split("## A short example", 1)[1].split("```python", 1)[1].split("```", 1)[0]
     namespace: dict[str, object] = {}
     exec(compile(code, "README.md", "exec"), namespace)
     run = namespace["run"]
