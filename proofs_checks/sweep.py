@@ -1,13 +1,17 @@
 """The sweep runner: parallel, cached on disk by configuration hash, resumable.
 
 A :class:`Task` names a worker function (``"module:function"``) and a JSON-able configuration.
-Its key is the SHA-256 of both plus :data:`CACHE_VERSION` and a hash of the source code the task
-runs (engine, catalog and checks; plus figures/ for figure tasks), so the same configuration is
-computed once across checks, figures and invocations, and a change to the code never serves
-results of the old code. Workers write their result atomically (temporary file + ``os.replace``)
-as soon as it is computed, so an interrupted sweep resumes where it stopped and never reads a
-half-written file; an unreadable cache file is recomputed. One run at a time per cache folder: a
-new :class:`Sweep` removes temporary files left by killed writers.
+Its key is the SHA-256 of both plus :data:`CACHE_VERSION` and the hash of the code that computes it
+(:func:`proofs_checks.codehash.code_hash`: the engine, the catalog and the modules the worker imports,
+without docstrings, comments and formatting), so the same configuration is computed once across
+checks, figures and invocations, a change to a formula never serves results of the old code, and
+editing the report writer, a figure or a docstring keeps every cached run. Each cache file also
+records its task (worker, configuration, code hash; :func:`task_meta`), so ``r1theory cache info``
+can tell the runs of the current code from stale ones (:mod:`proofs_checks.cache`). Workers write
+their result atomically (temporary file + ``os.replace``) as soon as it is computed, so an
+interrupted sweep resumes where it stopped and never reads a half-written file; an unreadable cache
+file is recomputed. One run at a time per cache folder: a new :class:`Sweep` removes temporary files
+left by killed writers.
 
 Parallelism: joblib's process pool (loky) on one machine, or — with ``Sweep(..., scheduler=
 "tcp://host:port")`` (``r1theory verify --scheduler``) — the workers of a Dask cluster
@@ -26,7 +30,8 @@ their sources.
 On a cluster, each task is submitted under its cache key as the Dask key; the worker computes the
 result and returns it, and this process writes it to the cache (atomically, as it arrives), so the
 workers need no access to the cache folder. The workers must run the same code: each checks that
-its :data:`CODE_HASH` equals this process's and refuses the task otherwise.
+its :func:`~proofs_checks.codehash.code_hash` of the task's worker equals this process's (the code
+component of the task's key) and refuses the task otherwise.
 """
 
 from __future__ import annotations
@@ -46,33 +51,25 @@ import numpy as np
 from tabular_mdps.files import atomic_write
 
 from . import plugins as _plugins
+from .codehash import code_hash
 from .progress import Progress
 from .result import jsonable
 
 _T = TypeVar("_T")
 
-CACHE_VERSION = "1"
+
+def __getattr__(name: str) -> str:
+    """``CODE_HASH``: the hash of all four packages, computed on first use (prefer :func:`code_hash`)."""
+    if name == "CODE_HASH":
+        return code_hash()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+#: Bumped when the key formula or the file layout changes ("2": normalised per-worker code hash, task metadata).
+CACHE_VERSION = "2"
 _JSON_KEY = "__json__"
-_PACKAGES = ("r1theory", "tabular_mdps", "proofs_checks", "figures")
-_CHECK_PACKAGES = ("r1theory", "tabular_mdps", "proofs_checks")
-
-
-def code_hash(packages: tuple[str, ...] = _PACKAGES) -> str:
-    """SHA-256 of every Python source file of the given packages (path and bytes)."""
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for pkg in packages:
-        for path in sorted((root / pkg).rglob("*.py")):
-            h.update(str(path.relative_to(root)).encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-#: Hash of all four packages: identifies the code of a run (provenance, Dask worker check).
-CODE_HASH = code_hash()
-#: Cache-key hashes: check tasks depend on the engine, catalog and checks; figure tasks also on figures/,
-#: so restyling a figure never reruns a check.
-_KEY_HASH = {"checks": code_hash(_CHECK_PACKAGES), "figures": code_hash((*_CHECK_PACKAGES, "figures"))}
+#: The .npz member holding the task's record (:func:`task_meta`); not part of the result.
+_META_KEY = "__task__"
 
 
 @dataclass(frozen=True)
@@ -93,10 +90,29 @@ class Task:
 
         The code includes the loaded plugins, if any (:func:`proofs_checks.plugins.digest`).
         """
-        code = _KEY_HASH["figures" if self.fn.startswith("figures") else "checks"]
-        if extra := _plugins.digest():
-            code = f"{code}+{extra}"
-        return hashlib.sha256(f"{CACHE_VERSION}|{code}|{self.fn}|{self.config_json}".encode()).hexdigest()
+        return task_key(self.fn, self.config_json, code_hash(self.fn), _plugins.digest())
+
+
+def task_key(fn: str, config_json: str, code: str, plugins: str = "") -> str:
+    """The cache key from its parts: worker, canonical configuration, code hash and plugin digest ("" if none)."""
+    if plugins:
+        code = f"{code}+{plugins}"
+    return hashlib.sha256(f"{CACHE_VERSION}|{code}|{fn}|{config_json}".encode()).hexdigest()
+
+
+def task_meta(task: Task) -> dict[str, str]:
+    """What a cache file records about its task: every part of its key (:func:`task_key`).
+
+    ``{"version", "fn", "config", "code", "plugins"}``: with them, :mod:`proofs_checks.cache` recomputes
+    the key and tells whether the file belongs to the current code.
+    """
+    return {
+        "version": CACHE_VERSION,
+        "fn": task.fn,
+        "config": task.config_json,
+        "code": code_hash(task.fn),
+        "plugins": _plugins.digest(),
+    }
 
 
 def make_task(fn: str, config: dict[str, Any]) -> Task:
@@ -109,11 +125,17 @@ def _resolve(fn: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return getattr(importlib.import_module(module), name)
 
 
-def save_result(path: Path, result: dict[str, Any]) -> None:
-    """Write a result atomically: numeric arrays as .npz members, everything else as JSON."""
+def save_result(path: Path, result: dict[str, Any], meta: dict[str, str] | None = None) -> None:
+    """Write a result atomically: numeric arrays as .npz members, everything else as JSON.
+
+    ``meta`` (:func:`task_meta`, what the sweep passes) is stored beside the result, as JSON, and is
+    not part of what :func:`load_result` returns (:func:`load_meta` reads it).
+    """
     arrays = {k: v for k, v in result.items() if isinstance(v, np.ndarray) and v.dtype.kind in "fiub"}
     rest = {k: v for k, v in result.items() if k not in arrays}
     payload = {**arrays, _JSON_KEY: np.array(json.dumps(jsonable(rest)))}
+    if meta is not None:
+        payload[_META_KEY] = np.array(json.dumps(meta))
     buf = io.BytesIO()
     np.savez(buf, **payload)  # type: ignore[arg-type]
     atomic_write(path, buf.getvalue())
@@ -125,28 +147,49 @@ def load_result(path: Path) -> dict[str, Any]:
         with np.load(path, allow_pickle=False) as z:
             out: dict[str, Any] = json.loads(str(z[_JSON_KEY]))
             for k in z.files:
-                if k != _JSON_KEY:
+                if k not in (_JSON_KEY, _META_KEY):
                     out[k] = z[k]
     except Exception as exc:
         raise ValueError(f"cache file {path} is unreadable ({type(exc).__name__}: {exc})") from exc
     return out
 
 
-def execute(fn: str, config_json: str, path: str | None, plugins: Sequence[_plugins.Plugin] = ()) -> dict[str, Any]:
-    """Run one task and, when ``path`` is given, store its result there atomically.
+def load_meta(path: Path) -> dict[str, str] | None:
+    """The task record (:func:`task_meta`) of a cache file; None for a file written without one.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it is not a readable result file.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if _JSON_KEY not in z.files:
+                raise ValueError(f"no {_JSON_KEY} member")
+            return json.loads(str(z[_META_KEY])) if _META_KEY in z.files else None
+    except Exception as exc:
+        raise ValueError(f"cache file {path} is unreadable ({type(exc).__name__}: {exc})") from exc
+
+
+def execute(
+    fn: str,
+    config_json: str,
+    path: str | None,
+    plugins: Sequence[_plugins.Plugin] = (),
+    meta: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run one task and, when ``path`` is given, store its result there atomically (with ``meta``).
 
     ``plugins`` (the parent's :func:`proofs_checks.plugins.loaded`) are loaded first where missing.
     """
     _plugins.ensure(plugins)
     result = _resolve(fn)(json.loads(config_json))
     if path is not None:
-        save_result(Path(path), result)
+        save_result(Path(path), result, meta)
     return result
 
 
-def execute_remote(
-    fn: str, config_json: str, code_hash: str, plugins: Sequence[_plugins.Plugin] = ()
-) -> dict[str, Any]:
+def execute_remote(fn: str, config_json: str, code: str, plugins: Sequence[_plugins.Plugin] = ()) -> dict[str, Any]:
     """Run one task on a Dask worker, after checking that the worker runs the client's code.
 
     The client's ``plugins`` are loaded on the worker first (file plugins from their recorded source).
@@ -154,13 +197,14 @@ def execute_remote(
     Raises
     ------
     RuntimeError
-        When the worker's :data:`CODE_HASH` differs from ``code_hash`` (its result would be cached
-        under a key that promises the client's code).
+        When the worker's :func:`~proofs_checks.codehash.code_hash` of ``fn`` differs from ``code``, the
+        client's (its result would be cached under a key that promises the client's code).
     """
-    if code_hash != CODE_HASH:
+    mine = code_hash(fn)
+    if code != mine:
         raise RuntimeError(
-            f"this Dask worker runs different r1theory code (code hash {CODE_HASH[:12]}…) than the client "
-            f"({code_hash[:12]}…); install the same version of the project on every worker"
+            f"this Dask worker runs different r1theory code (code hash {mine[:12]}… for {fn}) than the client "
+            f"({code[:12]}…); install the same version of the project on every worker"
         )
     return execute(fn, config_json, None, plugins)
 
@@ -275,7 +319,10 @@ class Sweep:
         todo = [t for t in unique if t not in done]
         bar = Progress(label, len(todo), self.stream, enabled=self.progress)
         loaded = _plugins.loaded()
-        args = [(t.fn, t.config_json, None if self.path(t) is None else str(self.path(t)), loaded) for t in todo]
+        args = [
+            (t.fn, t.config_json, None if self.path(t) is None else str(self.path(t)), loaded, task_meta(t))
+            for t in todo
+        ]
         if self.scheduler is not None and todo:
             self._run_dask(todo, done, bar, loaded)
         elif self.jobs == 1 or len(todo) <= 1:
@@ -315,7 +362,13 @@ class Sweep:
         with client:
             futures = {
                 client.submit(
-                    execute_remote, t.fn, t.config_json, CODE_HASH, loaded, key=f"r1theory-task-{t.key}", pure=False
+                    execute_remote,
+                    t.fn,
+                    t.config_json,
+                    code_hash(t.fn),
+                    loaded,
+                    key=f"r1theory-task-{t.key}",
+                    pure=False,
                 ): t
                 for t in todo
             }
@@ -325,7 +378,7 @@ class Sweep:
                     res: dict[str, Any] = fut.result()  # re-raises a task's exception here
                     p = self.path(t)
                     if p is not None:
-                        save_result(p, res)
+                        save_result(p, res, task_meta(t))
                     done[t] = res
                     bar.advance()
             finally:

@@ -1,7 +1,7 @@
 """Sweeps on a Dask cluster: same cache keys and same values as the local run.
 
 Run against dask.distributed LocalClusters in this process (threads, ``processes=False``) and in one
-worker process (real serialisation, the worker's own CODE_HASH).
+worker process (real serialisation, the worker's own code hash).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from proofs_checks.runs import run_task
-from proofs_checks.sweep import CODE_HASH, Sweep, execute_remote, make_task
+from proofs_checks.codehash import code_hash
+from proofs_checks.sweep import Sweep, execute_remote, make_task
 
 distributed = pytest.importorskip("dask.distributed")
 # two LocalClusters at once: the second one's HTTP server moves off port 8787 and says so
@@ -98,7 +99,7 @@ def test_worker_with_other_code_refuses_the_task() -> None:
     with pytest.raises(RuntimeError, match="different r1theory code"):
         execute_remote("proofs_checks.runs:run_method", "{}", "0" * 64)
     task = _tasks(2)[0]
-    _assert_same(execute_remote(task.fn, task.config_json, CODE_HASH), Sweep(None, progress=False).run([task])[0])
+    _assert_same(execute_remote(task.fn, task.config_json, code_hash(task.fn)), Sweep(None, progress=False).run([task])[0])
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1:8786", "tcp:/host", "http://host:1", "", 8786])
