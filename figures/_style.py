@@ -9,8 +9,6 @@ creation date, so the same data give byte-identical files.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +21,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure
 
 import r1theory
+from tabular_mdps.files import atomic_file
 
 #: The rcParams every figure is drawn with (on top of matplotlib's defaults).
 RC: dict[Any, Any] = {
@@ -113,14 +112,8 @@ def grid_shape(n: int, max_cols: int = 2) -> tuple[int, int]:
 
 
 def _write(fig: Figure, path: Path, fmt: str, metadata: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f".{fmt}")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=fmt, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as fh:
+        fig.savefig(fh, format=fmt, metadata=metadata)
 
 
 def save(fig: Figure, stem: Path | str) -> list[Path]:

@@ -57,8 +57,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
-from collections.abc import Mapping
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -117,22 +118,39 @@ def _jsonable(value: Any, where: str) -> Any:
     raise TypeError(f"{where} must be JSON-serialisable (numbers, strings, lists, dicts); got {type(value).__name__}")
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a ``.tmp-*`` file in the same folder, fsync, then rename.
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """Open a new ``.tmp-*`` file beside ``path`` for binary writing; on success fsync it and rename it to ``path``.
 
-    A reader never sees a half-written file; a writer killed mid-write leaves only a ``.tmp-*`` file.
+    A reader never sees a half-written file; a writer killed mid-write leaves only a ``.tmp-*`` file,
+    and an exception in the ``with`` block removes it. The file is created with mode ``0o666 & ~umask``
+    (``os.open`` with 0o666, the kernel applies the process umask), like any file a program creates, so
+    co-authors on a shared machine can read results (``tempfile.mkstemp`` would make it 0o600).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.parent / f".tmp-{secrets.token_hex(8)}"
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:  # pragma: no cover - 64 random bits collided
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, readable as the umask allows (:func:`atomic_file`)."""
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def save(
