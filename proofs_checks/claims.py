@@ -25,6 +25,14 @@ Pairs that look alike but are different statements, hence different ids:
 * ``mei2020.smoothness`` (Lemma 7: ‖∇²J‖ ≤ L) and ``mei2020.ascent`` (the ascent inequality it gives at
   η = 1/L) are both verified by :mod:`proofs_checks.mei2020_smoothness`; only the latter is an inequality at a
   point that a search can violate.
+
+How a counterexample of ``corpus/`` bears on a verified claim (:class:`Relation`, ``Claim.related``): a record
+is replayed under **its own id** (``verify`` reports it as that claim's CheckResult, so a claim that is only
+searched appears in the summary when the corpus holds an instance of it). A related verified claim shows the
+replay beside its suite verdict with the relation stated; when the relation is ``same`` (the record violates
+the very inequality of one part of the verified claim, e.g. part (i) of ``ascent.stated-step`` is the
+``direction`` part of ``ascent``: cos(d, ∇J) ≥ 0), the counterexample decides that part: it *fails*, and
+the suite's count is reported separately as "holds on the suite's instances".
 """
 
 from __future__ import annotations
@@ -33,17 +41,51 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CLAIMS", "Claim", "check_modules", "falsifiable", "get", "ids", "of_module", "register", "spec", "verified"]
+__all__ = [
+    "CLAIMS",
+    "Claim",
+    "Relation",
+    "check_modules",
+    "falsifiable",
+    "get",
+    "ids",
+    "of_module",
+    "register",
+    "related_to",
+    "spec",
+    "verified",
+]
+
+
+@dataclass(frozen=True)
+class Relation:
+    """How a claim's counterexamples bear on another (verified) claim.
+
+    ``claim`` is the other claim's id; ``part`` the part of it concerned (its CheckResults'
+    ``conditions["part"]``; None: the whole claim); ``same`` is True when a counterexample violates exactly
+    that part's inequality (it then *fails* it) and False when the statements differ (the counterexample is
+    shown beside the verdict, never counted in it); ``how`` says so in one sentence for the summary;
+    ``quantity``, when set, is the measured quantity (:attr:`proofs_checks.falsify.Measurement.quantity`) of
+    that shared inequality: a record whose replay measures another quantity (e.g. the step part of
+    ``ascent.stated-step``) is not about this part.
+    """
+
+    claim: str
+    part: str | None
+    same: bool
+    how: str
+    quantity: str | None = None
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim: its id, where its statement is written, its check module and its falsify adapter."""
+    """One claim: its id, where its statement is written, its check module, its falsify adapter, its relations."""
 
     id: str
     statement_ref: str
     check: str | None = None
     falsify: str | None = None
+    related: tuple[Relation, ...] = ()
 
     @property
     def statement(self) -> str:
@@ -89,6 +131,15 @@ CLAIMS: list[Claim] = [
         f"{_P}falsify.c1_tuned_progress:STATEMENT",
         None,
         f"{_P}falsify.c1_tuned_progress:SPEC",
+        (
+            Relation(
+                "c1.faster-than-pg",
+                None,
+                False,
+                "another reading of C1 (progress over K = 10 updates at separately tuned steps, on any small "
+                "instance, instead of iterations to ε on the suite): it does not decide c1.faster-than-pg",
+            ),
+        ),
     ),
     Claim("ascent", f"{_P}ascent:STATEMENT", f"{_P}ascent"),
     Claim(
@@ -96,6 +147,15 @@ CLAIMS: list[Claim] = [
         f"{_P}falsify.ascent_stated_step:STATEMENT",
         None,
         f"{_P}falsify.ascent_stated_step:SPEC",
+        (
+            Relation(
+                "ascent",
+                "direction",
+                True,
+                "its part (i) is the same inequality cos(d, ∇J) ≥ 0, at any θ instead of along the suite's C1 runs",
+                "cos(direction, ∇J)",
+            ),
+        ),
     ),
     Claim("c2.sample-complexity", f"{_P}c2_sample_complexity:STATEMENT", f"{_P}c2_sample_complexity"),
 ]
@@ -153,6 +213,11 @@ def check_modules() -> tuple[str, ...]:
 def of_module(module: str) -> list[str]:
     """The ids a check module verifies (its CheckResults carry one of these as ``claim``)."""
     return [c.id for c in CLAIMS if c.check == module]
+
+
+def related_to(claim_id: str) -> list[tuple[Claim, Relation]]:
+    """The claims whose counterexamples bear on ``claim_id`` (:class:`Relation`), with the relation."""
+    return [(c, rel) for c in CLAIMS for rel in c.related if rel.claim == claim_id]
 
 
 def spec(claim: Claim) -> Any:

@@ -29,7 +29,7 @@ from figures import (
 from proofs_checks import c1_faster_than_pg as c1
 from proofs_checks import c2_sample_complexity as c2
 from proofs_checks.context import Context
-from proofs_checks.report import markdown
+from proofs_checks.report import claim_markdown, markdown
 from proofs_checks.result import CheckResult
 from proofs_checks.runs import instance
 from r1theory import fisher, fisher_diagnostics
@@ -341,6 +341,25 @@ def test_files_are_written_valid_and_deterministic(
         assert again[1].read_bytes() == pdf
 
 
+def test_saved_data_equals_the_modules_data(tiny: Context, all_data: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    """draw_one saves figures/<name>.json beside the images: the plotted numbers, restylable by draw."""
+    from proofs_checks.result import jsonable
+
+    name = "iterations_vs_damping"
+    paths = figures.draw_one(name, tiny, tmp_path)
+    assert [p.name for p in paths] == [f"{name}.png", f"{name}.pdf", f"{name}.json"]
+    saved = figures.load_data(paths[-1])
+    np.testing.assert_equal(saved, jsonable(all_data[name], nonfinite_as_strings=False))
+    assert saved != jsonable({**all_data[name], "mode": "other"}, nonfinite_as_strings=False)
+    for other, data in all_data.items():  # every figure's data survives the file format (NaN, ±inf, nesting)
+        np.testing.assert_equal(
+            figures.load_data(figures.save_data(data, tmp_path / f"{other}.json")),
+            jsonable(data, nonfinite_as_strings=False),
+        )
+    restyled = figures.module(name).draw(saved, tmp_path / "restyled")  # a user redraws from the file
+    assert restyled[0].read_bytes() == paths[0].read_bytes()
+
+
 def test_style_is_independent_of_the_users_rcparams(all_data: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     import matplotlib
 
@@ -397,7 +416,10 @@ def test_for_report_draws_only_the_figures_of_claims_run(tiny: Context, monkeypa
     for rel in got["ascent"]:
         assert (tiny.out / rel).read_bytes().startswith(PNG)
     text = markdown([_result("ascent")], {"mode": "quick"}, [], None, got)
-    assert "![ascent: ascent_map](figures/ascent_map.png)" in text
+    assert "[ascent_map](figures/ascent_map.png)" in text  # the index links the figure and its data
+    assert "(figures/ascent_map.json)" in text
+    detail = claim_markdown("ascent", [_result("ascent")], None, got["ascent"])
+    assert "![ascent: ascent_map](../figures/ascent_map.png)" in detail  # report/ascent.md embeds it
 
 
 def test_no_sublinear_reference_on_a_plateau() -> None:
@@ -418,13 +440,14 @@ def test_verify_embeds_the_hooks_figures(tmp_path: Path, monkeypatch: pytest.Mon
         seen.append((ctx.mode, len(results)))
         return {"pdl": ["figures/x.png"]}
 
-    assert runner.verify("quick", None, tmp_path, 1, progress=False, figure_hook=hook) == 0
+    assert runner.verify("quick", None, tmp_path, 1, progress=False, figure_hook=hook, corpus=None) == 0
     assert seen == [("quick", 1)]
-    assert "![pdl: x](figures/x.png)" in (tmp_path / "report.md").read_text()
+    assert "[x](figures/x.png)" in (tmp_path / "report.md").read_text()
+    assert "![pdl: x](../figures/x.png)" in (tmp_path / "report" / "pdl.md").read_text()
 
     def broken(ctx: Context, results: list[CheckResult]) -> dict[str, list[str]]:
         raise RuntimeError("no figures today")
 
-    assert runner.verify("quick", None, tmp_path, 1, progress=False, figure_hook=broken) == 1
+    assert runner.verify("quick", None, tmp_path, 1, progress=False, figure_hook=broken, corpus=None) == 1
     report = (tmp_path / "report.md").read_text()
-    assert "## `pdl`" in report and "no figures today" in report  # the verdicts stand, the failure is listed
+    assert "(report/pdl.md)" in report and "no figures today" in report  # the verdicts stand, the failure is listed

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from proofs_checks.report import markdown, verdict_table, write_results
+from proofs_checks.report import claim_markdown, markdown, verdict_table, write_results
 from proofs_checks.result import CheckResult, jsonable
 from proofs_checks.runs import run_task
 from proofs_checks.sweep import Sweep, load_result, make_task, save_result
@@ -119,7 +119,9 @@ def test_table_and_markdown_group_verdicts() -> None:
     table = verdict_table(results, [{"claim": "other", "error": "RuntimeError: boom"}])
     assert "mixed" in table and "CRASHED" in table and "inconclusive" in table
     md = markdown(results, {"mode": "quick"}, [], {"demo.claim": "SUMMARY-TEXT"})
-    assert "## `demo.claim`" in md and "SUMMARY-TEXT" in md and "**fails**" in md
+    assert "[`demo.claim`](report/demo.claim.md)" in md and "(summary.md)" in md  # the index
+    detail = claim_markdown("demo.claim", results, "SUMMARY-TEXT")
+    assert "# `demo.claim`" in detail and "SUMMARY-TEXT" in detail and "**fails**" in detail
 
 
 def test_memoised_computes_once_per_runner_and_key(tmp_path: Path) -> None:

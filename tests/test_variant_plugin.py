@@ -75,7 +75,7 @@ def test_verify_falsify_and_figures_take_the_plugin(
     assert len(mine) == 2 * 2 * 3
     assert {r["conditions"]["damping"] for r in mine} == {None}
     assert {r["verdict"] for r in mine} <= {"holds", "fails", "inconclusive"}
-    report = (out / "report.md").read_text()
+    report = (out / "report" / "c1.faster-than-pg.md").read_text()
     assert f"**{NAME}**, protocol `tuned`" in report
 
     assert main(["figures", "--quick", "--only", "c1_protocols", *common]) == 0
