@@ -10,7 +10,7 @@
   - Assumption 1 of Mei et al. 2020 (and the convention of Agarwal et al. 2021): r(s, a) ∈ [0, 1];
   - Assumption 2 of Mei et al. 2020: ρ (= μ) has full support, min_s ρ(s) > 0;
   - a unique optimal action per state, Δ*(s) = Q*(s, a*(s)) − max_{a≠a*(s)} Q*(s, a) > 0 (Mei
-    et al. 2020, Lemma 9 and Theorem 10; ties break Lemma 9, theory-anchors §1.2 and §9.3);
+    et al. 2020, Lemma 9 and Theorem 10; ties break Lemma 9, docs/claims.md#mei-et-al-2020);
   - a uniform initial policy θ₀ = 0 (Agarwal et al. 2021, Theorem 5.3).
 
 Index convention. Mei et al. 2020 number iterates from θ_1 (the initial point, Algorithm 1 and

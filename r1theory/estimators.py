@@ -8,7 +8,7 @@ terms u_{s,a} b(s), whose mean is 0 because Σ_a π(a|s) u_{s,a} = 0, so no base
 Estimators (each sample is one episode; a batch of B samples is averaged)
 ------------------------------------------------------------------------
 ``one-sample``
-    Szepesvári's single-trajectory geometric-horizon estimator (RL theory lecture 16; theory-anchors §6):
+    Szepesvári's single-trajectory geometric-horizon estimator (RL theory lecture 16):
     run T₁ ∼ Geom₀(1 − γ) transitions from s₀ ∼ ρ to (s, a) = (s_{T₁}, a_{T₁}) ∼ d × π, then T₂ ∼ Geom(1 − γ)
     more steps, R̂ = Σ_{t<T₂} r_{T₁+t} (so E[R̂ | s, a] = Q(s, a)), and
     ĝ = u_{s,a} (R̂ − b(s)) / (1 − γ).            E ĝ = ∇J exactly.

@@ -8,8 +8,8 @@ A run records, for t = 0..T (the initial point included):
 
 and for t = 0..T−1 the step ``eta[t]``, ``kl[t]`` = E_{s∼d_t} KL(π_t(·|s) ‖ π_{t+1}(·|s)), and the
 effective PG step ``eff_step[t]`` = η_t⟨direction_t, ∇J_t⟩/‖∇J_t‖²: the constant step at which plain PG
-would make the same first-order progress (design.md: report the effective step so that a step-size
-effect is not credited to curvature).
+would make the same first-order progress (docs/claims.md#measurement-pitfalls: report the effective step so
+that a step-size effect is not credited to curvature).
 
 A run ends with one of four statuses:
 

@@ -1,6 +1,6 @@
 """The tabular MDP: validated, immutable arrays with the project's conventions.
 
-Conventions (design.md):
+Conventions (docs/conventions.md):
 
 * ``P[s, a, s']`` has shape (S, A, S); each row ``P[s, a, :]`` is a distribution.
 * ``r[s, a]`` has shape (S, A).

@@ -2,7 +2,7 @@
 
 The score of (s, a) lives on block s only, with entries e_a − π_s, so
 ‖∇log π(a|s)‖² = n(s, a) = (1 − π(a|s))² + Σ_{b≠a} π(b|s)² = 1 − 2π(a|s) + ‖π_s‖²,
-which lies in [0, 2) and vanishes only when π_s = e_a (paper-claims.md §1.4).
+which lies in [0, 2) and vanishes only when π_s = e_a (docs/claims.md, notation).
 
 The cancellation-safe forms below single out the dominant action m = argmax_a π(a|s) of each state
 (``np.argmax``: the lowest index among exactly tied maxima). Every formula holds for any m in exact

@@ -1,4 +1,4 @@
-"""Step-size rules: the step η_t is separate from the direction (design.md, "The method family").
+"""Step-size rules: the step η_t is separate from the direction (docs/claims.md#the-method-family).
 
 A rule maps (t, point, direction) to η_t ≥ 0. Rules from the theory:
 

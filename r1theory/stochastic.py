@@ -19,10 +19,10 @@ u = ∇_θ log π(a|s) = e_{(s,a)} − π_s (on block s):
 =========================  ======================================================================
 
 The rank-1 inverses are applied by Sherman–Morrison (:func:`r1theory.sherman_morrison`),
-(λI + uuᵀ)⁻¹v = (v − u(uᵀv)/(λ + ‖u‖²))/λ, in O(SA) (paper-claims.md §1.1–1.2).
+(λI + uuᵀ)⁻¹v = (v − u(uᵀv)/(λ + ‖u‖²))/λ, in O(SA) (docs/claims.md#v4-r1-sample).
 
-Exact expected updates of V4 with the ``one-sample`` estimator (paper-claims.md §1.3, §3)
------------------------------------------------------------------------------------------
+Exact expected updates of V4 with the ``one-sample`` estimator (docs/claims.md#v4-r1-sample)
+-------------------------------------------------------------------------------------------
 With ĝ = (1/B) Σ_i c_i u_i, c_i = (R̂_i − b(s_i))/(1 − γ), E[c_i | s_i, a_i] = (Q − b)(s_i)/(1 − γ):
 
 * independent: E[(λI + uuᵀ)⁻¹ ĝ] = E[(λI + uuᵀ)⁻¹] ∇J, the ``r1-precond`` direction (V3);

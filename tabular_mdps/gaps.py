@@ -1,7 +1,7 @@
 r"""Enforcing a minimum optimal-action gap Δ* = min_s [Q*(s, a*(s)) − max_{a≠a*(s)} Q*(s, a)].
 
 Mei et al. (2020), Lemma 9 and Theorem 10, assume a *unique* optimal action per state with a strict
-gap; a Lean formalisation found that ties break Lemma 9 (theory-anchors §1.2). Random rewards avoid
+gap; a Lean formalisation found that ties break Lemma 9 (docs/claims.md#mei-et-al-2020). Random rewards avoid
 ties only almost surely and may give tiny gaps, so the random families accept ``min_gap`` and call
 :func:`enforce_min_gap`.
 

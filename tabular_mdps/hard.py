@@ -1,8 +1,8 @@
 r"""Hard and illustrative instances from the policy-gradient literature.
 
 Each builder states whether it is an *exact* transcription of the source or a *reconstruction*
-from a description (the stored sources lack most display formulas; theory-anchors.md §§1.1, 1.2,
-2.1). Action and state indices are documented per instance. All rewards lie in [0, 1].
+from a description (each builder's ``source`` names the paper and the
+result). Action and state indices are documented per instance. All rewards lie in [0, 1].
 
 * ``mei_bandit``    Mei et al. 2020, Lemma 6 / Fig. 1: r = (1, 0.9, 0.1), bad / good init (exact).
 * ``tie_bandit``    r = (1, 1, 0), θ₀ = (0, 1, 0): ties break Mei et al.'s Lemma 9 (exact).
@@ -74,7 +74,7 @@ def _mei_bandit(*, init: str = "bad") -> Built:
 @register(
     "tie_bandit",
     summary="bandit r = (1, 1, 0) with two optimal arms; from θ₀ = (0, 1, 0) PG abandons one of them",
-    source="theory-anchors §1.2 (a Lean formalisation's counterexample to Mei et al. 2020 Lemma 9 under ties)",
+    source="a Lean formalisation's counterexample to Mei et al. 2020 (arXiv 2005.06392 v3) Lemma 9 under ties",
     used_by="Mei et al. 2020 Lemma 9 (c > 0 needs a unique optimal action); tie-handling of gap statistics",
     provenance="exact",
 )

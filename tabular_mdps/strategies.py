@@ -11,7 +11,7 @@ Use them to state the engine's identities as properties that hold on *every* val
         theta = data.draw(thetas(mdp))
         ...
 
-Every generated MDP satisfies the conventions of ``design.md``:
+Every generated MDP satisfies the conventions of ``docs/conventions.md``:
 
 * ``P[s, a, s']`` has shape (S, A, S) and every row ``P[s, a, :]`` is a distribution;
 * ``r[s, a]`` has shape (S, A), entries in ``[reward_min, reward_max]`` (default [0, 1], the range the
@@ -407,7 +407,7 @@ def near_deterministic_thetas(
         π(a_s|s) ≥ e^{m_s} / (e^{m_s} + A − 1).
 
     This is where the same-sample rank-1 step (V2) can stop being an ascent direction
-    (paper-claims.md §5.3) and where PG plateaus. Shrinks towards a_s = 0, m_s = ``min_margin`` and
+    (docs/claims.md#v2-r1-same) and where PG plateaus. Shrinks towards a_s = 0, m_s = ``min_margin`` and
     equal non-dominant logits.
     """
     for name, value in (("min_margin", min_margin), ("max_margin", max_margin), ("max_spread", max_spread)):

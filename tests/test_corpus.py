@@ -38,7 +38,7 @@ def _id(p: Path) -> str:
 def test_corpus_holds_the_counterexamples_found_and_every_file_pairs_up():
     assert RECORDS, "corpus/ has no counterexample record"
     found = {(json.loads(p.read_text())["claim"], json.loads(p.read_text())["method"]) for p in RECORDS}
-    assert ("ascent.stated-step", "r1-same") in found  # paper-claims.md §5.3: V2 is not always an ascent direction
+    assert ("ascent.stated-step", "r1-same") in found  # docs/claims.md#v2-r1-same: V2 is not always an ascent direction
     referenced = {CORPUS / json.loads(p.read_text())["mdp"] for p in RECORDS}
     assert referenced == set(CORPUS.glob("*.mdp.json")), "an MDP file without a record, or a record without one"
 

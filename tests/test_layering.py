@@ -1,4 +1,7 @@
-"""The engine imports no upper package, at import time or lazily (design.md: the command line lives above all four)."""
+"""The engine imports no upper package, at import time or lazily.
+
+The command line lives above all four packages (docs/architecture.md).
+"""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ cheap and otherwise exactly in rational arithmetic at rational points; the engin
 floating point. Instances: softmax blocks of 2 and 3 actions, K-armed bandits (S = 1, γ = 0, so d = 1,
 A(a) = r(a) − πᵀr and ∇J = π ∘ A) and a 2-state × 2-action MDP with rational data.
 
-Findings (paper-claims.md §1.3–1.4, §5.3):
+Findings (docs/claims.md#v2-r1-same):
 
 * V1 (``r1-grad``) and V3 (``r1-precond``) are ascent directions for every λ > 0: gᵀ(λI + uuᵀ)^{-1}g ≥
   ‖g‖²/(λ + ‖u‖²) by Lagrange's identity, so E[(λI + uuᵀ)^{-1}] is positive definite.
@@ -225,7 +225,7 @@ def test_v2_is_not_an_ascent_direction_on_a_three_armed_bandit():
 
 
 def test_v2_expected_step_is_not_baseline_invariant():
-    """E_a[u_a/(λ + n_a)] ≠ 0 although E_a[u_a] = 0 (paper-claims.md §1.3, fact 2)."""
+    """E_a[u_a/(λ + n_a)] ≠ 0 although E_a[u_a] = 0 (docs/claims.md#v2-r1-same)."""
     pi = list(POINT_PI)
     _, _, U, n = _bandit_parts(pi, [R(0)] * 3)
     assert sum((pi[a] * U[a] for a in range(3)), sp.zeros(3, 1)) == sp.zeros(3, 1)

@@ -1,4 +1,4 @@
-"""Symmetries of the exact engine, as hypothesis properties over random MDPs (design.md, "The method family").
+"""Symmetries of the exact engine, as hypothesis properties over random MDPs (docs/claims.md#the-method-family).
 
 The mathematics is equivariant under three relabellings, so the engine must be too, up to rounding:
 

@@ -10,7 +10,7 @@ stated step is the largest step a smoothness argument certifies for M's class:
 Lemma 5.2: NPG improves V at every state for every η); η = λ/L for the damped methods, whose
 preconditioner M satisfies 0 ≺ M ⪯ I/λ (then J(θ+ηMg) − J(θ) ≥ (η/2) gᵀMg > 0), and, by analogy
 (each per-sample matrix (λI + uuᵀ)^{-1} ⪯ I/λ, but their Â-weighted sum is no preconditioner),
-for ``r1-same`` (V2). paper-claims.md §5.3 expects V2 to fail (i) for small λ and one dominant action.
+for ``r1-same`` (V2). docs/claims.md#v2-r1-same expects V2 to fail (i) for small λ and one dominant action.
 
 This is not the ``ascent`` claim of :mod:`proofs_checks.ascent` (⟨d, ∇J⟩ ≥ 0 along the C1 runs and J
 monotone at the C1-tuned step): a different step, at any θ rather than along the suite's runs.
@@ -190,7 +190,7 @@ def measure(c: Candidate, method: str) -> Measurement:
 
 @st.composite
 def candidates(draw: st.DrawFn, method: str) -> Candidate:
-    """Half generic (any MDP, θ, λ), half the regime of paper-claims.md §5.3 (see :func:`stress_candidates`)."""
+    """Half generic (any MDP, θ, λ), half the regime of docs/claims.md#v2-r1-same (see :func:`stress_candidates`)."""
     if draw(st.booleans()):
         return draw(stress_candidates(method))
     mdp = draw(mdps(max_states=4, max_actions=4))
@@ -202,7 +202,7 @@ def candidates(draw: st.DrawFn, method: str) -> Candidate:
 
 @st.composite
 def stress_candidates(draw: st.DrawFn, method: str) -> Candidate:
-    """The stress regime of paper-claims.md §5.3: A ≥ 3, one dominant action, small λ, reward near-ties.
+    """The stress regime of docs/claims.md#v2-r1-same: A ≥ 3, one dominant action, small λ, reward near-ties.
 
     S ≤ 2; rewards from :data:`tabular_mdps.strategies.SIMPLE_REWARDS` (simple levels with ties and
     near-ties); logits from ``near_deterministic_thetas(margin 2…10, spread ≤ 6)``; λ ∈ [1e-6, 1e-3].

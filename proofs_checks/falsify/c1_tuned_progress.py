@@ -12,7 +12,7 @@ its extended grid (then undecided: a larger or smaller step might do better; not
 ``r1-eigen`` a θ_0 where the Fisher's top eigenvalue is repeated is not applicable (σ₁v₁v₁ᵀ is then not
 unique). Candidates: ``mdps()``, θ_0 from ``thetas(max_abs=10)``, λ from ``dampings()``. The details
 record each tuned run's iterations to the optimum: 1–2 for PG means its tuned step acts as a greedy
-policy-iteration jump (design.md, measurement pitfalls).
+policy-iteration jump (docs/claims.md#measurement-pitfalls).
 
 This is one reading of the paper's C1, not the check ``c1.faster-than-pg`` of
 :mod:`proofs_checks.c1_faster_than_pg` (iterations to reach ε fewer than PG's, three protocols, on the
@@ -179,7 +179,7 @@ def measure(c: Candidate, method: str) -> Measurement:
         "final_gap_pg": gap0 - prog_pg,
         "deficit_over_initial_gap": deficit / gap0,
         # k at which the tuned run reaches the optimum (to τ_V); 1 or 2 for PG means its tuned step is a greedy
-        # policy-iteration jump (design.md, measurement pitfalls)
+        # policy-iteration jump (docs/claims.md#measurement-pitfalls)
         "iterations_to_optimum_method": _iterations_to(hist_m, J_star, tol),
         "iterations_to_optimum_pg": _iterations_to(hist_pg, J_star, tol),
         "tuning_method": info_m,
