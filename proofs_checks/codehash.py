@@ -11,8 +11,10 @@ computes it. :func:`code_hash` ``(fn)`` is that code, for a task whose worker is
   ``__init__.py`` of every package on the way, since importing ``a.b.c`` runs ``a/__init__.py`` and
   ``a/b/__init__.py``;
 * except the modules that drive, show or write runs and never compute one, :data:`NOT_WORKER_CODE`: the
-  verify runner (check modules import its ``module_main`` for ``python -m``), the report writer, the
-  progress bar and the command-line helpers. What they import is not followed through them.
+  sweep runner (it calls a worker and stores what it returns; a change to the stored format bumps
+  :data:`proofs_checks.sweep.CACHE_VERSION`), the verify runner (check modules import its
+  ``module_main`` for ``python -m``), the report writer, the progress bar and the command-line helpers.
+  What they import is not followed through them.
 
 So editing the report writer, the command line, a figure no worker imports, or a check other than the
 worker's changes no key; changing a formula of the engine changes every key, and changing a check's
@@ -61,6 +63,7 @@ WORKER_PACKAGES = ("proofs_checks", "figures")
 #: Modules never followed: they run checks, draw progress or write reports, and no worker calls them.
 NOT_WORKER_CODE = frozenset(
     {
+        "proofs_checks.sweep",
         "proofs_checks.runner",
         "proofs_checks.report",
         "proofs_checks.progress",

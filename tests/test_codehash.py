@@ -87,7 +87,13 @@ def test_a_changed_engine_constant_changes_every_key(tmp_path: Path, base) -> No
 
 @pytest.mark.parametrize(
     "rel",
-    ["proofs_checks/report.py", "proofs_checks/runner.py", "proofs_checks/progress.py", "figures/gap_curves.py"],
+    [
+        "proofs_checks/report.py",
+        "proofs_checks/runner.py",
+        "proofs_checks/sweep.py",
+        "proofs_checks/progress.py",
+        "figures/gap_curves.py",
+    ],
 )
 def test_the_report_writer_runner_and_a_figure_change_no_run_key(tmp_path: Path, base, rel: str) -> None:
     assert _keys(_tree(tmp_path, "edit", _append(rel, "\nEDITED_CONSTANT = 3\n"))) == base
@@ -116,8 +122,9 @@ def test_a_c1_run_key_keeps_through_a_report_edit(tmp_path: Path) -> None:
 def test_the_closure_follows_imports_but_not_the_runner_or_the_report() -> None:
     names = {p.relative_to(ROOT).as_posix() for p in module_closure("proofs_checks.pdl")}
     assert {"proofs_checks/pdl.py", "proofs_checks/_classic.py", "proofs_checks/runs.py"} <= names
-    assert {"proofs_checks/__init__.py", "proofs_checks/sweep.py"} <= names  # parent package, imports
+    assert {"proofs_checks/__init__.py", "proofs_checks/result.py"} <= names  # parent package, imports
     assert not names & {"proofs_checks/runner.py", "proofs_checks/report.py", "proofs_checks/c1_faster_than_pg.py"}
+    assert not names & {"proofs_checks/sweep.py", "proofs_checks/progress.py"}  # the machinery that runs workers
     figure = {p.relative_to(ROOT).as_posix() for p in module_closure("figures._trajectory")}
     assert {"figures/__init__.py", "figures/_c1.py", "proofs_checks/c1_faster_than_pg.py"} <= figure
     assert "figures/_cli.py" not in figure and "figures/gap_curves.py" not in figure

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from proofs_checks.runs import run_task
 from proofs_checks.codehash import code_hash
+from proofs_checks.runs import run_task
 from proofs_checks.sweep import Sweep, execute_remote, make_task
 
 distributed = pytest.importorskip("dask.distributed")
@@ -99,7 +99,9 @@ def test_worker_with_other_code_refuses_the_task() -> None:
     with pytest.raises(RuntimeError, match="different r1theory code"):
         execute_remote("proofs_checks.runs:run_method", "{}", "0" * 64)
     task = _tasks(2)[0]
-    _assert_same(execute_remote(task.fn, task.config_json, code_hash(task.fn)), Sweep(None, progress=False).run([task])[0])
+    _assert_same(
+        execute_remote(task.fn, task.config_json, code_hash(task.fn)), Sweep(None, progress=False).run([task])[0]
+    )
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1:8786", "tcp:/host", "http://host:1", "", 8786])
@@ -127,7 +129,7 @@ def test_unreachable_scheduler_is_a_connection_error(tmp_path: Path) -> None:
     assert sw.run([]) == []  # nothing to compute: no connection needed
 
 
-def test_cli_passes_the_scheduler_to_verify(monkeypatch, tmp_path: Path) -> None:
+def test_cli_passes_the_scheduler_to_verify(cluster, monkeypatch, tmp_path: Path) -> None:
     import r1theory_cli as cli
     from proofs_checks import runner
 
@@ -138,9 +140,10 @@ def test_cli_passes_the_scheduler_to_verify(monkeypatch, tmp_path: Path) -> None
         return 0
 
     monkeypatch.setattr(runner, "verify", fake_verify)
-    argv = ["verify", "--only", "pdl", "--out", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:8786"]
+    address = cluster.scheduler_address  # reachable: verify checks that before any check starts
+    argv = ["verify", "--only", "pdl", "--out", str(tmp_path / "out"), "--scheduler", address]
     assert cli.main(argv) == 0
-    assert seen["scheduler"] == "tcp://127.0.0.1:8786"
+    assert seen["scheduler"] == address
     assert cli.main(argv[:-2]) == 0 and seen["scheduler"] is None
     with pytest.raises(SystemExit) as exc:
         cli.main([*argv[:-1], "localhost:8786"])

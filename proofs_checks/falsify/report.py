@@ -89,11 +89,13 @@ def run(
     stream: TextIO | None = None,
     *,
     param: str = "tabular",
+    progress: bool = True,
 ) -> int:
     """Search, print the report, save a found violation in ``out``; return the exit status 0.
 
     ``budget`` None means :data:`DEFAULT_BUDGET`; ``param`` is the parametrisation kind
-    (:data:`PARAM_KINDS`). The header is printed before the search starts.
+    (:data:`PARAM_KINDS`). The header is printed before the search starts; with ``progress`` a bar on
+    stderr counts the examples tried (``r1theory falsify --no-progress`` turns it off).
 
     Raises
     ------
@@ -105,7 +107,7 @@ def run(
     n = DEFAULT_BUDGET if budget is None else budget
     w.write(_header(c.id, m, n, seed, param))
     w.flush()
-    result = search(c.id, m, budget=n, seed=seed, param=param)
+    result = search(c.id, m, budget=n, seed=seed, param=param, progress=progress)
     w.write(report(result, header=False))
     if result.found:
         path = save_counterexample(result, out)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, find, settings, target
@@ -30,6 +30,7 @@ from hypothesis.errors import NoSuchExample
 
 from tabular_mdps.strategies import PROFILES, profile_settings
 
+from ..progress import Progress
 from .candidates import Candidate
 from .measurement import Measurement
 from .reduce import reduce
@@ -84,6 +85,8 @@ def search(
     budget: int = DEFAULT_BUDGET,
     seed: int = 0,
     param: str = "tabular",
+    progress: bool = False,
+    stream: TextIO | None = None,
 ) -> SearchResult:
     """Search up to ``budget`` candidates for a violation of ``claim``; shrink the first one found.
 
@@ -91,7 +94,9 @@ def search(
     ``derandomize=False``, seeded by ``random.Random(seed)``; :func:`hypothesis.target` steers towards
     violations. Reproducible: the same arguments give the same result. ``param`` is the parametrisation
     kind to fuzz over (:data:`PARAM_KINDS`; module docstring, "Parametrisations"): "tabular" (the default)
-    draws exactly the candidates it drew before parametrisations existed.
+    draws exactly the candidates it drew before parametrisations existed. With ``progress``, a bar on
+    ``stream`` (stderr by default; :class:`proofs_checks.progress.Progress`) counts the examples tried
+    against the budget, with an ETA, and says when a violation is found and being shrunk.
 
     Raises
     ------
@@ -104,9 +109,12 @@ def search(
         raise ValueError(f"seed must be an integer; got {seed!r}")
     counts = {"calls": 0, "first": 0, "errors": 0}
     first_error: list[str] = []
+    bar = Progress(f"falsify {c.id}", n, stream, enabled=progress, unit="example")
 
     def violates(candidate: Candidate) -> bool:
         counts["calls"] += 1
+        if not counts["first"] and bar.done < n:
+            bar.advance()
         try:
             with np.errstate(all="ignore"):
                 meas = c.measure(candidate, m)
@@ -119,6 +127,7 @@ def search(
             target(c.score(meas), label=f"{c.id} violation score")
         if meas.violated and not counts["first"]:
             counts["first"] = counts["calls"]
+            bar.note(f"violation found at example {counts['first']}; shrinking")
         return meas.violated
 
     cfg = settings(
@@ -134,6 +143,8 @@ def search(
     try:
         found = find(c.strategy(m, param), violates, settings=cfg, random=random.Random(seed))
     except NoSuchExample:
+        bar.note(f"no violation in {counts['calls']} examples")
+        bar.close()
         return SearchResult(
             c.id,
             m,
@@ -148,8 +159,13 @@ def search(
             time.monotonic() - start,
             param,
         )
+    except BaseException:
+        bar.close()
+        raise
     found, extra = reduce(c, m, found)
     counts["calls"] += extra
+    bar.note(f"violation found at example {counts['first']}; shrunk and reduced in {counts['calls']} calls")
+    bar.close()
     with np.errstate(all="ignore"):
         meas = c.measure(found, m)
     return SearchResult(
