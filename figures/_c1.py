@@ -15,9 +15,12 @@ from proofs_checks.context import Context
 from r1theory import Run
 
 
-def methods() -> tuple[str, ...]:
-    """Methods in the order the figures list them: PG first, then the C1 candidates (a query of the registry)."""
-    return ("pg", *c1.METHODS)
+def methods(s1: c1.Sweep1 | None = None) -> tuple[str, ...]:
+    """Methods in the order the figures list them: PG first, then the C1 candidates.
+
+    The candidates are a query of the registry, or those of the sweep ``s1`` (a study's ``--methods``).
+    """
+    return ("pg", *(c1.METHODS if s1 is None else s1.methods))
 
 
 def sweep(ctx: Context) -> c1.Sweep1:
@@ -26,8 +29,12 @@ def sweep(ctx: Context) -> c1.Sweep1:
 
 
 def eps(s1: c1.Sweep1, label: str, which: str = "tight") -> float:
-    """The ε of the C1 check on family ``label``: ``EPS_REL[which]`` × the initial gap."""
-    return c1.EPS_REL[which] * s1.gap0[label]
+    """The ε of the C1 check on family ``label``: the sweep's level ``which`` × the initial gap.
+
+    With a study's ``--eps`` levels, "tight" is the smallest and "loose" the largest of them.
+    """
+    rel = s1.eps[which] if which in s1.eps else (max if which == "loose" else min)(s1.eps.values())
+    return rel * s1.gap0[label]
 
 
 def family(s1: c1.Sweep1, label: str) -> c1.Family:

@@ -66,7 +66,7 @@ def data(ctx: Context) -> dict[str, Any]:
         pg = s1.series[(f.label, "pg", None)]
         cap = f.iterations
         cells = []
-        for m in c1.METHODS:
+        for m in s1.methods:
             for lam in s1.dampings:
                 s = s1.series[c1.key(f.label, m, lam)]
                 equal = []

@@ -81,7 +81,7 @@ def data(ctx: Context) -> dict[str, Any]:
     for f in s1.families:
         eps = _c1.eps(s1, f.label)
         picks = [
-            _c1.tuned_pg(s1, f.label, eps) if m == "pg" else _c1.best_run(s1, f.label, m, eps) for m in _c1.methods()
+            _c1.tuned_pg(s1, f.label, eps) if m == "pg" else _c1.best_run(s1, f.label, m, eps) for m in _c1.methods(s1)
         ]
         curves: list[dict[str, Any]] = []
         for p in picks:

@@ -35,7 +35,7 @@ def data(ctx: Context) -> dict[str, Any]:
         for which in c1.EPS_REL:
             eps = _c1.eps(s1, f.label, which)
             lines = []
-            for m in c1.METHODS:
+            for m in s1.methods:
                 T, etas = [], []
                 for lam in s1.dampings:
                     s = s1.series[c1.key(f.label, m, lam)]

@@ -197,7 +197,7 @@ def assess_lemma52(measurements: dict[str, Any], conditions: dict[str, Any], *, 
 
 def plan(ctx: Context) -> tuple[list[tuple[str, dict[str, Any]]], list[Any], int]:
     """(instances, steps, iterations) for the mode; a step is a number or "agarwal2021" ((1−γ)² log|A|)."""
-    instances: list[tuple[str, dict[str, Any]]] = pick(
+    default: list[tuple[str, dict[str, Any]]] = pick(
         ctx,
         [
             ("random", {"S": 5, "A": 3, "gamma": 0.9, "seed": 0}),
@@ -213,7 +213,10 @@ def plan(ctx: Context) -> tuple[list[tuple[str, dict[str, Any]]], list[Any], int
             ("li_chain", {}),
         ],
     )
-    steps: list[Any] = pick(ctx, [0.1, 1.0, 10.0, "agarwal2021"], [0.01, 0.1, 1.0, 10.0, 100.0, "agarwal2021"])
+    instances = ctx.instances(default, lambda t: (t.name, t.params))  # a study's --mdp / --instance replace the suite
+    steps: list[Any] = ctx.grid(
+        "steps", pick(ctx, [0.1, 1.0, 10.0, "agarwal2021"], [0.01, 0.1, 1.0, 10.0, 100.0, "agarwal2021"])
+    )
     return instances, steps, pick(ctx, 300, 3000)
 
 

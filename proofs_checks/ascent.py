@@ -7,7 +7,7 @@ Two parts per (family, method, λ), reusing the C1 sweep's runs (no recomputatio
 * ``direction`` — ⟨direction_t, ∇J_t⟩ ≥ 0 at every iterate of every run of the grid (read off the
   sign of the recorded effective step η⟨direction, ∇J⟩/‖∇J‖²). Preconditioners that are positive
   definite (``pg``, ``npg-damped``, ``r1-grad``, ``r1-precond``, ``r1-eigen``) must pass; the
-  same-sample expectation ``r1-same`` (V2) has no such guarantee (paper-claims.md §5.3).
+  same-sample expectation ``r1-same`` (V2) has no such guarantee (docs/claims.md#v2-r1-same).
 * ``monotone`` — J(θ_{t+1}) ≥ J(θ_t) − tolerance along the run at the method's tuned step
   (the step on which the C1 ``tuned`` verdict rests), tolerance 1e-12·(1 + |J*|).
 
@@ -37,7 +37,7 @@ def check(ctx: Context) -> list[CheckResult]:
     data = c1.runs(ctx)
     out: list[CheckResult] = []
     for fam in data.families:
-        eps = c1.EPS_REL["tight"] * data.gap0[fam.label]
+        eps = min(data.eps.values()) * data.gap0[fam.label]  # the tightest ε, as C1's tuned verdict
         for (label, method, lam), s in data.series.items():
             if label == fam.label:
                 cond = {"family": fam.label, "instance": fam.instance, "params": fam.params, "damping": lam}

@@ -221,7 +221,8 @@ def plan(ctx: Context) -> list[tuple[str, dict[str, Any], str, int]]:
         [("bandit", {"A": 5, "seed": 3, "min_gap": 0.05}, "uniform", 5000)],
         [("bandit", {"A": A, "seed": s, "min_gap": 0.05}, "uniform", 100000) for A in (2, 5, 10) for s in (0, 1, 2)],
     )
-    return runs
+    # a study's instances (a non-bandit one is reported inconclusive: "not a bandit")
+    return ctx.instances(runs, lambda t: (t.name, t.params, "uniform", T))
 
 
 def check(ctx: Context) -> list[CheckResult]:

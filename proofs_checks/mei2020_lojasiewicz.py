@@ -233,7 +233,7 @@ def assess(measurements: dict[str, Any], conditions: dict[str, Any], *, rhs_fact
 
 def plan(ctx: Context) -> list[dict[str, Any]]:
     """Instances and budgets for the mode."""
-    instances: list[tuple[str, dict[str, Any]]] = pick(
+    default: list[tuple[str, dict[str, Any]]] = pick(
         ctx,
         [
             ("random", {"S": 5, "A": 3, "gamma": 0.9, "seed": 0}),
@@ -247,6 +247,7 @@ def plan(ctx: Context) -> list[dict[str, Any]]:
             ("bandit", {"A": 5, "seed": 3}),
         ],
     )
+    instances = ctx.instances(default, lambda t: (t.name, t.params))  # a study's --mdp / --instance replace the suite
     budget = pick(ctx, {"iterations": 300, "random_points": 50}, {"iterations": 3000, "random_points": 1000})
     root = seeds(20200518, len(instances))
     return [

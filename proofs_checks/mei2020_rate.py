@@ -6,7 +6,7 @@ Mei, Xiao, Szepesvári, Schuurmans (ICML 2020; arXiv 2005.06392 v3), Theorem 4: 
     V*(ρ) − V^{π_θt}(ρ) ≤ 16 S / (c² (1 − γ)⁶ t) · ‖d_μ^{π*}/μ‖_∞² · ‖1/μ‖_∞,
 
 c = inf_{s, t≥1} π_θt(a*(s)|s) > 0 (Lemma 9, which needs a unique optimal action per state). The
-exact form (squared mismatch, the ‖1/μ‖_∞ factor) is the one of theory-anchors §1.2 [V], confirmed by
+exact form (squared mismatch, the ‖1/μ‖_∞ factor) is the one printed in Theorem 4 (arXiv 2005.06392 v3), confirmed by
 the paper's Remark 3. Here μ = ρ = the MDP's start distribution. As in the proof (Lemma-4-style
 induction), c is replaced by the running minimum c_t = min_{1≤s≤t} min_s' π_θs(a*(s')|s'), which keeps
 the bound valid for every t without knowing the infimum. Mei's iterates start at θ_1 (Algorithm 1),
@@ -15,12 +15,12 @@ so the engine's iterate k = 0, 1, ... is Mei's t = k + 1.
 Part 1 (the bound): the maximum over t of measured gap / bound (expected ≪ 1: the bound is loose by
 orders of magnitude). A violation counts when gap > bound + float floor (the floor of
 :func:`proofs_checks._classic.gap_floor`: 1e3·ε·(1+|J*|), raised near γ = 1). The tighter form
-16 S ‖d_μ^{π*}/μ‖²_∞ / (c_t² (1−γ)⁵ t) at ρ = μ, a corollary derived in theory-anchors §1.2 [R] (not
+16 S ‖d_μ^{π*}/μ‖²_∞ / (c_t² (1−γ)⁵ t) at ρ = μ, a corollary derived in docs/claims.md#mei-et-al-2020 (not
 the printed theorem), is reported alongside without entering the verdict.
 
 Part 2 (the shape): V* − V^{π_t} = Θ(1/t) — the upper bound of Theorem 4 and the lower bound of
 Theorem 10 (for η_t ∈ (0, 1] and large t, V*(μ) − V^{π_θt}(μ) ≥ (1 − γ)⁵ (Δ*)²/(12 t), as
-reconstructed in theory-anchors §1.2 [R]). On a run long enough, the tail fit of log gap against
+as reconstructed from its proof's constants). On a run long enough, the tail fit of log gap against
 log t (:func:`r1theory.rates.fit_sublinear`) should have slope −1 and t·gap should level off
 (:func:`r1theory.rates.t_gap_levelling`). The shape part uses a moderate γ and the constant step
 η = 1 (inside Theorem 10's range (0, 1]; Theorem 4's step (1 − γ)³/8 reaches the asymptotic regime
@@ -222,6 +222,8 @@ def plan(ctx: Context) -> tuple[list[tuple[str, dict[str, Any], int]], list[tupl
             ("agarwal_chain", {"H": 5, "rho": "uniform"}, 20000),
         ],
     )
+    T_bound, T_shape = pick(ctx, (3000, 20000), (20000, 200000))
+    bound_runs = ctx.instances(bound_runs, lambda t: (t.name, t.params, T_bound))  # a study's instances
     shape_runs: list[tuple[str, dict[str, Any], Any, int]] = pick(
         ctx,
         [("random", {"S": 5, "A": 3, "gamma": 0.6, "seed": 0}, 1.0, 20000)],
@@ -231,7 +233,7 @@ def plan(ctx: Context) -> tuple[list[tuple[str, dict[str, Any], int]], list[tupl
             ("garnet", {"S": 10, "A": 3, "gamma": 0.7, "seed": 2}, 1.0, 200000),
         ],
     )
-    return bound_runs, shape_runs
+    return bound_runs, ctx.instances(shape_runs, lambda t: (t.name, t.params, 1.0, T_shape))
 
 
 def _conditions(name: str, params: dict[str, Any], extra: dict[str, Any]) -> tuple[dict[str, Any], TabularMDP, Optimal]:

@@ -264,7 +264,7 @@ def assess_ascent(measurements: dict[str, Any], conditions: dict[str, Any], *, L
 
 def plan(ctx: Context) -> list[dict[str, Any]]:
     """Instances and probe budgets for the mode."""
-    instances: list[tuple[str, dict[str, Any]]] = pick(
+    default: list[tuple[str, dict[str, Any]]] = pick(
         ctx,
         [
             ("random", {"S": 5, "A": 3, "gamma": 0.9, "seed": 0}),
@@ -277,6 +277,7 @@ def plan(ctx: Context) -> list[dict[str, Any]]:
             ("agarwal_chain", {"H": 10}),
         ],
     )
+    instances = ctx.instances(default, lambda t: (t.name, t.params))  # a study's --mdp / --instance replace the suite
     budget = pick(
         ctx,
         {"iterations": 300, "probe_every": 50, "directions": 3, "random_points": 10},

@@ -141,7 +141,7 @@ def assess(
 
 def plan(ctx: Context) -> list[dict[str, Any]]:
     """Run configurations: PG and NPG on small random instances (quick) or more instances and γ (full)."""
-    instances: list[tuple[str, dict[str, Any]]] = pick(
+    default: list[tuple[str, dict[str, Any]]] = pick(
         ctx,
         [
             ("random", {"S": 5, "A": 3, "gamma": 0.9, "seed": 0}),
@@ -151,6 +151,7 @@ def plan(ctx: Context) -> list[dict[str, Any]]:
         [("random", {"S": 5, "A": 3, "gamma": g, "seed": s}) for g in (0.5, 0.9, 0.99) for s in (0, 1)]
         + [("garnet", {"S": 20, "A": 4, "gamma": 0.9, "seed": 2}), ("agarwal_chain", {"H": 10})],
     )
+    instances = ctx.instances(default, lambda t: (t.name, t.params))  # a study's --mdp / --instance replace the suite
     iterations = pick(ctx, 200, 1000)
     methods: list[tuple[str, float]] = pick(
         ctx, [("pg", 1.0), ("npg", 1.0)], [("pg", 1.0), ("pg", 10.0), ("npg", 0.1), ("npg", 1.0), ("npg", 10.0)]

@@ -23,6 +23,7 @@ from . import claims as claims_registry
 from .context import Context, Mode
 from .report import markdown, verdict_table, write_atomic, write_results
 from .result import CheckResult
+from .studies import Study
 from .sweep import CODE_HASH, Sweep
 
 
@@ -102,8 +103,13 @@ def verify(
     progress: bool = True,
     figure_hook: FigureHook | None = None,
     scheduler: str | None = None,
+    study: Study | None = None,
+    collect: list[CheckResult] | None = None,
 ) -> int:
     """Run the checks; write ``out/results.json`` and ``out/report.md``; return the exit status.
+
+    ``study`` (:class:`proofs_checks.studies.Study`, built by :func:`proofs_checks.study`) replaces the
+    default instances and grids of the checks; ``collect``, when given, receives the CheckResults.
 
     With ``figure_hook`` (``r1theory verify`` passes ``figures.for_report``), the hook runs after the
     checks with the same context (so it reuses their runs) and the report embeds the figures it returns
@@ -118,8 +124,11 @@ def verify(
     """
     modules = select(only)
     out.mkdir(parents=True, exist_ok=True)
-    ctx = Context(mode=mode, sweep=Sweep(out / "cache", jobs=jobs, progress=progress, scheduler=scheduler), out=out)
+    sweep = Sweep(out / "cache", jobs=jobs, progress=progress, scheduler=scheduler)
+    ctx = Context(mode=mode, sweep=sweep, out=out, study=study or Study())
     prov = provenance(mode, only, jobs)
+    if not ctx.study.is_default():
+        prov["study"] = ctx.study.to_dict()
     results: list[CheckResult] = []
     crashed: list[dict[str, str]] = []
     summaries: dict[str, str] = {}
@@ -163,6 +172,8 @@ def verify(
         except OSError as exc:
             write_error = f"cannot write the report in {out}: {exc.strerror or exc}"
             print(f"error: {write_error}; finished runs are kept in {out / 'cache'}", file=sys.stderr)
+    if collect is not None:
+        collect.extend(results)
     print(verdict_table(results, crashed))
     if write_error:
         return 1

@@ -25,12 +25,20 @@ RUN_FN = "proofs_checks.runs:run_method"
 def _instance(name: str, params_json: str) -> tuple[TabularMDP, Array | None, Optimal]:
     import tabular_mdps
 
+    from .studies import FILE_INSTANCE, load_file_instance
+
+    if name == FILE_INSTANCE:  # a user's MDP file (proofs_checks.studies): no recommended θ₀
+        mdp = load_file_instance(json.loads(params_json))
+        return mdp, None, optimal(mdp)
     inst = tabular_mdps.get_instance(name, **json.loads(params_json))
     return inst.mdp, inst.theta0, optimal(inst.mdp)
 
 
 def instance(name: str, params: dict[str, Any] | None = None) -> tuple[TabularMDP, Array | None, Optimal]:
-    """The catalog instance ``name`` with ``params``: (mdp, recommended θ₀ or None, optimum); memoised."""
+    """The catalog instance ``name`` with ``params``: (mdp, recommended θ₀ or None, optimum); memoised.
+
+    ``name`` :data:`proofs_checks.studies.FILE_INSTANCE` with ``params = {"path", "sha256"}`` is an MDP file.
+    """
     return _instance(name, json.dumps(params or {}, sort_keys=True))
 
 
