@@ -23,6 +23,7 @@ every method "converges" at once). Runs that stop moving away from the optimum a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -84,7 +85,7 @@ def suite(quick: bool) -> list[Family]:
 
     Instances on which one policy-iteration step from the start already reaches the optimum are left out
     of the quick suite: there a large enough step makes every method converge in one iteration
-    (design.md, measurement pitfalls). Each result reports the number of such greedy steps needed
+    (docs/claims.md#measurement-pitfalls). Each result reports the number of such greedy steps needed
     (``pi_steps_from_start``).
     """
     T = 1500 if quick else 20000
@@ -134,6 +135,28 @@ def pi_steps_from_start(f: Family, cap: int = 100) -> int:
 
 
 #: Log-linear features for li_chain(H=5): k = S·A = 18 Gaussian features, an invertible map onto the logits.
+def families(ctx: Context) -> list[Family]:
+    """The instances of this run: the study's, else the default :func:`suite`.
+
+    A study's instances (``--mdp``, ``--instance``) start at θ₀ = ``--theta0`` (default uniform) and get the
+    suite's iteration cap.
+    """
+    default = suite(ctx.quick)
+    T = default[0].iterations
+    fams = ctx.instances(default, lambda t: Family(t.label, t.name, t.params, "uniform", T))
+    theta0 = ctx.grid("theta0", None)
+    return fams if theta0 is None else [dataclasses.replace(f, theta0=theta0) for f in fams]
+
+
+def eps_levels(ctx: Context) -> dict[str, float]:
+    """The relative ε levels (name → ε/gap₀): the study's ``--eps`` (named by value) or :data:`EPS_REL`."""
+    rel = ctx.grid("eps", None)
+    if rel is None:
+        return dict(EPS_REL)
+    names = {v: k for k, v in EPS_REL.items()}
+    return {names.get(v, f"{v:g}"): v for v in sorted(rel, reverse=True)}
+
+
 LOGLINEAR_FULL: dict[str, Any] = {"kind": "log-linear", "k": 18, "seed": 0}
 
 
@@ -213,25 +236,29 @@ class Sweep1:
     dampings: list[float]
     grid: list[float]
     gap0: dict[str, float]
+    methods: list[str]
+    eps: dict[str, float]  # name → ε relative to the initial gap
     series: dict[tuple[str, str, float | None], Series]
     effective: dict[tuple[str, str, float | None], float | None]
 
 
 def runs(ctx: Context) -> Sweep1:
     """Run (or load from the cache) the C1 sweep; memoised per sweep runner, shared with the ascent check."""
-    return ctx.sweep.memoised((CLAIM, ctx.mode), lambda: _runs(ctx))
+    return ctx.sweep.memoised((CLAIM, ctx.mode, ctx.study.key()), lambda: _runs(ctx))
 
 
 def _runs(ctx: Context) -> Sweep1:
     quick = ctx.quick
-    fams = suite(quick)
-    lams = dampings(quick)
-    grid = step_grid(quick)
+    fams = families(ctx)
+    lams = list(ctx.grid("damping", dampings(quick)))
+    grid = sorted(ctx.grid("steps", step_grid(quick)))
+    methods = list(ctx.grid("methods", list(METHODS)))
+    eps = eps_levels(ctx)
     keys: list[tuple[str, str, float | None]] = [(f.label, "pg", None) for f in fams]
-    keys += [(f.label, m, lam) for f in fams for m in METHODS for lam in method_dampings(m, lams)]
+    keys += [(f.label, m, lam) for f in fams for m in methods for lam in method_dampings(m, lams)]
     by_label = {f.label: f for f in fams}
     gap0 = {f.label: _initial_gap(f) for f in fams}
-    tols = {f.label: EPS_REL["tight"] * gap0[f.label] for f in fams}
+    tols = {f.label: min(eps.values()) * gap0[f.label] for f in fams}
     series: dict[tuple[str, str, float | None], Series] = {k: Series({}) for k in keys}
 
     def execute(todo: list[tuple[tuple[str, str, float | None], float]], label: str) -> None:
@@ -266,11 +293,11 @@ def _runs(ctx: Context) -> Sweep1:
             pg_eff_todo.append(((k[0], "pg", None), e))
     if pg_eff_todo:
         execute(list(dict.fromkeys(pg_eff_todo)), f"{CLAIM} PG at effective steps")
-    return Sweep1(fams, lams, grid, gap0, series, eff)
+    return Sweep1(fams, lams, grid, methods, eps, gap0, series, eff)
 
 
 def check(ctx: Context) -> list[CheckResult]:
-    """Run the C1 sweep on the default suite and return one result per (family, method, λ, ε, protocol)."""
+    """Run the C1 sweep on the suite or a study's instances; one result per family, method, λ, ε, protocol."""
     data = runs(ctx)
     fams, lams, grid, gap0, series, eff = (
         data.families,
@@ -284,10 +311,10 @@ def check(ctx: Context) -> list[CheckResult]:
     results: list[CheckResult] = []
     for f in fams:
         pg = series[(f.label, "pg", None)]
-        for m in METHODS:
+        for m in data.methods:
             for lam in method_dampings(m, lams):
                 k = (f.label, m, lam)
-                for eps_name, rel in EPS_REL.items():
+                for eps_name, rel in data.eps.items():
                     eps = rel * gap0[f.label]
                     cond = {
                         "family": f.label,
@@ -471,12 +498,17 @@ def _effective(method: str, cond: dict[str, Any], s: Series, pg: Series, eff: fl
 
 
 def conclusions(results: Sequence[CheckResult]) -> list[str]:
-    """One line per method and protocol: the (family, λ) cells where C1 holds at the tight ε, and how many fail."""
-    lines = ["Where C1 holds at the tight ε (family: λ values), per method and protocol:", ""]
-    for m in METHODS:
+    """One line per method and protocol: the (family, λ) cells where C1 holds at the tight ε, and how many fail.
+
+    The tight ε is the smallest level in the results (``tight`` by default, the smallest ``--eps`` of a study).
+    """
+    levels = _levels(results)
+    tight = levels[-1] if levels else "tight"
+    lines = [f"Where C1 holds at the tight ε = {tight} (family: λ values), per method and protocol:", ""]
+    for m in _methods_of(results):
         for p in PROTOCOLS:
             rs = [r for r in results if r.variant == m and r.conditions["protocol"] == p]
-            rs = [r for r in rs if r.conditions["epsilon"] == "tight"]
+            rs = [r for r in rs if r.conditions["epsilon"] == tight]
             holds: dict[str, list[str]] = {}
             for r in rs:
                 if r.verdict == "holds":
@@ -489,6 +521,28 @@ def conclusions(results: Sequence[CheckResult]) -> list[str]:
 
 
 def param_label(spec: dict[str, Any]) -> str:
+def _methods_of(results: Sequence[CheckResult]) -> list[str]:
+    """The methods of the results, in registry order (a study's subset, or every candidate)."""
+    present = {r.variant for r in results}
+    return [m for m in METHODS if m in present] + sorted(present - set(METHODS))
+
+
+def _levels(results: Sequence[CheckResult]) -> list[str]:
+    """The ε level names of the results, loosest first."""
+    names = dict.fromkeys(str(r.conditions["epsilon"]) for r in results)
+    return sorted(names, key=lambda n: -_level(n))
+
+
+def _level(name: str) -> float:
+    """The relative ε of a level name: :data:`EPS_REL`'s, or the number a study's level is named by."""
+    if name in EPS_REL:
+        return EPS_REL[name]
+    try:
+        return float(name)
+    except ValueError:
+        return 0.0
+
+
     """Short name of a parametrisation spec: "tabular", "log-linear k=40", "neural hidden=[8]"."""
     kind = str(spec.get("kind", "tabular"))
     if kind == "log-linear":
@@ -557,18 +611,20 @@ def summarize(results: Sequence[CheckResult]) -> str:
     lams = sorted({r.conditions["damping"] for r in mine if r.conditions["damping"] is not None})
     pairs = by_parametrisation(mine)
     out = [
+    levels = _levels(mine)
+    loose, tight = levels[0], levels[-1]
         *conclusions(mine),
         "",
         *pairs,
         *([""] if pairs else []),
-        "Tables: verdict at loose ε / tight ε (✓ holds, ✗ fails, ? inconclusive). Rows: families; columns: λ.",
+        f"Tables: verdict at ε = {loose} / ε = {tight} (✓ holds, ✗ fails, ? inconclusive). Rows: families; columns: λ.",
         "",
     ]
     cell: dict[tuple[str, str, str, float | None, str], str] = {}
     for r in mine:
         c = r.conditions
         cell[(r.variant, c["protocol"], c["family"], c["damping"], c["epsilon"])] = sym[r.verdict]
-    for m in METHODS:
+    for m in _methods_of(mine):
         for p in PROTOCOLS:
             out.append(f"**{m}**, protocol `{p}`")
             out.append("")
@@ -577,8 +633,7 @@ def summarize(results: Sequence[CheckResult]) -> str:
             out.append("|---|" + "---|" * len(cols))
             for fam in fams:
                 row = [
-                    f"{cell.get((m, p, fam, lam, 'loose'), '')}/{cell.get((m, p, fam, lam, 'tight'), '')}"
-                    for lam in cols
+                    f"{cell.get((m, p, fam, lam, loose), '')}/{cell.get((m, p, fam, lam, tight), '')}" for lam in cols
                 ]
                 out.append(f"| {fam} | " + " | ".join(row) + " |")
             out.append("")
