@@ -134,7 +134,6 @@ def pi_steps_from_start(f: Family, cap: int = 100) -> int:
     return cap
 
 
-#: Log-linear features for li_chain(H=5): k = S·A = 18 Gaussian features, an invertible map onto the logits.
 def families(ctx: Context) -> list[Family]:
     """The instances of this run: the study's, else the default :func:`suite`.
 
@@ -157,6 +156,7 @@ def eps_levels(ctx: Context) -> dict[str, float]:
     return {names.get(v, f"{v:g}"): v for v in sorted(rel, reverse=True)}
 
 
+#: Log-linear features for li_chain(H=5): k = S·A = 18 Gaussian features, an invertible map onto the logits.
 LOGLINEAR_FULL: dict[str, Any] = {"kind": "log-linear", "k": 18, "seed": 0}
 
 
@@ -235,9 +235,9 @@ class Sweep1:
     families: list[Family]
     dampings: list[float]
     grid: list[float]
-    gap0: dict[str, float]
     methods: list[str]
     eps: dict[str, float]  # name → ε relative to the initial gap
+    gap0: dict[str, float]
     series: dict[tuple[str, str, float | None], Series]
     effective: dict[tuple[str, str, float | None], float | None]
 
@@ -520,7 +520,6 @@ def conclusions(results: Sequence[CheckResult]) -> list[str]:
     return lines
 
 
-def param_label(spec: dict[str, Any]) -> str:
 def _methods_of(results: Sequence[CheckResult]) -> list[str]:
     """The methods of the results, in registry order (a study's subset, or every candidate)."""
     present = {r.variant for r in results}
@@ -543,6 +542,7 @@ def _level(name: str) -> float:
         return 0.0
 
 
+def param_label(spec: dict[str, Any]) -> str:
     """Short name of a parametrisation spec: "tabular", "log-linear k=40", "neural hidden=[8]"."""
     kind = str(spec.get("kind", "tabular"))
     if kind == "log-linear":
@@ -610,9 +610,9 @@ def summarize(results: Sequence[CheckResult]) -> str:
     fams = list(dict.fromkeys(r.conditions["family"] for r in mine))
     lams = sorted({r.conditions["damping"] for r in mine if r.conditions["damping"] is not None})
     pairs = by_parametrisation(mine)
-    out = [
     levels = _levels(mine)
     loose, tight = levels[0], levels[-1]
+    out = [
         *conclusions(mine),
         "",
         *pairs,
