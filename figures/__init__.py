@@ -1,4 +1,4 @@
-"""figures: one module per theory figure, drawn from the runs the checks made (design.md).
+"""figures: one module per theory figure, drawn from the runs the checks made (docs/architecture.md).
 
 Each figure module exposes
 
@@ -8,6 +8,13 @@ Each figure module exposes
   check already made is read from the cache, and only what is missing is computed);
 * ``draw(data, path_stem) -> list[Path]`` — writes ``<stem>.png`` and ``<stem>.pdf`` deterministically.
 
+:func:`draw_one` also saves the plotted numbers beside the images, ``<stem>.json`` (:func:`save_data`): the
+``data`` dictionary with arrays as (nested) lists and NaN/±∞ as the JSON literals ``NaN`` / ``Infinity``
+that Python's :func:`json.load` reads back as floats. JSON rather than ``.npz`` or ``.csv`` because the data
+are nested (panels of dictionaries keyed by family, λ and method, of arrays of different lengths, with
+titles and labels) — exactly what ``draw`` takes — so a figure is restyled with
+``mod.draw(figures.load_data(path), stem)`` or re-plotted from the lists by any tool.
+
 ``r1theory figures`` / ``python -m figures`` redraws them all (:func:`main`); ``r1theory verify``
 embeds them in its report through :func:`for_report`. Importing this package is cheap: the figure
 modules (and matplotlib) are imported on first use.
@@ -16,13 +23,14 @@ modules (and matplotlib) are imported on first use.
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from proofs_checks.context import Context, Mode
@@ -71,11 +79,31 @@ def context(out: Path, mode: Mode = "quick", jobs: int = 1, progress: bool = Tru
     return Context(mode=mode, sweep=Sweep(out / "cache", jobs=jobs, progress=progress), out=out)
 
 
+def save_data(data: dict[str, Any], path: Path) -> Path:
+    """Write a figure's ``data`` dictionary as JSON (arrays as lists, NaN/±∞ as ``NaN``/``Infinity``); atomic."""
+    from proofs_checks.report import write_atomic
+    from proofs_checks.result import jsonable
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(jsonable(data, nonfinite_as_strings=False), ensure_ascii=False) + "\n")
+    return path
+
+
+def load_data(path: str | Path) -> dict[str, Any]:
+    """A figure's data saved by :func:`save_data` (``figures/<name>.json``), ready for the module's ``draw``."""
+    data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return data
+
+
 def draw_one(name: str, ctx: Context, folder: Path) -> list[Path]:
-    """Compute the data of figure ``name`` and write ``folder/name.png`` and ``.pdf``; return the paths."""
+    """Compute the data of figure ``name``; write ``folder/name.png``, ``.pdf`` and its data ``.json``; the paths.
+
+    The images come first in the returned list, the data file (:func:`save_data`) last.
+    """
     mod = module(name)
-    paths: list[Path] = mod.draw(mod.data(ctx), folder / name)
-    return paths
+    data = mod.data(ctx)
+    paths: list[Path] = mod.draw(data, folder / name)
+    return [*paths, save_data(data, folder / f"{name}.json")]
 
 
 def draw_all(

@@ -35,6 +35,7 @@ import numpy as np
 from r1theory import CANDIDATE_METHODS, Run, get_method, rates
 
 from .context import Context
+from .report import table_row
 from .result import CheckResult
 from .runs import instance, run_task
 from .sweep import Task
@@ -629,13 +630,13 @@ def summarize(results: Sequence[CheckResult]) -> str:
             out.append(f"**{m}**, protocol `{p}`")
             out.append("")
             cols = method_dampings(m, lams)
-            out.append("| family | " + " | ".join(f"λ={fmt_damping(lam)}" for lam in cols) + " |")
+            out.append(table_row(["family", *(f"λ={fmt_damping(lam)}" for lam in cols)]))
             out.append("|---|" + "---|" * len(cols))
             for fam in fams:
                 row = [
                     f"{cell.get((m, p, fam, lam, loose), '')}/{cell.get((m, p, fam, lam, tight), '')}" for lam in cols
                 ]
-                out.append(f"| {fam} | " + " | ".join(row) + " |")
+                out.append(table_row([fam, *row]))
             out.append("")
     return "\n".join(out)
 

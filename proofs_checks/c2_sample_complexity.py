@@ -13,8 +13,8 @@ stochastic methods need to reach ε, for a grid of ε, and fits N(ε) ≈ C·(1/
   mode λ ∈ {0.1, 1, 10} matched, λ = 0.1 nominal and ``npg-sample`` (λ = 1, η);
 * ε-stationarity: E‖∇J(θ_t)‖² ≤ ε², the expectation being the mean over seeds at each iterate t, and
   N_stat(ε) the episodes consumed before the first iterate where it holds. This is the shape
-  min_{t≤T} E‖∇J(θ_t)‖² ≤ ε² of theory-anchors.md §6(d) (the first hit of the seed mean, i.e. the min
-  over the window of iterates so far). The running-mean form (1/T)Σ_t E‖∇J(θ_t)‖² of §6(S1) is
+  min_{t≤T} E‖∇J(θ_t)‖² ≤ ε² of docs/claims.md#c2-sample-complexity (the first hit of the seed mean, i.e. the min
+  over the window of iterates so far). The running-mean form (1/T)Σ_t E‖∇J(θ_t)‖² of the correct-version bound is
   reported as evidence (its exponent is pinned near 2 by the early iterates whenever ‖∇J‖² decays);
 * ε-optimality: E[J* − J(θ_t)] ≤ ε, first hit of the seed mean, N_opt(ε) likewise;
 * ε grid: ε_k = ε₀·10^{−k/4}, ε₀ = ‖∇J(θ₀)‖ (stationarity) or J* − J(θ₀) (optimality); an ε is used in a
@@ -28,7 +28,8 @@ Verdicts (tolerance :data:`TOL` on exponents):
   k_method − k_sgd, widened by ±TOL, contains 0; **fails** when it does not; **inconclusive** when fewer
   than :data:`MIN_POINTS` common ε are reached, when too few bootstrap fits are valid, or when the CI is
   wider than :data:`MAX_CI_WIDTH`. The constant ratio exp(mean log(N_method/N_sgd)) is reported with its
-  CI, next to the worst-case factor ((λ + G²)/λ)² of the correct-version bound (paper-claims §2.2(B)).
+  CI, next to the worst-case factor ((λ + G²)/λ)² of the correct-version bound
+  (docs/claims.md#the-correct-version-bound).
 * part ``rate-vs-theory`` for every arm: the stationarity exponent against the O(ε⁻⁴) of stochastic PG
   theory (Papini et al. 2018; Yuan et al. 2022): holds when the CI upper end is ≤ 4 + TOL, fails when the
   lower end is > 4 + TOL, inconclusive otherwise.
@@ -41,7 +42,7 @@ Verdicts (tolerance :data:`TOL` on exponents):
   exceeds :data:`BIAS_RTOL` and the Monte Carlo confirms it; holds for ``independent`` when the Monte
   Carlo mean is consistent with E[P]∇J.
 * part ``baseline-sensitivity``: whether adding a state baseline b(s) changes the expected update. Exactly
-  ∂E/∂b(s) = −d(s)/(B(1 − γ)) Σ_a π(a|s) u_{s,a}/(λ + n(s,a)) for the same form (paper-claims §1.3), and 0 for
+  ∂E/∂b(s) = −d(s)/(B(1 − γ)) Σ_a π(a|s) u_{s,a}/(λ + n(s,a)) for the same form (docs/claims.md#v4-r1-sample), and 0 for
   SGD-PG, NPG with an independent Fisher sample and the independent form. Fails for ``same`` when the
   change between b = 0 and b = V exceeds :data:`BIAS_RTOL` relative to the update.
 """
@@ -62,6 +63,7 @@ from r1theory.numerics import TINY, cosine
 from r1theory.sampler import BoolArray
 
 from .context import Context
+from .report import table_row
 from .result import CheckResult
 from .runs import initial_theta, instance
 from .sweep import Task, make_task
@@ -80,7 +82,8 @@ STATEMENT_RATE = (
     "tested as: the fitted exponent of N_stat(ε) is at most 4"
 )
 STATEMENT_BIAS = (
-    "The correct-version bound (paper-claims §2.2(B)) assumes E[(λI + uuᵀ)⁻¹ĝ] = E[(λI + uuᵀ)⁻¹]∇J (Fisher sample "
+    "The correct-version bound (docs/claims.md#the-correct-version-bound) assumes "
+    "E[(λI + uuᵀ)⁻¹ĝ] = E[(λI + uuᵀ)⁻¹]∇J (Fisher sample "
     "independent of the gradient sample); tested: the expected V4 update equals that of the independent form"
 )
 STATEMENT_BASELINE = (
@@ -849,9 +852,17 @@ def summarize(results: Sequence[CheckResult]) -> str:
         m = r.measured
         ratio = m.get("constant_ratio")
         out.append(
-            f"| {r.conditions['arm']} | {r.conditions['criterion']} | {fmt_k(m['exponent_sgd'])} | "
-            f"{fmt_k(m['exponent_method'])} | {fmt_ci(m['exponent_difference_ci'])} | "
-            f"{'—' if ratio is None else f'{ratio:.2f}'} | {r.verdict} |"
+            table_row(
+                [
+                    r.conditions["arm"],
+                    r.conditions["criterion"],
+                    fmt_k(m["exponent_sgd"]),
+                    fmt_k(m["exponent_method"]),
+                    fmt_ci(m["exponent_difference_ci"]),
+                    "—" if ratio is None else f"{ratio:.2f}",
+                    r.verdict,
+                ]
+            )
         )
     return "\n".join(out)
 

@@ -1,4 +1,4 @@
-"""CheckResult: one claim tested under one set of conditions (design.md, "Claims")."""
+"""CheckResult: one claim tested under one set of conditions (docs/architecture.md#claims-and-checks)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,27 @@ import numpy as np
 VERDICTS = ("holds", "fails", "inconclusive")
 
 
-def jsonable(value: Any) -> Any:
+def jsonable(value: Any, nonfinite_as_strings: bool = True) -> Any:
     """Convert numpy scalars/arrays and nested containers to JSON-ready Python objects.
 
-    Non-finite floats become the strings "inf", "-inf" and "nan" so the JSON stays standard.
+    Non-finite floats become the strings "inf", "-inf" and "nan" so the JSON stays standard; with
+    ``nonfinite_as_strings=False`` they stay floats (for ``json.dumps(..., allow_nan=True)``, whose ``NaN`` and
+    ``Infinity`` Python's and pandas' JSON readers read back as floats).
     """
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v, nonfinite_as_strings) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
+        return [jsonable(v, nonfinite_as_strings) for v in value]
     if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
+        return [jsonable(v, nonfinite_as_strings) for v in value.tolist()]
     if isinstance(value, np.bool_ | bool):
         return bool(value)
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating | float):
         f = float(value)
+        if not nonfinite_as_strings:
+            return f
         if np.isnan(f):
             return "nan"
         if np.isinf(f):

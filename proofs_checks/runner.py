@@ -20,11 +20,14 @@ from types import ModuleType
 from typing import Any
 
 from . import claims as claims_registry
+from .codehash import code_hash
 from .context import Context, Mode
-from .report import markdown, verdict_table, write_atomic, write_results
+from .corpus import DEFAULT_FOLDER as CORPUS
+from .corpus import replay_all
+from .report import verdict_table, write_report
 from .result import CheckResult
 from .studies import Study
-from .sweep import CODE_HASH, Sweep
+from .sweep import Sweep
 
 
 def modules() -> tuple[str, ...]:
@@ -80,7 +83,7 @@ def provenance(mode: Mode, only: str | None, jobs: int) -> dict[str, Any]:
     return {
         "version": r1theory.__version__,
         "git_revision": git_revision(),
-        "code_hash": CODE_HASH,
+        "code_hash": code_hash(),
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
@@ -105,8 +108,15 @@ def verify(
     scheduler: str | None = None,
     study: Study | None = None,
     collect: list[CheckResult] | None = None,
+    corpus: Path | None = CORPUS,
 ) -> int:
-    """Run the checks; write ``out/results.json`` and ``out/report.md``; return the exit status.
+    """Run the checks, replay the corpus, write the output folder; return the exit status.
+
+    The folder (:func:`proofs_checks.report.write_report`): ``summary.md`` (the answers first),
+    ``report.md`` (index), ``report/<claim>.md``, ``results.json``, ``results.csv``; rewritten after every
+    check. After the checks, the counterexample records of ``corpus`` (default: the project's ``corpus/``;
+    None: none) whose claim, or a claim it bears on (:class:`proofs_checks.claims.Relation`), is selected are
+    replayed into CheckResults of their own claim id (:mod:`proofs_checks.corpus`).
 
     ``study`` (:class:`proofs_checks.studies.Study`, built by :func:`proofs_checks.study`) replaces the
     default instances and grids of the checks; ``collect``, when given, receives the CheckResults.
@@ -150,12 +160,18 @@ def verify(
         prov["tasks_computed"], prov["tasks_reused"] = ctx.sweep.computed, ctx.sweep.reused
         if hasattr(m, "summarize"):
             summaries[m.CLAIM] = m.summarize(results)
+        write_error = _write(out, results, prov, crashed, summaries) or write_error
+    if corpus is not None and modules:  # the counterexamples the project knows: part of the claims' verdicts
+        t0 = time.monotonic()
+        selected = {i for m in modules for i in (m.CLAIM, *claims_registry.of_module(getattr(m, "__name__", "")))}
         try:
-            write_results(out / "results.json", results, prov, crashed)
-            write_atomic(out / "report.md", markdown(results, prov, crashed, summaries))
-        except OSError as exc:
-            write_error = f"cannot write the report in {out}: {exc.strerror or exc}"
-            print(f"error: {write_error}; finished runs are kept in {out / 'cache'}", file=sys.stderr)
+            results.extend(replay_all(corpus, None if only is None else selected))
+        except Exception as exc:  # a replay that crashes is reported like a crashed check
+            crashed.append({"claim": "corpus", "error": f"{type(exc).__name__}: {exc}"})
+            traceback.print_exc(file=sys.stderr)
+        if progress:
+            print(f"[corpus] replayed in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+        write_error = _write(out, results, prov, crashed, summaries) or write_error
     if figure_hook is not None and results and not write_error:
         t0 = time.monotonic()
         figs: dict[str, list[str]] | None = None
@@ -166,19 +182,32 @@ def verify(
             traceback.print_exc(file=sys.stderr)
         if progress:
             print(f"[figures] done in {time.monotonic() - t0:.1f}s", file=sys.stderr)
-        try:
-            write_results(out / "results.json", results, prov, crashed)
-            write_atomic(out / "report.md", markdown(results, prov, crashed, summaries, figs))
-        except OSError as exc:
-            write_error = f"cannot write the report in {out}: {exc.strerror or exc}"
-            print(f"error: {write_error}; finished runs are kept in {out / 'cache'}", file=sys.stderr)
+        write_error = _write(out, results, prov, crashed, summaries, figs) or write_error
     if collect is not None:
         collect.extend(results)
     print(verdict_table(results, crashed))
     if write_error:
         return 1
-    print(f"\nreport: {out / 'report.md'}\nresults: {out / 'results.json'}")
+    print(f"\nsummary: {out / 'summary.md'}\nreport: {out / 'report.md'}\nresults: {out / 'results.csv'}")
     return 1 if crashed else 0
+
+
+def _write(
+    out: Path,
+    results: list[CheckResult],
+    prov: dict[str, Any],
+    crashed: list[dict[str, str]],
+    summaries: dict[str, str],
+    figs: dict[str, list[str]] | None = None,
+) -> str:
+    """Write the output folder (:func:`proofs_checks.report.write_report`); the error message, or "" when written."""
+    try:
+        write_report(out, results, prov, crashed, summaries, figs)
+    except OSError as exc:
+        error = f"cannot write the report in {out}: {exc.strerror or exc}"
+        print(f"error: {error}; finished runs are kept in {out / 'cache'}", file=sys.stderr)
+        return error
+    return ""
 
 
 def module_main(module_name: str, argv: list[str] | None = None) -> int:

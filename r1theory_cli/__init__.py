@@ -7,7 +7,8 @@ of them. Subcommands are dispatched to their packages lazily, so ``--help`` stay
 convention), 130 on Ctrl-C.
 
 Each subcommand has an ``_add_<name>(sub)`` function that declares its arguments and a
-``_run_<name>(parser, args)`` function that executes it; :data:`COMMANDS` registers both.
+``_run_<name>(parser, args)`` function that executes it; :data:`COMMANDS` registers both. ``parser`` is the
+subcommand's own, so ``parser.error`` prints its usage line (``usage: r1theory verify ...``).
 
 Plugins: every subcommand takes ``--plugin MODULE_OR_FILE`` (repeatable). Before the parser is
 built, :func:`main` loads the entry points of the group ``r1theory.plugins`` and then each
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from proofs_checks._cli_args import int_option, out_folder
+from proofs_checks._cli_args import add_study_arguments, int_option, out_folder
 
 _jobs = int_option("--jobs", 1, "a positive integer")
 
@@ -36,7 +37,7 @@ def _add_verify(sub: Any) -> None:
     mode.add_argument("--quick", action="store_true", help="the default suite within about 3 minutes (default)")
     mode.add_argument("--full", action="store_true", help="the thorough run: more instances, damping values, seeds")
     v.add_argument("--only", metavar="PATTERN", help="claims matching a glob or prefix, e.g. 'c1' or 'mei2020.*'")
-    v.add_argument("--out", metavar="DIR", type=Path, default=Path("r1theory-out"), help="output folder")
+    v.add_argument("--out", metavar="DIR", type=Path, help="output folder (default r1theory-out)")
     v.add_argument("--jobs", metavar="N", type=_jobs, default=min(2, os.cpu_count() or 1), help="worker processes")
     v.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     v.add_argument(
@@ -46,6 +47,7 @@ def _add_verify(sub: Any) -> None:
         help="run the sweeps on this Dask cluster instead of local processes (--jobs is then ignored; "
         "needs the extra: pip install 'r1theory[dask]')",
     )
+    add_study_arguments(v)
 
 
 def _scheduler(text: str) -> str:
@@ -57,31 +59,68 @@ def _scheduler(text: str) -> str:
 
 
 def _run_verify(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from proofs_checks.runner import select, verify
+    import proofs_checks
+    from proofs_checks._cli_args import study_options
 
-    out = out_folder(parser, args.out)
-    try:
-        select(args.only)
-    except ValueError as exc:
-        parser.error(str(exc))
+    try:  # bad input (a file, an instance, a grid value, the config): one line, exit 2, nothing written
+        options = study_options(args)
+    except proofs_checks.StudyError as exc:
+        return _usage_error(str(exc))
     if args.scheduler is not None:
         from proofs_checks.sweep import check_scheduler
 
         try:
-            check_scheduler(args.scheduler)
-        except (ValueError, ImportError) as exc:
+            check_scheduler(args.scheduler, timeout=5.0)  # unreachable: a usage error before any check starts
+        except (ValueError, ImportError, ConnectionError) as exc:
             parser.error(str(exc))
     from figures import for_report
 
-    return verify(
-        "full" if args.full else "quick",
-        args.only,
-        out,
-        args.jobs,
-        progress=not args.no_progress,
-        figure_hook=for_report,
-        scheduler=args.scheduler,
+    try:
+        results = proofs_checks.study(
+            **options, jobs=args.jobs, progress=not args.no_progress, figure_hook=for_report, scheduler=args.scheduler
+        )
+    except proofs_checks.StudyError as exc:
+        return _usage_error(str(exc))
+    return results.status
+
+
+def _usage_error(message: str) -> int:
+    """Print ``r1theory: error: <message>`` (one line, no usage text) and exit with the usage-error status 2."""
+    print(f"r1theory: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _add_replay(sub: Any) -> None:
+    r = sub.add_parser(
+        "replay",
+        help="re-measure a saved counterexample (a corpus/ record or one falsify wrote) and print the violation",
+        description="Re-measure the counterexample of FILE (its JSON record and the MDP file beside it) with the "
+        "claim's current measurement. Exit 0 when it still violates the claim, 1 when it no longer does, 2 when "
+        "the record cannot be read.",
     )
+    r.add_argument("record", metavar="FILE", type=Path, help="a counterexample record (.json)")
+
+
+def _run_replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    import json
+
+    from proofs_checks.falsify.records import load_counterexample
+    from proofs_checks.falsify.replay import replay
+
+    try:
+        _, rec = load_counterexample(args.record)
+        m = replay(args.record)
+    except (ValueError, TypeError) as exc:
+        return _usage_error(str(exc) if str(exc).startswith(str(args.record)) else f"{args.record}: {exc}")
+    except OSError as exc:
+        return _usage_error(f"{args.record}: cannot be read ({exc.strerror or exc})")
+    print(f"{rec['claim']} / {rec['method']}: {m.quantity} = {m.measured:.6g}, bound {m.relation} {m.bound:.6g}")
+    print(f"margin {m.margin:.3g} (tolerance {m.tolerance:.3g}); {m.reason or 'no reason given'}")
+    recorded = rec.get("violation", {}).get("measured")
+    if recorded is not None:
+        print(f"recorded when saved: {m.quantity} = {json.dumps(recorded)}")
+    print("still violates the claim" if m.violated else "no longer violates the claim")
+    return 0 if m.violated else 1
 
 
 def _add_claims(sub: Any) -> None:
@@ -136,6 +175,7 @@ def _add_falsify(sub: Any) -> None:
     )
     f.add_argument("--budget", metavar="N", type=budget, help="examples to try (default: 2000, the 'long' profile)")
     f.add_argument("--seed", metavar="S", type=seed, default=0, help="seed of the search (default 0)")
+    f.add_argument("--no-progress", action="store_true", help="do not show the progress bar (examples tried)")
     f.add_argument(
         "--out",
         metavar="DIR",
@@ -153,7 +193,7 @@ def _run_falsify(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
         resolve(args.claim, args.method, args.param)
     except ValueError as exc:
         parser.error(str(exc))
-    return run(args.claim, args.method, args.budget, args.seed, out, param=args.param)
+    return run(args.claim, args.method, args.budget, args.seed, out, param=args.param, progress=not args.no_progress)
 
 
 def _add_figures(sub: Any) -> None:
@@ -195,6 +235,40 @@ def _run_catalog(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
     return 0
 
 
+def _add_cache(sub: Any) -> None:
+    c = sub.add_parser(
+        "cache",
+        help="size of a sweep cache and how many runs the current code cannot reuse; prune those",
+        description="A run's cache key covers its configuration and the code computing it (engine, catalog and "
+        "the worker's modules, docstrings and comments excluded): runs of other code are stale, never reused.",
+    )
+    actions = c.add_subparsers(dest="cache_action", required=True, metavar="{info,prune}")
+    info = actions.add_parser("info", help="size on disk, number of runs, how many are stale for the current code")
+    prune = actions.add_parser("prune", help="delete the stale and unreadable cache files; print what was freed")
+    prune.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
+    for p in (info, prune):
+        p.add_argument("dir", metavar="DIR", type=Path, help="the --out folder of verify/figures, or its cache/")
+        p.set_defaults(command_parser=p)
+
+
+def _run_cache(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from proofs_checks import cache
+
+    try:
+        if args.cache_action == "info":
+            print(cache.describe(cache.scan(args.dir)))
+            return 0
+        info, doomed = cache.prune(args.dir, dry_run=args.dry_run)
+    except ValueError as exc:
+        parser.error(str(exc))
+    freed = cache.human(sum(e.size for e in doomed))
+    stale, bad = (sum(1 for e in doomed if e.status == s) for s in ("stale", "unreadable"))
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {len(doomed)} files ({stale} stale, {bad} unreadable), {freed}, in {info.folder}")
+    print(f"kept {info.count('current')} current runs ({cache.human(info.size('current'))})")
+    return 0
+
+
 Runner = Callable[[argparse.ArgumentParser, argparse.Namespace], int]
 
 #: Subcommands: name → (declare arguments, run).
@@ -204,6 +278,8 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Runner]] = {
     "figures": (_add_figures, _run_figures),
     "falsify": (_add_falsify, _run_falsify),
     "catalog": (_add_catalog, _run_catalog),
+    "replay": (_add_replay, _run_replay),
+    "cache": (_add_cache, _run_cache),
 }
 
 _PLUGIN_HELP = (
@@ -229,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--plugin", metavar="MODULE_OR_FILE", action="append", default=[], dest="plugin", help=_PLUGIN_HELP
         )
+    for command in sub.choices.values():  # usage errors print the subcommand's usage line (a nested one may override)
+        if command.get_default("command_parser") is None:
+            command.set_defaults(command_parser=command)
     return parser
 
 
@@ -276,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"r1theory: error: {error}", file=sys.stderr)
         return 2
     try:
-        return COMMANDS[args.command][1](parser, args)
+        return COMMANDS[args.command][1](args.command_parser, args)
     except KeyboardInterrupt:
         print("\ninterrupted: finished tasks are cached; rerun with the same --out to resume", file=sys.stderr)
         return 130

@@ -73,7 +73,7 @@ def test_full_disk_is_reported_and_runs_are_kept(
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(runner, "write_results", full)
+    monkeypatch.setattr(runner, "write_report", full)  # every output file goes through it
     status = main(["verify", "--only", "mei2020.lojasiewicz", "--out", str(tmp_path), "--no-progress", "--jobs", "1"])
     err = capsys.readouterr().err
     assert status == 1
