@@ -116,7 +116,8 @@ def verify(
     ``report.md`` (index), ``report/<claim>.md``, ``results.json``, ``results.csv``; rewritten after every
     check. After the checks, the counterexample records of ``corpus`` (default: the project's ``corpus/``;
     None: none) whose claim, or a claim it bears on (:class:`proofs_checks.claims.Relation`), is selected are
-    replayed into CheckResults of their own claim id (:mod:`proofs_checks.corpus`).
+    replayed into CheckResults of their own claim id (:mod:`proofs_checks.corpus`) — unless the study selects
+    its own instances: then the results are about those instances only.
 
     ``study`` (:class:`proofs_checks.studies.Study`, built by :func:`proofs_checks.study`) replaces the
     default instances and grids of the checks; ``collect``, when given, receives the CheckResults.
@@ -161,6 +162,8 @@ def verify(
         if hasattr(m, "summarize"):
             summaries[m.CLAIM] = m.summarize(results)
         write_error = _write(out, results, prov, crashed, summaries) or write_error
+    if ctx.study.instances is not None:
+        corpus = None  # a study of the user's own instances answers for those instances only
     if corpus is not None and modules:  # the counterexamples the project knows: part of the claims' verdicts
         t0 = time.monotonic()
         selected = {i for m in modules for i in (m.CLAIM, *claims_registry.of_module(getattr(m, "__name__", "")))}
