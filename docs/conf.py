@@ -58,7 +58,7 @@ numpydoc_xref_param_type = False
 numpydoc_validation_checks: set[str] = set()
 
 # the packages whose public names must all appear in the API pages (docs/_ext/api_coverage.py)
-api_coverage_modules = ["r1theory", "tabular_mdps", "proofs_checks.falsify", "proofs_checks.claims"]
+api_coverage_modules = ["r1theory", "tabular_mdps", "proofs_checks", "proofs_checks.falsify", "proofs_checks.claims"]
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"r1theory {release}"

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "docs" / "api"
-MODULES = ["r1theory", "tabular_mdps", "proofs_checks.falsify", "proofs_checks.claims"]
+MODULES = ["r1theory", "tabular_mdps", "proofs_checks", "proofs_checks.falsify", "proofs_checks.claims"]
 
 
 def documented() -> set[str]:
