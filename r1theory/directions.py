@@ -1,4 +1,4 @@
-"""Update directions of the method family (design.md, "The method family").
+"""Update directions of the method family (docs/claims.md#the-method-family).
 
 Every method updates θ ← θ + η · direction(method, mdp, θ). With g = ∇J (exact policy gradient),
 F the true Fisher, u_{s,a} = ∇log π(a|s) the score and n(s,a) = ‖u_{s,a}‖²:

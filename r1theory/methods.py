@@ -1,7 +1,7 @@
 """The method registry: one record per update rule, and every list of methods is a query of it.
 
-A method is θ ← θ + η · D(θ) with the step rule η separate from the direction D (design.md, "The
-method family"). Its :class:`Method` record holds everything the rest of the toolkit asks of it:
+A method is θ ← θ + η · D(θ) with the step rule η separate from the direction D (docs/claims.md#the-method-family).
+Its :class:`Method` record holds everything the rest of the toolkit asks of it:
 
 * ``name`` (the id used on the command line, in caches and reports) and ``label`` (for figures);
 * ``damped``: whether it takes a damping λ > 0;
