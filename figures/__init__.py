@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from proofs_checks.context import Context, Mode
     from proofs_checks.result import CheckResult
+    from proofs_checks.studies import Study
 
 #: Figure modules, in drawing order (the stochastic C2 figures last).
 FIGURES: tuple[str, ...] = (
@@ -71,12 +72,16 @@ def select(only: str | None) -> list[str]:
     return chosen
 
 
-def context(out: Path, mode: Mode = "quick", jobs: int = 1, progress: bool = True) -> Context:
-    """The context ``r1theory verify --out out`` uses: its sweep cache is ``out/cache``."""
+def context(
+    out: Path, mode: Mode = "quick", jobs: int = 1, progress: bool = True, study: Study | None = None
+) -> Context:
+    """The context ``r1theory verify --out out`` uses: its sweep cache is ``out/cache``; ``study`` as verify's."""
     from proofs_checks.context import Context
+    from proofs_checks.studies import Study
     from proofs_checks.sweep import Sweep
 
-    return Context(mode=mode, sweep=Sweep(out / "cache", jobs=jobs, progress=progress), out=out)
+    sweep = Sweep(out / "cache", jobs=jobs, progress=progress)
+    return Context(mode=mode, sweep=sweep, out=out, study=study if study is not None else Study())
 
 
 def save_data(data: dict[str, Any], path: Path) -> Path:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
-from proofs_checks._cli_args import int_option, out_folder
+from proofs_checks._cli_args import add_study_arguments, int_option, out_folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="do not show progress bars and timings")
     parser.add_argument("--list", action="store_true", help="list the figure names and exit")
+    add_study_arguments(parser)  # the same study as `verify`: the figures draw the runs of your instances and grids
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -48,9 +50,23 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         names = figures.select(args.only)
     except ValueError as exc:
         parser.error(str(exc))
+    from argparse import Namespace
+
+    from proofs_checks import studies
+    from proofs_checks._cli_args import study_options
+
+    try:  # --only names figures here, not claims: the study takes every other option
+        options = study_options(Namespace(**{**vars(args), "only": None}))
+        study = studies.build(
+            options["instances"], **{k: options.get(k) for k in ("methods", "damping", "steps", "eps", "theta0")}
+        )
+    except studies.StudyError as exc:
+        print(f"r1theory: error: {exc}", file=sys.stderr)
+        return 2
     out_folder(parser, args.out)
     progress = not args.no_progress
-    ctx = figures.context(args.out, "full" if args.full else "quick", args.jobs, progress)
+    full = args.full or options.get("mode") == "full"
+    ctx = figures.context(args.out, "full" if full else "quick", args.jobs, progress, study=study)
     written, failed = figures.draw_all(ctx, names, progress=progress)
     for name, paths in written.items():
         print(f"{name}: " + ", ".join(str(p) for p in paths))

@@ -258,3 +258,16 @@ def test_replay_of_a_bad_record_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(bad) in err and "not a counterexample record" in err
     _exit_2(["replay", str(tmp_path / "none.json")])
+
+
+def test_figures_take_the_same_study(small, tmp_path, capsys):
+    """`r1theory figures --mdp FILE --methods ...` draws the runs of that instance and those methods only."""
+    out = tmp_path / "figs"
+    code = main(["figures", "--only", "gap_curves", "--mdp", str(small), "--methods", "r1-grad", "--damping", "0.1",
+                 "--steps", "0.1,1,10", "--out", str(out), "--no-progress", "--jobs", "1"])  # fmt: skip
+    assert code == 0
+    data = json.loads((out / "figures" / "gap_curves.json").read_text())
+    assert [p["family"] for p in data["panels"]] == [small.name]
+    assert [c["method"] for c in data["panels"][0]["curves"]] == ["pg", "r1-grad"]
+    assert main(["figures", "--mdp", str(tmp_path / "missing.json"), "--out", str(out)]) == 2
+    assert "missing.json" in capsys.readouterr().err
