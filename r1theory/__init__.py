@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import rates, steps
 from .batch import BatchEvaluation, evaluate_batch
+from .batch_iterates import iterate_batch
 from .diagnostics import Diagnostic, centred_cosine, fisher_diagnostics
 from .directions import direction, direction_at
 from .estimators import ESTIMATORS, GradientSample, Moments, exact_moments, gradient_moments, sample_gradient
@@ -85,6 +86,7 @@ __all__ = [
     "get_method",
     "gradient_moments",
     "iterate",
+    "iterate_batch",
     "log_softmax",
     "natural_gradient",
     "npg_closed_form",

@@ -8,7 +8,10 @@ For b = 0..B−1, with P_π^b[s, s'] = Σ_a π^b(a|s) P^b[s, a, s'] and r_π^b(s
 * d^b = (1 − γ_b) (I − γ_b P_π^b)^{-ᵀ} ρ^b (normalised discounted visitation; sums to 1),
 * J^b = ρ^b · V^b,
 
-exactly the quantities of :func:`r1theory.evaluate` for each MDP.
+exactly the quantities of :func:`r1theory.evaluate` for each MDP. :func:`evaluate_policies` is the
+same evaluation for B policies on *one* MDP (P, r, γ, ρ shared, not copied B times), and
+:class:`BatchPolicyPoint` the batched :class:`r1theory.PolicyPoint` built on it (θ stacked (B, S, A),
+its softmax policies, their evaluation and gradients), which :func:`r1theory.iterate_batch` steps.
 
 Solver. One LU factorisation of M_b = I − γ_b P_π^b serves both systems (V by L then U, d by Uᵀ
 then Lᵀ), as in the single evaluation. The B factorisations run together, vectorised over the
@@ -35,7 +38,8 @@ systems (cond(I − γP_π) ≤ (1 + γ)/(1 − γ) in the ∞-norm), which the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,10 +47,14 @@ from numpy.typing import NDArray
 
 from ._types import Array
 from ._validate import SUM_TOL, as_real_array, check_distribution, check_finite
-from .evaluation import D_FLOOR, Evaluation
-from .score import score_dot
+from .evaluation import _D_CHECK, D_FLOOR, Evaluation, _visitation
+from .mdp import TabularMDP
+from .point import PolicyPoint
+from .policies import TabularSoftmax
+from .score import one_minus, score_dot, score_sq_norm
+from .softmax import log_softmax
 
-__all__ = ["BatchEvaluation", "evaluate_batch"]
+__all__ = ["BatchEvaluation", "BatchPolicyPoint", "batch_policy_point", "evaluate_batch", "evaluate_policies"]
 
 
 @dataclass(frozen=True)
@@ -164,26 +172,50 @@ def _eliminate(aug: Array) -> None:
     """Gaussian elimination without pivoting of the first S columns of ``aug`` (S+1, S+1, B), in place.
 
     ``aug[:, :, b]`` is the bordered matrix [[M, r_π], [ρᵀ, 0]] with M = I − γP_π. After the S
-    elimination steps (batch-last layout: each step is a few vectorised operations over B):
+    elimination steps (batch-last layout: each step is three vectorised operations over B — the
+    multipliers, their outer product with the pivot row, and the update of the trailing block):
 
     * ``aug[:S, :S]`` holds M = L U (strict lower triangle: L, unit diagonal implied; upper: U);
     * ``aug[:S, S]`` holds L⁻¹ r_π (the forward half of the V solve, done by the elimination itself);
     * ``aug[S, :S]`` holds the multipliers z with zᵀU = ρᵀ, i.e. z = U⁻ᵀρ (the forward half of the
       transposed solve (LU)ᵀx = ρ).
 
+    Every entry is updated as a_ij ← a_ij − l_i·u_j once per step, in the same order as row by row.
+
     No pivoting is needed: M is strictly diagonally dominant by rows,
     |1 − γP_π(s, s)| − γ Σ_{s'≠s} P_π(s, s') ≥ 1 − γ > 0; every Schur complement stays so, hence every
     pivot is positive and the growth factor is at most 2 (Wilkinson), as stable as partial pivoting.
     """
     S = aug.shape[0] - 1
-    scratch = np.empty(aug.shape[1:])
+    scratch = np.empty((S, S, *aug.shape[2:]))
     for k in range(S):
-        pivot_row = aug[k, k + 1 :]
         aug[k + 1 :, k] /= aug[k, k]  # multipliers (column k of L, and z_k in the border row)
-        for i in range(k + 1, S + 1):
-            update = scratch[: S - k]
-            np.multiply(aug[i, k], pivot_row, out=update)
-            aug[i, k + 1 :] -= update
+        update = scratch[: S - k, : S - k]
+        np.multiply(aug[k + 1 :, k, None], aug[k, None, k + 1 :], out=update)
+        aug[k + 1 :, k + 1 :] -= update
+
+
+def _solve_bordered(aug: Array) -> tuple[Array, Array]:
+    """V = M⁻¹r_π and x = M⁻ᵀρ, both (B, S), from the bordered matrices ``aug`` (S+1, S+1, B) (overwritten).
+
+    :func:`_eliminate` factors M = LU and does both forward halves; the two back substitutions,
+    U V = L⁻¹r_π and Lᵀx = U⁻ᵀρ, then run as one upper-triangular solve over 2B columns: the
+    triangles U (columns 0..B−1) and Lᵀ with its unit diagonal (columns B..2B−1, whose divisions by
+    1.0 are exact) side by side. This is the one LU solve of every batched evaluation
+    (:func:`evaluate_batch`, :func:`evaluate_policies`).
+    """
+    S, B = aug.shape[0] - 1, aug.shape[2]
+    _eliminate(aug)
+    LU = aug[:S, :S]
+    T = np.empty((S, S, 2 * B))
+    T[:, :, :B] = LU  # only the upper triangle (with the diagonal) is read
+    T[:, :, B:] = LU.transpose(1, 0, 2)  # Lᵀ: the strict upper triangle is L's strict lower one
+    T.reshape(S * S, 2 * B)[:: S + 1, B:] = 1.0  # L's unit diagonal
+    y = np.empty((S, 2 * B))
+    y[:, :B] = aug[:S, S]
+    y[:, B:] = aug[S, :S]
+    _back_substitute_upper(T, y)
+    return y[:, :B].T, y[:, B:].T
 
 
 def _back_substitute_upper(LU: Array, y: Array) -> Array:
@@ -194,14 +226,6 @@ def _back_substitute_upper(LU: Array, y: Array) -> Array:
         if k:
             y[:k] -= LU[:k, k] * y[k]
     return y
-
-
-def _back_substitute_unit_lower_transposed(LU: Array, z: Array) -> Array:
-    """Solve Lᵀ x = z for every batch column (L the unit lower triangle of LU; z (S, B), overwritten)."""
-    S = LU.shape[0]
-    for k in range(S - 1, 0, -1):
-        z[:k] -= LU[k, :k] * z[k]
-    return z
 
 
 def evaluate_batch(P: Any, r: Any, gamma: Any, rho: Any, pi: Any, *, full_support: bool = False) -> BatchEvaluation:
@@ -248,10 +272,7 @@ def evaluate_batch(P: Any, r: Any, gamma: Any, rho: Any, pi: Any, *, full_suppor
     np.einsum("bsa,bsa->sb", pi_arr, r_arr, out=aug[:S, S])  # r_π
     aug[S, :S] = rho_arr.T
     aug[S, S] = 0.0
-    _eliminate(aug)
-    LU = aug[:S, :S]
-    V = _back_substitute_upper(LU, aug[:S, S].copy()).T  # (I − γP_π) V = r_π
-    x = _back_substitute_unit_lower_transposed(LU, aug[S, :S].copy()).T  # (I − γP_π)ᵀ x = ρ
+    V, x = _solve_bordered(aug)  # (I − γP_π) V = r_π and (I − γP_π)ᵀ x = ρ
     d = (1.0 - g)[:, None] * x  # d = (1 − γ) x
     low = np.flatnonzero(d.min(axis=1) < 1e-8)
     if low.size:  # exactly 0 where no path from ρ exists (not rounding noise), > 0 where one does
@@ -266,3 +287,187 @@ def evaluate_batch(P: Any, r: Any, gamma: Any, rho: Any, pi: Any, *, full_suppor
     adv = score_dot(Q.reshape(B * S, A), pi_arr.reshape(B * S, A)).reshape(B, S, A)
     J = np.einsum("bs,bs->b", rho_arr, V)
     return BatchEvaluation(V=V, Q=Q, A=adv, d=d, J=J, pi=pi_arr)
+
+
+def evaluate_policies(mdp: TabularMDP, pi: Any, *, full_support: bool = False) -> BatchEvaluation:
+    """Exact V, Q, A, d and J of B policies on one dense MDP (the batched :func:`r1theory.evaluate`).
+
+    The same solver as :func:`evaluate_batch` (module docstring) with P, r, γ and ρ shared: P_π^b is
+    formed by S stacked (B, A) × (A, S) products and Q^b = r + γ P V^b by one (S·A, S) × (S, B) product.
+    d follows the rule of :mod:`r1theory.evaluation` ("Which states have d(s) = 0") through its own
+    helper: for the policies whose smallest computed d is below 1e-8, d(s) = 0 exactly off the reachable
+    set and max(d̂(s), D_FLOOR) on it — with ``full_support=True`` the structural set
+    :attr:`r1theory.TabularMDP.reachable` (every softmax policy), else the set of each P_π.
+
+    Parameters
+    ----------
+    mdp
+        A dense :class:`r1theory.TabularMDP`.
+    pi
+        Policies, shape (B, S, A); every row ``pi[b, s, :]`` a distribution.
+    full_support
+        As for :func:`r1theory.evaluate`: True when every π^b(a|s) > 0 in exact arithmetic (softmax).
+
+    Returns
+    -------
+    BatchEvaluation
+        Element b equals ``evaluate(mdp, pi[b], full_support=full_support)`` to rounding (the tolerance
+        of the module docstring).
+
+    Raises
+    ------
+    TypeError, ValueError
+        When ``pi`` is not a real (B, S, A) array of distributions, or the MDP is sparse.
+    """
+    arr = as_real_array(pi, "pi")
+    if arr.ndim != 3 or arr.shape[1:] != (mdp.S, mdp.A):
+        raise ValueError(f"pi must have shape (B, S, A) with (S, A) = {(mdp.S, mdp.A)}; got shape {arr.shape}")
+    _check_rows(arr, "pi (each row π^b(·|s))")
+    return _evaluate_policies(mdp, arr, full_support=bool(full_support))
+
+
+def _evaluate_policies(mdp: TabularMDP, pi: Array, *, full_support: bool) -> BatchEvaluation:
+    """:func:`evaluate_policies` without the input checks (``pi`` a float64 (B, S, A) array of distributions)."""
+    if mdp.is_sparse:
+        raise ValueError(
+            "the batched evaluation needs a dense MDP (its LU is dense); use mdp.to_dense() for a small sparse "
+            "MDP, or evaluate one policy at a time (r1theory.evaluate solves sparse MDPs by GMRES)"
+        )
+    B, S, A = pi.shape
+    g = mdp.gamma
+    P = np.asarray(mdp.P)
+    # batch-last layout: aug[:, :, b] = [[I − γP_π^b, r_π^b], [ρᵀ, 0]], shape (S + 1, S + 1, B)
+    aug = np.empty((S + 1, S + 1, B))
+    P_pi = np.matmul(pi.transpose(1, 0, 2), P)  # (S, B, S): P_π^b[s, s'] = Σ_a π^b(a|s) P[s, a, s']
+    np.multiply(P_pi.transpose(0, 2, 1), -g, out=aug[:S, :S])
+    aug.reshape((S + 1) * (S + 1), B)[: (S + 1) * S : S + 2] += 1.0  # the diagonal of M: I − γP_π
+    np.einsum("bsa,sa->sb", pi, mdp.r, out=aug[:S, S])  # r_π
+    aug[S, :S] = mdp.rho[:, None]
+    aug[S, S] = 0.0
+    V, x = _solve_bordered(aug)  # (I − γP_π) V = r_π and (I − γP_π)ᵀ x = ρ
+    d = (1.0 - g) * x
+    low = np.flatnonzero(d.min(axis=1) < _D_CHECK)
+    if low.size and full_support:  # one call: the structural set is the same for every softmax policy
+        d[low] = _visitation(mdp, pi[low], d[low], True)
+    for b in low if not full_support else ():  # π's zeros are real: the reachable set of each P_π
+        d[b] = _visitation(mdp, pi[b], d[b], False)
+    Q = np.matmul(V, P.reshape(S * A, S).T).reshape(B, S, A)  # Σ_s' P[s, a, s'] V^b(s')
+    Q *= g
+    Q += mdp.r  # Q = r + γ P V
+    adv = score_dot(Q.reshape(B * S, A), pi.reshape(B * S, A)).reshape(B, S, A)
+    J = V @ mdp.rho
+    return BatchEvaluation(V=V, Q=Q, A=adv, d=d, J=J, pi=pi)
+
+
+@dataclass(frozen=True)
+class BatchPolicyPoint:
+    """B tabular-softmax points θ^b on one MDP, each evaluated exactly: the batched :class:`r1theory.PolicyPoint`.
+
+    Element b is the point ``policy_point(mdp, theta[b])`` (to the rounding of the batched evaluation):
+    π^b = softmax(θ^b) in log space, its exact evaluation (d by the structural reachability rule, every
+    softmax policy having full support), and the gradient ∂J/∂θ^b(s, a) = d^b(s) π^b(a|s) A^b(s, a)/(1 − γ)
+    (:attr:`r1theory.PolicyPoint.logit_gradient`, the same expression).
+
+    Attributes
+    ----------
+    mdp : the (dense) MDP shared by the batch.
+    theta, log_pi, pi, gradient : (B, S, A).
+    ev : the :class:`BatchEvaluation` of ``pi``.
+
+    Shared functions of π (computed once per point, on first use, by their home in :mod:`r1theory.score`,
+    and shared with every sub-batch :meth:`take` makes, so that several methods' directions at one point
+    do not recompute them): :meth:`dominant`, :meth:`one_minus`, :meth:`score_sq_norm`.
+    """
+
+    mdp: TabularMDP
+    theta: Array
+    log_pi: Array
+    pi: Array
+    ev: BatchEvaluation
+    gradient: Array
+    _parent: tuple[BatchPolicyPoint, Any] | None = field(default=None, repr=False, compare=False)
+    _cache: dict[str, Array] = field(default_factory=dict, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return int(self.theta.shape[0])
+
+    def take(self, rows: slice | NDArray[np.intp] | NDArray[np.int64]) -> BatchPolicyPoint:
+        """The sub-batch of the given rows (a slice gives views, an index array copies)."""
+        ev = self.ev
+        return BatchPolicyPoint(
+            mdp=self.mdp,
+            theta=self.theta[rows],
+            log_pi=self.log_pi[rows],
+            pi=self.pi[rows],
+            ev=BatchEvaluation(V=ev.V[rows], Q=ev.Q[rows], A=ev.A[rows], d=ev.d[rows], J=ev.J[rows], pi=ev.pi[rows]),
+            gradient=self.gradient[rows],
+            _parent=(self, rows),
+        )
+
+    def _shared(self, name: str, compute: Callable[[Array], Array]) -> Array:
+        """``compute`` (a row-wise function of π on (B·S, A) blocks) at this point, computed once for the root batch."""
+        out = self._cache.get(name)
+        if out is None:
+            if self._parent is not None:
+                parent, rows = self._parent
+                out = parent._shared(name, compute)[rows]
+            else:
+                n, S, A = self.pi.shape
+                out = compute(self.pi.reshape(n * S, A)).reshape(n, S, -1)
+            self._cache[name] = out
+        return out
+
+    def dominant(self) -> Array:
+        """(B, S) the most likely action m(s) = argmax_a π(a|s) of every block (the lowest index among ties).
+
+        The action the cancellation-safe formulas of :mod:`r1theory.score` single out (``np.argmax``).
+        """
+        return self._shared("dominant", lambda pi: np.argmax(pi, axis=1))[:, :, 0]
+
+    def one_minus(self) -> Array:
+        """(B, S, A) 1 − π(a|s), accurate for the dominant action (:func:`r1theory.score.one_minus`)."""
+        return self._shared("one_minus", one_minus)
+
+    def score_sq_norm(self) -> Array:
+        """(B, S, A) n(s, a) = ‖∇log π(a|s)‖² (:func:`r1theory.score.score_sq_norm`)."""
+        return self._shared("score_sq_norm", score_sq_norm)
+
+    def __getitem__(self, b: int) -> PolicyPoint:
+        """Element ``b`` as a single tabular-softmax :class:`r1theory.PolicyPoint` (for a method's ``direction``)."""
+        param = TabularSoftmax(self.mdp.S, self.mdp.A)
+        theta = self.theta[b]
+        return PolicyPoint(
+            mdp=self.mdp,
+            theta=theta,
+            log_pi=self.log_pi[b],
+            pi=self.pi[b],
+            ev=self.ev[b],
+            param=param,
+            lin=param.at(theta),
+        )
+
+
+def batch_policy_point(mdp: TabularMDP, theta: Any) -> BatchPolicyPoint:
+    """Evaluate B softmax policies θ^b (shape (B, S, A), finite) on one dense MDP at once.
+
+    The batched :func:`r1theory.policy_point` for tabular softmax: log π = :func:`r1theory.log_softmax` (θ)
+    row by row, π = exp(log π), one :func:`evaluate_policies` call with ``full_support=True``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When θ is not a real finite (B, S, A) array, or the MDP is sparse.
+    """
+    t = as_real_array(theta, "theta")
+    if t.ndim != 3 or t.shape[1:] != (mdp.S, mdp.A):
+        raise ValueError(f"theta must have shape (B, S, A) with (S, A) = {(mdp.S, mdp.A)}; got shape {t.shape}")
+    return _batch_policy_point(mdp, t)
+
+
+def _batch_policy_point(mdp: TabularMDP, theta: Array) -> BatchPolicyPoint:
+    """:func:`batch_policy_point` for a float64 (B, S, A) θ (checked finite by :func:`log_softmax`), not copied."""
+    log_pi = log_softmax(theta)
+    pi = np.exp(log_pi)
+    ev = _evaluate_policies(mdp, pi, full_support=True)
+    gradient = ev.d[:, :, None] * pi * ev.A / (1.0 - mdp.gamma)  # the expression of PolicyPoint.logit_gradient
+    return BatchPolicyPoint(mdp=mdp, theta=theta, log_pi=log_pi, pi=pi, ev=ev, gradient=gradient)

@@ -21,16 +21,29 @@ summed in closed form, O(SA) in total for tabular softmax (derivations in each f
 docstring). For another parametrisation (:mod:`r1theory.policies`) with logit Jacobian J, the
 score is u_{s,a} = Jᵀ(e_{(s,a)} − π_s): every logit-space sum is pulled back by Jᵀ once, and
 n(s,a) = ‖u_{s,a}‖² costs O(S·A·k).
+
+Batched directions. Every built-in method also has a ``batch_direction`` (:class:`r1theory.Method`): the
+same formula evaluated at B tabular-softmax points of one MDP at once (a
+:class:`r1theory.batch.BatchPolicyPoint`, per-point dampings λ of shape (B,)), written beside its single
+form with the same elementwise operations (the reductions over actions and the dot products may sum in
+another order, so rows agree to rounding), for :func:`r1theory.iterate_batch`. ``pg``, ``npg``,
+``npg-damped``, ``r1-grad``, ``r1-same`` and ``r1-precond`` are vectorised outright. ``r1-eigen`` is
+vectorised for every row whose canonical v₁ is the projection P_E g/‖P_E g‖ of the gradient
+(:func:`_r1_eigen_batch`: the candidate blocks of all rows are diagonalised in one stacked ``eigh``), and
+falls back to the single :func:`_r1_eigen` on the rows where :class:`r1theory.fisher.TopEigenspace` needs
+its deterministic fallback vector (‖P_E g‖ ≤ rtol·‖g‖, e.g. g = 0), where F = 0 (σ₁ ≤ 0), and for A = 1.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ._types import Array
-from .fisher import fisher_at, natural_gradient_at
+from ._types import Array, IntArray
+from .batch import BatchPolicyPoint
+from .fisher import TOP_RTOL, TabularFisher, fisher_at, natural_gradient_at
 from .mdp import TabularMDP
 from .methods import DAMPED_METHODS, METHODS, Method, Operator, Preconditioner, get_method, register_method
 from .point import PolicyPoint, policy_point
@@ -136,12 +149,220 @@ def _r1_precond(p: PolicyPoint, lam: float) -> Array:
     return _r1_precond_preconditioner(p, lam).mv(g.ravel()).reshape(g.shape)
 
 
+# ---------------------------------------------------------------------------------------------
+# Batched directions (module docstring): B points of one MDP, dampings λ of shape (B,)
+# ---------------------------------------------------------------------------------------------
+def _rows(p: BatchPolicyPoint) -> tuple[int, int, int]:
+    n, S, A = p.pi.shape
+    return n, S, A
+
+
+def _dominant_flat(p: BatchPolicyPoint) -> Array:
+    """Flat positions b·S·A + s·A + m(s) of the dominant actions of :meth:`BatchPolicyPoint.dominant`, (B·S,)."""
+    n, S, A = _rows(p)
+    return np.arange(n * S) * A + p.dominant().reshape(-1)
+
+
+def _score_dot_batch(x: Array, p: BatchPolicyPoint, fm: Array) -> Array:
+    """:func:`r1theory.score.score_dot` (two-dimensional case) on every block, with the point's dominant actions.
+
+    The same operations as the single function: x(s, a) − Σ_b π(b|s) x(s, b), and for the dominant action m
+    Σ_b π(b|s)(x(s, m) − x(s, b)); ``fm`` from :func:`_dominant_flat`.
+    """
+    n, S, A = _rows(p)
+    X, pi = x.reshape(n * S, A), p.pi.reshape(n * S, A)
+    out = X - np.einsum("sa,sa->s", pi, X)[:, None]
+    xm = X.reshape(-1)[fm]
+    out.reshape(-1)[fm] = np.einsum("sb,sb->s", pi, xm[:, None] - X)
+    return out.reshape(n, S, A)
+
+
+def _combine_scores_batch(c: Array, p: BatchPolicyPoint, fm: Array) -> Array:
+    """:func:`r1theory.score.combine_scores` on every block, with the point's dominant actions and 1 − π.
+
+    The same operations as the single function: c(s, ·) − π_s Σ_a c(s, a), and for the dominant action
+    c_m(1 − π_m) − π_m Σ_{a≠m} c_a.
+    """
+    n, S, A = _rows(p)
+    C, pi = c.reshape(n * S, A), p.pi.reshape(n * S, A)
+    total = C.sum(axis=1, keepdims=True)
+    out = C - pi * total
+    rest = C.copy()
+    rest.reshape(-1)[fm] = 0.0
+    out.reshape(-1)[fm] = C.reshape(-1)[fm] * p.one_minus().reshape(-1)[fm] - pi.reshape(-1)[fm] * rest.sum(axis=1)
+    return out.reshape(n, S, A)
+
+
+def _per_row(fn: Callable[[PolicyPoint, float], Array], p: BatchPolicyPoint, lam: Array) -> Array:
+    """The single direction ``fn`` at every point of the batch, stacked (the fallback of a batched direction)."""
+    n, S, A = _rows(p)
+    out = np.empty((n, S, A))
+    for b in range(n):
+        out[b] = fn(p[b], float(lam[b]))
+    return out
+
+
+def _pg_batch(p: BatchPolicyPoint, lam: Array) -> Array:
+    """∇J at every point."""
+    return p.gradient
+
+
+def _npg_batch(p: BatchPolicyPoint, lam: Array) -> Array:
+    """F⁺∇J: the per-state-centred advantage over (1 − γ) on reachable states (:func:`r1theory.npg_closed_form`)."""
+    A = p.ev.A
+    centred = A - A.mean(axis=2, keepdims=True)
+    return np.where(p.ev.d[:, :, None] > 0, centred, 0.0) / (1.0 - p.mdp.gamma)
+
+
+def _npg_damped_batch(p: BatchPolicyPoint, lam: Array) -> Array:
+    """(F + λI)^{-1}∇J by the blockwise Sherman–Morrison of :meth:`r1theory.TabularFisher.solve`, λ per point."""
+    d, pi, x = p.ev.d, p.pi, p.gradient
+    lam3 = lam[:, None, None]
+    dpi = d[:, :, None] * pi
+    Dinv = 1.0 / (dpi + lam3)
+    denom = np.einsum("bsa,bsa->bs", pi, lam3 * Dinv)  # = 1 − d πᵀD⁻¹π > 0
+    y = Dinv * x
+    coef = d * np.einsum("bsa,bsa->bs", pi, y) / denom
+    return y + Dinv * pi * coef[:, :, None]
+
+
+def _r1_grad_batch(p: BatchPolicyPoint, lam: Array) -> Array:
+    """g/(λ + ‖g‖²) at every point."""
+    g = p.gradient
+    return g / (lam + np.einsum("bsa,bsa->b", g, g))[:, None, None]
+
+
+def _r1_same_batch(p: BatchPolicyPoint, lam: Array) -> Array:
+    """V2 (:func:`same_sample_sum` with X = A): Σ_a c(s,a)u_{s,a} scaled by d(s), c = πÂ/(λ + n)."""
+    c = p.pi * p.ev.A / ((1.0 - p.mdp.gamma) * (lam[:, None, None] + p.score_sq_norm()))
+    return p.ev.d[:, :, None] * _combine_scores_batch(c, p, _dominant_flat(p))
+
+
+def _r1_precond_batch(p: BatchPolicyPoint, lam: Array) -> Array:
+    """V3: E[(λI + uuᵀ)^{-1}] g (the operator of :func:`_r1_precond_preconditioner` applied to g), λ per point."""
+    x, fm = p.gradient, _dominant_flat(p)
+    lam3 = lam[:, None, None]
+    uv = _score_dot_batch(x, p, fm)
+    c = p.ev.d[:, :, None] * p.pi * uv / (lam3 * (lam3 + p.score_sq_norm()))
+    return x / lam3 - _combine_scores_batch(c, p, fm)
+
+
+#: Iteration cap of the bracketing of :func:`_top_block_candidates` (each halves the log-width of a bracket).
+_BRACKET_STEPS = 40
+#: :func:`_top_block_candidates` stops narrowing once at most this many blocks per row (plus 8) remain.
+_BLOCKS_PER_ROW = 2
+
+
+def _top_block_candidates(d: Array, pi: Array, om: Array) -> IntArray:
+    """Flat indices b·S + s (ascending) of the blocks that may hold an eigenvalue of row b's top eigenspace.
+
+    Block (b, s) of F^b is d(s)H(π_s), H(π) = diag π − ππᵀ, with top eigenvalue d(s)μ(π_s). A block is kept
+    unless an upper bound of d(s)μ is below (1 − 2·rtol) times the largest lower bound in its row — the
+    pruning rule of :meth:`r1theory.TabularFisher.top_eigenspace`, which only decides which blocks are
+    diagonalised: E and σ₁ are then those of every block with an eigenvalue ≥ (1 − rtol)σ₁, whichever
+    superset of them is kept (the factor 2 covers the rounding of the bounds). The brackets of μ:
+    μ ≤ min(π_(1), tr H) and μ ≥ max(π_(2), xᵀHx) with x = (e_m − e_m')/√2 on the two most likely actions
+    (interlacing, H ⪰ 0, Rayleigh), every term a sum of nonnegative products (1 − π is ``om``, from
+    :func:`r1theory.score.one_minus`: no cancellation); tied top probabilities give μ = π_(1) exactly.
+    While more than 2 blocks per row (plus 8) remain, the brackets of all of them are narrowed together by
+    bisection of the secular function f(μ) = 1 − Σ_a π_a²/(π_a − μ) (decreasing on (π_(2), π_(1)), as in the
+    single code) at the geometric mean of each bracket, which halves its log-width per step (also for
+    the tiny μ of a near-deterministic π); the remaining blocks are cheaper to diagonalise than to narrow.
+    """
+    n, S = d.shape
+    keep = 1.0 - 2.0 * TOP_RTOL
+    dflat = d.reshape(-1)
+    order = np.argsort(pi, axis=1)
+    m1, m2 = order[:, -1:], order[:, -2:-1]
+    p1 = np.take_along_axis(pi, m1, axis=1)[:, 0]
+    p2 = np.take_along_axis(pi, m2, axis=1)[:, 0]
+    o1 = np.take_along_axis(om, m1, axis=1)[:, 0]
+    o2 = np.take_along_axis(om, m2, axis=1)[:, 0]
+    lo = np.maximum(p2, 0.5 * (p1 * o1 + p2 * o2 + 2.0 * p1 * p2))
+    hi = np.maximum(np.minimum(p1, np.einsum("ka,ka->k", pi, om)), lo)  # rounding must not invert a bracket
+    tied = p1 - p2 <= 1e-14 * p1
+    lo[tied] = hi[tied] = p1[tied]
+    thr = keep * (dflat * lo).reshape(n, S).max(axis=1)
+    cand = np.flatnonzero(dflat * hi >= np.repeat(thr, S)).astype(np.int64)
+    if cand.size <= _BLOCKS_PER_ROW * n + 8:
+        return cand
+    # narrow the candidates' brackets (compact arrays; the rows stay sorted, so np.maximum.reduceat finds
+    # each row's largest lower bound)
+    row, dc, lo, hi = cand // S, dflat[cand], lo[cand], hi[cand]
+    pc = pi[cand]
+    pc2, moving = pc**2, ~tied[cand]
+    for _ in range(_BRACKET_STEPS):
+        mid = np.where(lo > 0.0, np.sqrt(lo) * np.sqrt(hi), 0.5 * hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = 1.0 - np.sum(pc2 / (pc - mid[:, None]), axis=1)
+        up = f > 0  # the root lies above mid
+        lo = np.where(up & moving, mid, lo)
+        hi = np.where(~up & moving, mid, hi)
+        starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+        best = np.maximum.reduceat(dc * lo, starts)
+        kept = dc * hi >= keep * np.repeat(best, np.diff(np.r_[starts, row.size]))
+        if not kept.all():
+            cand, row, dc, lo, hi = cand[kept], row[kept], dc[kept], lo[kept], hi[kept]
+            pc, pc2, moving = pc[kept], pc2[kept], moving[kept]
+        if cand.size <= _BLOCKS_PER_ROW * n + 8 or not (moving & (hi - lo > 0.25 * TOP_RTOL * hi)).any():
+            break
+    return cand
+
+
+def _r1_eigen_batch(p: BatchPolicyPoint, lam: Array) -> Array:
+    """(λI + σ₁v₁v₁ᵀ)^{-1} g at every point, v₁ = P_E g/‖P_E g‖ the canonical top eigenvector (:func:`_r1_eigen`).
+
+    E (the top eigenspace of :meth:`r1theory.TabularFisher.top_eigenspace`) for all rows at once: the
+    candidate blocks (:func:`_top_block_candidates`) of every row are diagonalised by one stacked
+    ``numpy.linalg.eigh`` (each block's eigenpairs are those the single code computes from the same
+    block), σ₁^b is the largest of row b's, and row b's eigenpairs with eigenvalue ≥ (1 − rtol)σ₁^b span
+    E^b, in the single code's order (by state, then eigenvalue). P_E g = Σ_j b_j(b_jᵀg) is scattered as in
+    :meth:`r1theory.fisher.TopEigenspace.project`, and Sherman–Morrison with u = √σ₁ v₁ is applied as
+    :meth:`r1theory.ShermanMorrison.mv` does (g scaled by max|g|). Rows with σ₁ ≤ 0, with
+    ‖P_E g‖ ≤ rtol·‖g‖ (the fallback v₁ of :class:`r1theory.fisher.TopEigenspace`) or with A = 1 are
+    computed by the single :func:`_r1_eigen`.
+    """
+    n, S, A = _rows(p)
+    if n == 0 or A == 1:
+        return _per_row(_r1_eigen, p, lam)
+    rtol = TOP_RTOL
+    g = p.gradient.reshape(n, S * A)
+    dflat = p.ev.d.reshape(-1)
+    piflat = p.pi.reshape(n * S, A)
+    cand = _top_block_candidates(p.ev.d, piflat, p.one_minus().reshape(n * S, A))
+    w, U = np.linalg.eigh(TabularFisher(d=dflat, pi=piflat).blocks_of(cand))
+    row = cand // S
+    sigma = np.full(n, -np.inf)
+    np.maximum.at(sigma, row, w[:, -1])
+    blk, col = np.nonzero(w >= ((1.0 - rtol) * sigma)[row][:, None])
+    vectors = U[blk, :, col]  # (r, A): eigenvector col of candidate block blk
+    index = (cand[blk] * A)[:, None] + np.arange(A)  # flat coordinates in the (n·S·A) batch
+    gflat = g.reshape(-1)
+    coef = np.einsum("jc,jc->j", vectors, gflat[index])
+    pg = np.bincount(index.ravel(), weights=(coef[:, None] * vectors).ravel(), minlength=n * S * A).reshape(n, S * A)
+    norm_pg = np.sqrt(np.einsum("bi,bi->b", pg, pg))
+    norm_g = np.sqrt(np.einsum("bi,bi->b", g, g))
+    ok = (sigma > 0.0) & (norm_pg > rtol * norm_g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.sqrt(np.where(ok, sigma, 0.0))[:, None] * (pg / np.where(ok, norm_pg, 1.0)[:, None])
+    scale = np.max(np.abs(g), axis=1)
+    scale[scale == 0.0] = 1.0
+    xs = g / scale[:, None]
+    uv = np.einsum("bi,bi->b", u, xs)
+    uu = np.einsum("bi,bi->b", u, u)
+    out = (scale[:, None] * ((xs - u * (uv / (lam + uu))[:, None]) / lam[:, None])).reshape(n, S, A)
+    for b in np.flatnonzero(~ok):
+        out[b] = _r1_eigen(p[int(b)], float(lam[b]))
+    return out
+
+
 for _m in (
     Method(
         "pg",
         "pg",
         damped=False,
         direction=_pg,
+        batch_direction=_pg_batch,
         summary="∇J",
         undamped_fix="pg has no damping; pass damping=None",
         reference=True,
@@ -151,6 +372,7 @@ for _m in (
         "npg",
         damped=False,
         direction=_npg,
+        batch_direction=_npg_batch,
         summary="F⁺∇J = per-state-centred A/(1−γ) (Agarwal et al. 2021, Lemma 5.1)",
         undamped_fix="use 'npg-damped'",
         reference=True,
@@ -160,6 +382,7 @@ for _m in (
         "npg-damped",
         damped=True,
         direction=_npg_damped,
+        batch_direction=_npg_damped_batch,
         preconditioner=_npg_damped_preconditioner,
         summary="(F + λI)⁻¹∇J (blockwise Sherman–Morrison, O(SA))",
     ),
@@ -168,6 +391,7 @@ for _m in (
         "r1-eigen",
         damped=True,
         direction=_r1_eigen,
+        batch_direction=_r1_eigen_batch,
         preconditioner=_r1_eigen_preconditioner,
         summary="(λI + σ₁v₁v₁ᵀ)⁻¹∇J, σ₁v₁v₁ᵀ the best rank-1 approximation of F (Eckart–Young), canonical v₁",
     ),
@@ -176,6 +400,7 @@ for _m in (
         "r1-grad (V1)",
         damped=True,
         direction=_r1_grad,
+        batch_direction=_r1_grad_batch,
         preconditioner=_r1_grad_preconditioner,
         summary="(λI + ∇J∇Jᵀ)⁻¹∇J = ∇J/(λ + ‖∇J‖²)",
         rescaled_pg=True,
@@ -185,6 +410,7 @@ for _m in (
         "r1-same (V2)",
         damped=True,
         direction=_r1_same,
+        batch_direction=_r1_same_batch,
         summary="E_{s∼d,a∼π}[(λI + uuᵀ)⁻¹ Â u], Â = A(s,a)/(1−γ)",
     ),
     Method(
@@ -192,6 +418,7 @@ for _m in (
         "r1-precond (V3)",
         damped=True,
         direction=_r1_precond,
+        batch_direction=_r1_precond_batch,
         preconditioner=_r1_precond_preconditioner,
         summary="E_{s∼d,a∼π}[(λI + uuᵀ)⁻¹] ∇J",
     ),

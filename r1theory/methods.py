@@ -7,6 +7,11 @@ Its :class:`Method` record holds everything the rest of the toolkit asks of it:
 * ``damped``: whether it takes a damping λ > 0;
 * ``direction(point, λ)``: the exact direction at an evaluated :class:`~r1theory.point.PolicyPoint`,
   θ-shaped — for the exact methods;
+* ``batch_direction(points, λ)`` (optional, exact methods): the same direction at every point of a
+  :class:`~r1theory.batch.BatchPolicyPoint` (B tabular-softmax points of one MDP) with per-point
+  dampings λ of shape (B,) (0.0 for an undamped method), shape (B, S, A); row b must equal
+  ``direction(points[b], λ[b])`` to rounding. :func:`r1theory.iterate_batch` uses it, and calls
+  ``direction`` row by row for a method without one;
 * ``sample(draw, λ)``: the sampled direction from one :class:`SampleDraw` — for the stochastic methods
   (:mod:`r1theory.stochastic`);
 * ``preconditioner(point, λ)``: where the direction is M ∇J for a matrix M fixed at θ, that M as an
@@ -33,6 +38,7 @@ from ._types import Array
 from ._validate import check_damping
 
 if TYPE_CHECKING:
+    from .batch import BatchPolicyPoint
     from .point import PolicyPoint
     from .stochastic import SampleDraw
 
@@ -75,13 +81,18 @@ class Operator:
 
 
 DirectionFn = Callable[["PolicyPoint", float], Array]
+BatchDirectionFn = Callable[["BatchPolicyPoint", Array], Array]
 SampleFn = Callable[["SampleDraw", float], Array]
 PreconditionerFn = Callable[["PolicyPoint", float], Preconditioner]
 
 
 @dataclass(frozen=True)
 class Method:
-    """One update rule of the family (module docstring). Exactly one of ``direction`` and ``sample`` is set."""
+    """One update rule of the family (module docstring). Exactly one of ``direction`` and ``sample`` is set.
+
+    ``batch_direction``, optional and only beside ``direction``, is the direction vectorised over a
+    batch of points (module docstring); it is a speed-up, never a different definition.
+    """
 
     name: str
     label: str
@@ -97,6 +108,7 @@ class Method:
     #: A reference the claims measure candidates against (``pg``, ``npg``), not itself a candidate of C1.
     reference: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    batch_direction: BatchDirectionFn | None = None
 
     @property
     def stochastic(self) -> bool:
@@ -127,10 +139,12 @@ def _check_record(method: Any) -> Method:
         raise ValueError(
             f"method {method.name!r} must set exactly one of direction (an exact method) and sample (a stochastic one)"
         )
-    for what in ("direction", "sample", "preconditioner"):
+    for what in ("direction", "sample", "preconditioner", "batch_direction"):
         fn = getattr(method, what)
         if fn is not None and not callable(fn):
             raise TypeError(f"method {method.name!r}: {what} must be callable; got {type(fn).__name__}")
+    if method.batch_direction is not None and method.direction is None:
+        raise ValueError(f"method {method.name!r}: batch_direction vectorises direction, which is not set")
     return method
 
 

@@ -1,0 +1,421 @@
+"""Exact iterates of many configurations of one MDP in lockstep: the batched :func:`r1theory.iterate`.
+
+A sweep runs thousands of configurations (method, step, λ) of the same MDP, each for up to 10⁴
+iterations whose cost is mostly interpreter and small-array dispatch. :func:`iterate_batch` steps B
+of them together: θ is stacked (B, S, A), every iteration evaluates the B policies by one batched
+LU (:func:`r1theory.batch.evaluate_policies`, the home of the batched evaluation) and computes each
+method's direction for all its rows at once (the method's ``batch_direction``,
+:class:`r1theory.Method`). Each configuration keeps its own step rule and stopping rule, and gets the
+:class:`r1theory.Run` that :func:`r1theory.iterate` would return for it — the same histories, status,
+message and iteration count, the histories equal to rounding.
+
+Why "to rounding" and not bit for bit: the batched LU eliminates without pivoting in another order
+than LAPACK's, so V, Q, A, d and J differ from the single evaluation by a few units in the last place
+(:mod:`r1theory.batch`); every direction computed from the same point is bit-identical to the
+single one except for the order of a dot product (``r1-grad``'s ‖g‖², a normalised step's ‖D‖).
+Both engines are equally accurate; they agree as closely as the iteration lets rounding agree:
+to ~1e-15 relative on well-conditioned runs, and within the rounding floor of each quantity
+otherwise — A is known to ε·|Q| only, so a gradient near that floor has no relative accuracy in
+either engine, and an update multiplies the gradient's last bits by its effective step (η/λ for a
+rank-1 method with small λ). tests/test_iterate_batch.py states the tolerance of every history.
+A stopping decision is taken from the same quantities by the same comparison (gap ≤ tol,
+|ΔJ| < stall_tol), so the two engines stop at the same iteration unless the deciding quantity is
+within rounding of its threshold. With ``tol=0`` that is the rule, not the exception, for a run
+that converges: "gap ≤ 0" holds once the computed J reaches J* to the last bit, which each engine's
+rounding decides on its own — use a tolerance above the rounding of V*(ρ) when the iteration count
+at convergence matters.
+
+Mixed methods and grouping. The configurations may mix methods. Internally the rows are ordered by
+method (stably, methods in order of first appearance) so that each method's rows are one contiguous
+slice, and each method's direction is computed once per iteration on its slice; the runs are
+returned in the order of ``configs``. A method without a ``batch_direction`` (e.g. a plugin's) is
+computed row by row by its ordinary ``direction`` at each row's :class:`r1theory.PolicyPoint` (the
+documented fallback, as fast as a loop for those rows only). Among the built-ins, ``r1-eigen`` falls
+back to the row-wise direction only on rows where the top eigenspace needs its deterministic
+fallback vector (:mod:`r1theory.directions`).
+
+Stopping. A row stops as :func:`r1theory.iterate` would (module :mod:`r1theory.iterates`):
+``converged`` (gap ≤ tol, checked before each step and after the last), ``diverged`` (non-finite
+direction or θ, then non-finite J), ``stalled`` (J moved by less than ``stall_tol`` over the last
+``stall_window`` iterations with gap > tol) or ``max_iterations``. Stopped rows leave the batch, so
+the remaining ones get cheaper. Histories are kept in per-field buffers of shape (T, B) grown by
+doubling, so a batch costs memory O(T_max·B), not O(cap·B).
+
+Scope. Tabular softmax policies on dense MDPs only: a ``param`` other than tabular softmax, or a
+sparse MDP, raises a ``ValueError`` (use :func:`r1theory.iterate` for those). A step rule is used
+through its kind (``constant`` or ``normalized``, vectorised); an instance of a :class:`StepRule`
+subclass is called row by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._types import Array, IntArray
+from ._validate import as_real_array, check_finite
+from .batch import BatchPolicyPoint, _batch_policy_point
+from .directions import _checked
+from .evaluation import Optimal, optimal
+from .iterates import Run, _check_iterations, kl_rows
+from .mdp import TabularMDP
+from .methods import Method, get_method
+from .policies import Parametrisation
+from .steps import StepRule, as_step_rule
+
+__all__ = ["iterate_batch"]
+
+#: One configuration: (method name, step — a positive constant or a StepRule —, damping λ or None).
+Config = tuple[str, StepRule | float, float | None]
+
+BoolArray = NDArray[np.bool_]
+
+_POINT_FIELDS = ("J", "gap", "grad_norm", "min_pi_opt")
+_STEP_FIELDS = ("kl", "eta", "eff_step")
+
+
+class _Histories:
+    """Per-field buffers: per-point fields (T + 1 rows) and per-step fields (T rows), one column per config."""
+
+    def __init__(self, B: int, cap: int) -> None:
+        self.cap = cap
+        self.data = {k: np.empty((cap, B)) for k in (*_POINT_FIELDS, *_STEP_FIELDS)}
+
+    def ensure(self, t: int, limit: int) -> None:
+        """Room for row t (grown by doubling, at most ``limit`` rows)."""
+        if t < self.cap:
+            return
+        cap = min(max(2 * self.cap, t + 1), limit)
+        for k, buf in self.data.items():
+            grown = np.empty((cap, buf.shape[1]))
+            grown[: self.cap] = buf
+            self.data[k] = grown
+        self.cap = cap
+
+
+def _check_theta0(mdp: TabularMDP, theta0: Any, B: int) -> Array:
+    """θ₀ of shape (S, A) (shared) or (B, S, A) (one per configuration), real and finite; returned (B, S, A)."""
+    t = as_real_array(theta0, "theta0")
+    S, A = mdp.S, mdp.A
+    if t.shape == (S, A):
+        t = np.broadcast_to(t, (B, S, A)).copy()
+    elif t.shape != (B, S, A):
+        raise ValueError(
+            f"theta0 must have shape (S, A) = {(S, A)} (shared) or (B, S, A) = {(B, S, A)} (one per configuration); "
+            f"got shape {t.shape}"
+        )
+    check_finite(t, "theta0")
+    return t
+
+
+def _check_configs(configs: Any) -> list[tuple[Method, float, StepRule, Any]]:
+    """Each configuration as (method record, λ, step rule, damping as given); errors name the index."""
+    if isinstance(configs, str | bytes) or not isinstance(configs, Sequence):
+        raise TypeError(f"configs must be a sequence of (method, step, damping) triples; got {type(configs).__name__}")
+    out = []
+    for i, cfg in enumerate(configs):
+        if isinstance(cfg, str | bytes) or not isinstance(cfg, Sequence) or len(cfg) != 3:
+            raise ValueError(f"configs[{i}] must be a (method, step, damping) triple; got {cfg!r}")
+        name, step, damping = cfg
+        try:
+            method = get_method(name)
+            lam = method.check_damping(damping)
+            rule = as_step_rule(step)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"configs[{i}]: {exc}") from None
+        out.append((method, lam, rule, damping))
+    return out
+
+
+def _directions(point: BatchPolicyPoint, groups: list[tuple[Method, slice]], lam: Array, idx: IntArray) -> Array:
+    """Every row's direction: one batched call per method slice, or the method's ``direction`` row by row."""
+    n = len(point)
+    out = np.empty(point.theta.shape)
+    for method, rows in groups:
+        sub = point if rows.stop - rows.start == n else point.take(rows)
+        if method.batch_direction is not None:
+            dirn = method.batch_direction(sub, lam[rows])
+            if not isinstance(dirn, np.ndarray) or dirn.shape != sub.theta.shape:
+                got = getattr(dirn, "shape", type(dirn).__name__)
+                raise ValueError(
+                    f"method {method.name!r}: batch_direction must return an array of shape {sub.theta.shape}; "
+                    f"got {got}"
+                )
+            bad = np.flatnonzero(np.isnan(dirn).any(axis=(1, 2)))
+            if bad.size:
+                i = int(idx[rows.start + int(bad[0])])
+                raise ValueError(f"configs[{i}]: method {method.name!r}: direction returned NaN at a finite θ")
+            out[rows] = dirn
+        else:
+            assert method.direction is not None
+            for j in range(rows.start, rows.stop):
+                p = point[j]
+                try:
+                    out[j] = _checked(method, p.theta, method.direction(p, float(lam[j])))
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"configs[{int(idx[j])}]: {exc}") from None
+    return out
+
+
+@dataclass
+class _Active:
+    """The rows still running, ordered by method: their point and per-row settings, compacted as rows stop."""
+
+    point: BatchPolicyPoint
+    g2: Array  # ‖∇J‖² at the point
+    gap: Array  # V*(ρ) − J at the point
+    idx: IntArray  # the configuration of each row
+    key: IntArray  # its method's group number (nondecreasing)
+    lam: Array
+    eta: Array  # the step rule's η
+    normalized: BoolArray  # η_t = η/‖D_t‖
+    custom: IntArray  # rows whose rule is a StepRule subclass (called row by row)
+    any_normalized: bool = False
+
+    def __len__(self) -> int:
+        return int(self.idx.size)
+
+    def groups(self, methods: Sequence[Method]) -> list[tuple[Method, slice]]:
+        """(method, slice of its rows) for every method still running."""
+        bounds = np.flatnonzero(np.diff(self.key)) + 1
+        starts = [0, *bounds.tolist()]
+        stops = [*bounds.tolist(), len(self)]
+        return [(methods[int(self.idx[a])], slice(a, b)) for a, b in zip(starts, stops, strict=True)]
+
+    def drop(self, stop: BoolArray, rules: Sequence[StepRule]) -> None:
+        """Remove the rows where ``stop`` is True."""
+        keep = ~stop
+        self.point = self.point.take(np.flatnonzero(keep))
+        self.g2, self.gap = self.g2[keep], self.gap[keep]
+        self.idx, self.key, self.lam = self.idx[keep], self.key[keep], self.lam[keep]
+        self.eta, self.normalized = self.eta[keep], self.normalized[keep]
+        self.custom = np.flatnonzero([type(rules[i]) is not StepRule for i in self.idx.tolist()])
+        self.any_normalized = bool(self.normalized.any())
+
+
+def iterate_batch(
+    mdp: TabularMDP,
+    theta0: Any,
+    configs: Sequence[Config],
+    iterations: int,
+    *,
+    tol: float = 0.0,
+    optimum: Optimal | None = None,
+    stall_window: int = 200,
+    stall_tol: float | None = None,
+    param: Parametrisation | None = None,
+) -> list[Run]:
+    """Run B configurations of :func:`r1theory.iterate` on one MDP in lockstep; one :class:`Run` per configuration.
+
+    Configuration i runs θ_{t+1} = θ_t + η_t·direction(method_i, θ_t) from θ₀ with its own step rule and
+    damping, and its run equals ``iterate(mdp, theta0, method_i, step_i, iterations, damping_i, tol,
+    optimum=optimum, stall_window=stall_window, stall_tol=stall_tol)``: the same status, message and
+    number of iterations, and the same histories to rounding (module docstring).
+
+    Parameters
+    ----------
+    mdp
+        A dense :class:`r1theory.TabularMDP` shared by every configuration.
+    theta0
+        Initial logits: shape (S, A), shared, or (B, S, A), one per configuration.
+    configs
+        A sequence of B ``(method, step, damping)`` triples: a method of :data:`r1theory.METHODS` (any
+        mix; grouped internally by method, see the module docstring), a positive constant or a
+        :class:`r1theory.steps.StepRule`, and λ (None for the undamped methods).
+    iterations
+        The iteration cap T ≥ 0, shared.
+    tol, optimum, stall_window, stall_tol
+        As for :func:`r1theory.iterate`, shared by every configuration.
+    param
+        None or a tabular softmax parametrisation: the batched engine is for tabular softmax only.
+
+    Returns
+    -------
+    list[Run]
+        The runs in the order of ``configs``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an invalid argument (a configuration's error names its index), a parametrisation other than
+        tabular softmax, a sparse MDP, or a direction that is NaN at a finite θ (as :func:`r1theory.iterate`
+        raises for that configuration).
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp must be an r1theory.TabularMDP; got {type(mdp).__name__}")
+    if param is not None and not (isinstance(param, Parametrisation) and param.is_tabular):
+        name = getattr(param, "name", type(param).__name__)
+        raise ValueError(
+            f"iterate_batch supports tabular softmax policies only; got param={name!r}. Run the configurations of "
+            "another parametrisation one at a time with r1theory.iterate(..., param=param)"
+        )
+    if param is not None and (param.S, param.A) != (mdp.S, mdp.A):
+        raise ValueError(f"param is for (S, A) = {(param.S, param.A)} but the MDP has {(mdp.S, mdp.A)}")
+    if mdp.is_sparse:
+        raise ValueError(
+            "iterate_batch needs a dense MDP (one batched dense LU per iteration); use mdp.to_dense() for a small "
+            "sparse MDP, or r1theory.iterate (Krylov solves) for a large one"
+        )
+    checked = _check_configs(configs)
+    T = _check_iterations(iterations)
+    if not np.isfinite(tol) or tol < 0:
+        raise ValueError(f"tol must be a finite number >= 0; got {tol!r}")
+    if isinstance(stall_window, bool) or not isinstance(stall_window, int | np.integer) or stall_window < 0:
+        raise ValueError(f"stall_window must be an integer >= 0; got {stall_window!r}")
+    W = int(stall_window)
+    B = len(checked)
+    theta = _check_theta0(mdp, theta0, B)
+    if B == 0:
+        return []
+    opt = optimum if optimum is not None else optimal(mdp)
+    stall = stall_tol if stall_tol is not None else 1e-13 * (1.0 + abs(opt.J))
+    methods = [m for m, *_ in checked]
+    rules = [r for _, _, r, _ in checked]
+
+    # rows ordered by method (stable; methods in order of first appearance): each method is one slice
+    first: dict[str, int] = {}
+    for m in methods:
+        first.setdefault(m.name, len(first))
+    key = np.array([first[m.name] for m in methods], dtype=np.int64)
+    idx = np.argsort(key, kind="stable").astype(np.int64)
+    point = _batch_policy_point(mdp, theta[idx])
+    g2 = np.einsum("bsa,bsa->b", point.gradient, point.gradient)
+    rows = _Active(
+        point=point,
+        g2=g2,
+        gap=opt.J - point.ev.J,
+        idx=idx,
+        key=key[idx],
+        lam=np.array([checked[i][1] for i in idx], dtype=np.float64),
+        eta=np.array([rules[i].eta for i in idx], dtype=np.float64),
+        normalized=np.array([type(rules[i]) is StepRule and rules[i].kind == "normalized" for i in idx]),
+        custom=np.flatnonzero([type(rules[i]) is not StepRule for i in idx]),
+    )
+    rows.any_normalized = bool(rows.normalized.any())
+    states = np.arange(mdp.S)
+    hist = _Histories(B, min(T + 1, 1024))
+    length = np.zeros(B, dtype=np.int64)  # points recorded per configuration
+    final_theta: list[Array | None] = [None] * B
+    status = ["max_iterations"] * B
+    message = [f"reached the cap of {T} iterations"] * B
+
+    def record_point(t: int) -> None:
+        """Row t of the per-point histories of the active rows: J, gap, ‖∇J‖, min_s π(a*(s)|s)."""
+        p, cols = rows.point, rows.idx
+        hist.ensure(t, T + 1)
+        hist.data["J"][t, cols] = p.ev.J
+        hist.data["gap"][t, cols] = rows.gap
+        hist.data["grad_norm"][t, cols] = np.sqrt(rows.g2)
+        hist.data["min_pi_opt"][t, cols] = p.pi[:, states, opt.actions].min(axis=1)
+        length[cols] = t + 1
+
+    def stop(where: BoolArray, what: str, text: Any) -> None:
+        """Give the rows where ``where`` holds the status ``what`` (message ``text(row)``) and drop them."""
+        for j in np.flatnonzero(where).tolist():
+            i = int(rows.idx[j])
+            status[i], message[i] = what, text(j)
+            final_theta[i] = rows.point.theta[j].copy()
+        rows.drop(where, rules)
+
+    record_point(0)
+    groups = rows.groups(methods)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite rows are detected and stopped
+        for t in range(T):
+            done = rows.gap <= tol  # converged before the step (iterate checks gaps[-1] at the top of its loop)
+            if done.any():
+                gap = rows.gap
+                stop(done, "converged", lambda j, gap=gap, t=t: f"gap {gap[j]:.3g} <= tol {tol:g} at t={t}")
+                if not len(rows):
+                    break
+                groups = rows.groups(methods)
+            p = rows.point
+            dirn = _directions(p, groups, rows.lam, rows.idx)
+            eta = rows.eta
+            if rows.any_normalized:
+                norm = np.sqrt(np.einsum("bsa,bsa->b", dirn, dirn))
+                eta = np.where(rows.normalized, np.where(norm > 0, eta / norm, 0.0), eta)
+            if rows.custom.size:
+                eta = eta.copy()
+                for j in rows.custom.tolist():
+                    eta[j] = rules[int(rows.idx[j])](t, dirn[j])
+            new_theta = p.theta + eta[:, None, None] * dirn
+            # a non-finite direction always makes θ non-finite (η·±inf, 0·inf and NaN·η are not finite), so
+            # checking θ is iterate's check "direction and θ finite"
+            if not np.isfinite(new_theta).all():
+                finite = np.asarray(np.isfinite(new_theta).all(axis=(1, 2)))
+                stop(~finite, "diverged", lambda j, eta=eta, t=t: f"non-finite θ after step {t} (η={eta[j]:.3g})")
+                if not len(rows):
+                    break
+                dirn, eta, new_theta = dirn[finite], eta[finite], new_theta[finite]
+                groups = rows.groups(methods)
+            new = _batch_policy_point(mdp, new_theta)
+            if not np.isfinite(new.ev.J).all():
+                finite = np.isfinite(new.ev.J)
+                stop(~finite, "diverged", lambda j, t=t: f"non-finite J after step {t}")
+                if not len(rows):
+                    break
+                dirn, eta, new = dirn[finite], eta[finite], new.take(np.flatnonzero(finite))
+                groups = rows.groups(methods)
+            # the step's records: KL(π_t ‖ π_{t+1}) averaged over d_t, η_t, and the effective PG step
+            p, cols = rows.point, rows.idx
+            n, S, A = p.pi.shape
+            kl = kl_rows(p.log_pi.reshape(n * S, A), new.log_pi.reshape(n * S, A), p.pi.reshape(n * S, A))
+            hist.ensure(t, T + 1)
+            hist.data["kl"][t, cols] = np.einsum("bs,bs->b", p.ev.d, kl.reshape(n, S))
+            hist.data["eta"][t, cols] = eta
+            eff = eta * np.einsum("bsa,bsa->b", dirn, p.gradient) / rows.g2
+            if not (rows.g2 > 0).all():
+                eff[rows.g2 <= 0] = np.nan
+            hist.data["eff_step"][t, cols] = eff
+            rows.point = new
+            rows.g2 = np.einsum("bsa,bsa->b", new.gradient, new.gradient)
+            rows.gap = opt.J - new.ev.J
+            record_point(t + 1)
+            if t + 1 >= W:
+                J = hist.data["J"]
+                frozen = (np.abs(J[t + 1, cols] - J[t + 1 - W, cols]) < stall) & (rows.gap > tol)
+                if frozen.any():
+                    gap = rows.gap
+                    stop(
+                        frozen,
+                        "stalled",
+                        lambda j, gap=gap: f"J moved < {stall:.1g} over {W} iterations with gap {gap[j]:.3g} > tol",
+                    )
+                    if not len(rows):
+                        break
+                    groups = rows.groups(methods)
+    # the rows still running reached the cap; as in iterate, converged if the last gap ≤ tol
+    last = rows.gap <= tol
+    for j, i in enumerate(rows.idx.tolist()):
+        final_theta[i] = rows.point.theta[j].copy()
+        if last[j]:
+            status[i], message[i] = "converged", f"gap {rows.gap[j]:.3g} <= tol {tol:g} at t={int(length[i]) - 1}"
+
+    runs = []
+    for i, (method, _, rule, damping) in enumerate(checked):
+        n_pts = int(length[i])
+        theta_i = final_theta[i]
+        assert theta_i is not None
+        runs.append(
+            Run(
+                method=method.name,
+                damping=damping,
+                step=rule,
+                J=hist.data["J"][:n_pts, i].copy(),
+                gap=hist.data["gap"][:n_pts, i].copy(),
+                grad_norm=hist.data["grad_norm"][:n_pts, i].copy(),
+                min_pi_opt=hist.data["min_pi_opt"][:n_pts, i].copy(),
+                kl=hist.data["kl"][: n_pts - 1, i].copy(),
+                eta=hist.data["eta"][: n_pts - 1, i].copy(),
+                eff_step=hist.data["eff_step"][: n_pts - 1, i].copy(),
+                theta=theta_i,
+                status=status[i],
+                message=message[i],
+                J_star=opt.J,
+            )
+        )
+    return runs
