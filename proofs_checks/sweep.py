@@ -21,6 +21,16 @@ configuration (seeds, when needed, are part of the configuration, drawn from
 ``SeedSequence(root).spawn`` by the check that plans the tasks), the cache key is the same, and
 the cached value is the same.
 
+Interruption: the local workers die with the run that started them, whatever ends it. An exception
+in this process during a sweep (Ctrl-C's KeyboardInterrupt, or the SIGTERM that the command line
+turns into one, :mod:`r1theory_cli`) cancels the pending tasks and kills the workers before it
+propagates; a worker whose parent is killed outright (SIGKILL, no chance to clean up) notices
+within :data:`PARENT_POLL` seconds that it was re-parented and exits (:func:`_worker_start`), and
+the pool's resource trackers exit once no worker holds their pipe. Workers ignore SIGINT, so a
+Ctrl-C at a terminal (sent to the whole process group) is handled once, by this process. On a Dask
+cluster the client cancels the run's pending tasks and disconnects; the workers belong to the
+cluster and stay (a task already running there finishes and its result is discarded).
+
 Plugins (:mod:`proofs_checks.plugins`) loaded in this process reach every worker: each task carries
 the records of the loaded plugins and the worker loads those it has not loaded yet before running
 it (a file plugin from its recorded source, so a Dask worker needs no copy of the file; a module
@@ -40,8 +50,13 @@ import hashlib
 import importlib
 import io
 import json
+import os
 import re
+import signal
 import socket
+import threading
+import time
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,6 +225,33 @@ def execute_remote(fn: str, config_json: str, code: str, plugins: Sequence[_plug
     return execute(fn, config_json, None, plugins)
 
 
+#: Seconds between a local worker's checks that the process that started it is still its parent.
+PARENT_POLL = 0.5
+
+
+def _worker_start(parent: int) -> None:
+    """Initializer of every local (loky) worker: ignore SIGINT and exit when ``parent`` is gone.
+
+    A daemon thread polls ``os.getppid()`` every :data:`PARENT_POLL` seconds; when it differs from
+    ``parent`` (the pid of the process running the sweep, the workers' parent), that process has
+    died — the kernel re-parents an orphan to init or a subreaper (``getppid(2)``) — and the worker
+    exits at once with status 1 (``os._exit``: its half-written cache file, if any, is a temporary
+    file that the next run removes). Polling rather than ``prctl(PR_SET_PDEATHSIG)``: the latter
+    fires when the parent *thread* that spawned the worker exits, and loky may spawn from threads.
+    SIGINT is ignored because a terminal's Ctrl-C reaches the whole process group: the parent alone
+    handles it (it kills the workers, :meth:`Sweep.run`).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="r1theory-parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Return never; exit the process once its parent is no longer ``parent``."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os._exit(1)
+
+
 #: Scheduler addresses accepted by :class:`Sweep`: ``protocol://rest`` with a dask.distributed protocol.
 SCHEDULER_RE = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
 
@@ -357,10 +399,22 @@ class Sweep:
             else:
                 from joblib import Parallel, delayed
 
-                par = Parallel(n_jobs=self.jobs, return_as="generator", batch_size=1)
-                for t, res in zip(todo, par(delayed(execute)(*a) for a in args), strict=True):
-                    done[t] = res
-                    bar.advance()
+                par = Parallel(
+                    n_jobs=self.jobs,
+                    return_as="generator",
+                    batch_size=1,
+                    initializer=_worker_start,
+                    initargs=(os.getpid(),),
+                )
+                results = par(delayed(execute)(*a) for a in args)
+                try:
+                    for t, res in zip(todo, results, strict=True):
+                        done[t] = res
+                        bar.advance()
+                finally:  # left early (an interrupt between results): joblib cancels the rest, kills the workers
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # joblib's "tasks ... have been cancelled"
+                        results.close()
         finally:
             bar.close()
         self.computed += len(todo)

@@ -4,7 +4,11 @@ This top-level module sits above the four import packages (``r1theory``, ``tabul
 ``proofs_checks``, ``figures``) and is the only one that imports them all; the engine imports none
 of them. Subcommands are dispatched to their packages lazily, so ``--help`` stays fast. Exit status:
 0 on completion (whatever the verdicts), 1 when a check crashed, 2 for usage errors (argparse's
-convention), 130 on Ctrl-C.
+convention), 130 on Ctrl-C (SIGINT) and 143 on SIGTERM (what ``timeout`` and cluster schedulers
+send): both stop the run cleanly — the local workers are killed, finished tasks stay cached, one line
+on stderr says how to resume (rerun the same command with the same ``--out``) — as 128 + the signal
+number, the shell's convention. A SIGKILLed run leaves no process either: its workers notice that
+their parent is gone and exit (:mod:`proofs_checks.sweep`).
 
 Each subcommand has an ``_add_<name>(sub)`` function that declares its arguments and a
 ``_run_<name>(parser, args)`` function that executes it; :data:`COMMANDS` registers both. ``parser`` is the
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -341,6 +347,19 @@ def _load_plugins(specs: list[str], entry_points: bool) -> str | None:
     return None
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread by :func:`_on_sigterm`; handled like Ctrl-C's KeyboardInterrupt."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the cleanup
+    raise _Terminated
+
+
+#: The line printed when a run is stopped by Ctrl-C or SIGTERM ({} = "interrupted" / "terminated").
+STOPPED = "{}: finished tasks are cached; rerun the same command with the same --out to resume"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -354,11 +373,20 @@ def main(argv: list[str] | None = None) -> int:
     if error is not None:
         print(f"r1theory: error: {error}", file=sys.stderr)
         return 2
+    # SIGTERM stops the run like Ctrl-C: the sweep kills its workers while the exception unwinds
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         return COMMANDS[args.command][1](args.command_parser, args)
     except KeyboardInterrupt:
-        print("\ninterrupted: finished tasks are cached; rerun with the same --out to resume", file=sys.stderr)
-        return 130
+        print("\n" + STOPPED.format("interrupted"), file=sys.stderr)
+        return 128 + signal.SIGINT
+    except _Terminated:
+        print("\n" + STOPPED.format("terminated"), file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":

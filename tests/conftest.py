@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -304,3 +305,52 @@ def method_registry() -> Iterator[None]:
     yield
     methods._REGISTRY.clear()
     methods._REGISTRY.update(saved)
+
+
+# ---------------------------------------------------------------------------------------------
+# A real `r1theory verify` in a subprocess (tests/test_resume.py, tests/test_interrupt.py)
+# ---------------------------------------------------------------------------------------------
+def start_verify(
+    out: Path, claim: str, *options: str, jobs: int = 1, stderr: Path | None = None, session: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start ``python -m r1theory_cli verify --only CLAIM --out OUT --jobs N --no-progress OPTIONS``.
+
+    Its stderr goes to the file ``stderr`` (a file, not a pipe: a killed run's orphans could hold a pipe
+    open), or to a pipe when None. ``session``: in a new session (so its own process group), as a
+    scheduler or a terminal runs it; the run's processes are then :func:`session_processes` of its pid.
+    """
+    cmd = [sys.executable, "-m", "r1theory_cli", "verify", "--only", claim, "--out", str(out), "--jobs", str(jobs)]
+    cmd += ["--no-progress", *options]
+    if stderr is None:
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=session)
+    with stderr.open("wb") as err:  # the child has its own copy
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=session)
+
+
+def cache_files(out: Path) -> list[Path]:
+    """The finished results in ``out/cache`` (temporary files of a writer in progress excluded)."""
+    if not (out / "cache").exists():
+        return []
+    return sorted(p for p in (out / "cache").rglob("*.npz") if not p.name.startswith(".tmp-"))
+
+
+def session_processes(sid: int, mention: str | None = None) -> dict[int, str]:
+    """Live processes (zombies excluded) of session ``sid``, or whose command line contains ``mention``.
+
+    Read from /proc (Linux): ``{pid: command line}``. Orphans keep their session when re-parented to
+    init, so this finds a killed run's leftovers whatever their parent now is.
+    """
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:  # exited meanwhile
+            continue
+        # pid (comm) state ppid pgrp session ...; comm may hold spaces and parentheses
+        state, _ppid, _pgrp, session = stat.rpartition(")")[2].split()[:4]
+        if state != "Z" and (int(session) == sid or (mention is not None and mention in cmdline)):
+            found[int(entry.name)] = cmdline
+    return found

@@ -7,9 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
+
+from conftest import cache_files as _cache_files
+from conftest import start_verify
 
 from proofs_checks.sweep import load_result
 
@@ -17,19 +19,11 @@ CLAIM = "agarwal2021.npg-rate"  # 24 sweep tasks of ~50 ms each: long enough to 
 
 
 def _verify(out: Path, jobs: int = 1) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "r1theory_cli", "verify", "--only", CLAIM, "--out", str(out), "--jobs", str(jobs)]
-    return subprocess.Popen([*cmd, "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return start_verify(out, CLAIM, jobs=jobs)
 
 
 def _results(out: Path) -> list[dict[str, object]]:
     return json.loads((out / "results.json").read_text())["results"]  # type: ignore[no-any-return]
-
-
-def _cache_files(out: Path) -> list[Path]:
-    """Finished results (temporary files of a writer in progress excluded)."""
-    if not (out / "cache").exists():
-        return []
-    return sorted(p for p in (out / "cache").rglob("*.npz") if not p.name.startswith(".tmp-"))
 
 
 def test_sigkill_mid_run_then_resume_equals_fresh_run(tmp_path: Path) -> None:
