@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +166,26 @@ def test_local_sweeps_do_not_import_dask() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+def test_an_interrupted_sweep_cancels_its_tasks_and_disconnects(cluster, tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C (or the SIGTERM the command line turns into it) mid-sweep: the run's pending tasks are cancelled
+    and its client leaves the scheduler; the workers belong to the cluster and stay; what arrived is cached."""
+    from proofs_checks import sweep
+
+    def interrupt(self: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep.Progress, "advance", interrupt)  # on the first result cached
+    before = set(cluster.scheduler.clients)
+    tasks = _tasks(40)
+    with pytest.raises(KeyboardInterrupt):
+        Sweep(tmp_path / "cache", progress=False, scheduler=cluster.scheduler_address).run(tasks)
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) >= 1
+    mine = lambda: [k for k in cluster.scheduler.tasks if str(k).startswith("r1theory-task-")]  # noqa: E731
+    deadline = time.monotonic() + 10
+    while (mine() or set(cluster.scheduler.clients) != before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not mine(), "the run's tasks are cancelled"
+    assert set(cluster.scheduler.clients) == before, "the run's client disconnected"
+    assert len(cluster.scheduler.workers) == 2, "the cluster's workers stay"
