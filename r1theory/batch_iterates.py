@@ -58,10 +58,10 @@ from numpy.typing import NDArray
 
 from ._types import Array, IntArray
 from ._validate import as_real_array, check_finite
-from .batch import BatchPolicyPoint, _batch_policy_point
+from .batch import BatchPolicyPoint, _batch_policy_point, sum_actions
 from .directions import _checked
 from .evaluation import Optimal, optimal
-from .iterates import Run, _check_iterations, kl_rows
+from .iterates import Run, _check_iterations
 from .mdp import TabularMDP
 from .methods import Method, get_method
 from .policies import Parametrisation
@@ -132,7 +132,10 @@ def _check_configs(configs: Any) -> list[tuple[Method, float, StepRule, Any]]:
 
 
 def _directions(point: BatchPolicyPoint, groups: list[tuple[Method, slice]], lam: Array, idx: IntArray) -> Array:
-    """Every row's direction: one batched call per method slice, or the method's ``direction`` row by row."""
+    """Every row's direction: one batched call per method slice, or the method's ``direction`` row by row.
+
+    A NaN at a finite θ raises, naming the configuration, as :func:`r1theory.direction_at` raises in iterate.
+    """
     n = len(point)
     out = np.empty(point.theta.shape)
     for method, rows in groups:
@@ -145,10 +148,6 @@ def _directions(point: BatchPolicyPoint, groups: list[tuple[Method, slice]], lam
                     f"method {method.name!r}: batch_direction must return an array of shape {sub.theta.shape}; "
                     f"got {got}"
                 )
-            bad = np.flatnonzero(np.isnan(dirn).any(axis=(1, 2)))
-            if bad.size:
-                i = int(idx[rows.start + int(bad[0])])
-                raise ValueError(f"configs[{i}]: method {method.name!r}: direction returned NaN at a finite θ")
             out[rows] = dirn
         else:
             assert method.direction is not None
@@ -158,6 +157,10 @@ def _directions(point: BatchPolicyPoint, groups: list[tuple[Method, slice]], lam
                     out[j] = _checked(method, p.theta, method.direction(p, float(lam[j])))
                 except (TypeError, ValueError) as exc:
                     raise type(exc)(f"configs[{int(idx[j])}]: {exc}") from None
+    if np.isnan(out).any():
+        j = int(np.flatnonzero(np.isnan(out).any(axis=(1, 2)))[0])
+        name = next(m.name for m, rows in groups if rows.start <= j < rows.stop)
+        raise ValueError(f"configs[{int(idx[j])}]: method {name!r}: direction returned NaN at a finite θ")
     return out
 
 
@@ -362,10 +365,9 @@ def iterate_batch(
                 groups = rows.groups(methods)
             # the step's records: KL(π_t ‖ π_{t+1}) averaged over d_t, η_t, and the effective PG step
             p, cols = rows.point, rows.idx
-            n, S, A = p.pi.shape
-            kl = kl_rows(p.log_pi.reshape(n * S, A), new.log_pi.reshape(n * S, A), p.pi.reshape(n * S, A))
+            kl = sum_actions(p.pi * (p.log_pi - new.log_pi))  # kl_rows of r1theory.iterates, block by block
             hist.ensure(t, T + 1)
-            hist.data["kl"][t, cols] = np.einsum("bs,bs->b", p.ev.d, kl.reshape(n, S))
+            hist.data["kl"][t, cols] = np.einsum("bs,bs->b", p.ev.d, kl)
             hist.data["eta"][t, cols] = eta
             eff = eta * np.einsum("bsa,bsa->b", dirn, p.gradient) / rows.g2
             if not (rows.g2 > 0).all():

@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from ._types import Array, IntArray
-from .batch import BatchPolicyPoint
-from .fisher import TOP_RTOL, TabularFisher, fisher_at, natural_gradient_at
+from .batch import BatchPolicyPoint, combine_scores_rows, max_actions, score_dot_rows, sum_actions
+from .fisher import TOP_RTOL, fisher_at, natural_gradient_at
 from .mdp import TabularMDP
 from .methods import DAMPED_METHODS, METHODS, Method, Operator, Preconditioner, get_method, register_method
 from .point import PolicyPoint, policy_point
@@ -157,42 +157,6 @@ def _rows(p: BatchPolicyPoint) -> tuple[int, int, int]:
     return n, S, A
 
 
-def _dominant_flat(p: BatchPolicyPoint) -> Array:
-    """Flat positions b·S·A + s·A + m(s) of the dominant actions of :meth:`BatchPolicyPoint.dominant`, (B·S,)."""
-    n, S, A = _rows(p)
-    return np.arange(n * S) * A + p.dominant().reshape(-1)
-
-
-def _score_dot_batch(x: Array, p: BatchPolicyPoint, fm: Array) -> Array:
-    """:func:`r1theory.score.score_dot` (two-dimensional case) on every block, with the point's dominant actions.
-
-    The same operations as the single function: x(s, a) − Σ_b π(b|s) x(s, b), and for the dominant action m
-    Σ_b π(b|s)(x(s, m) − x(s, b)); ``fm`` from :func:`_dominant_flat`.
-    """
-    n, S, A = _rows(p)
-    X, pi = x.reshape(n * S, A), p.pi.reshape(n * S, A)
-    out = X - np.einsum("sa,sa->s", pi, X)[:, None]
-    xm = X.reshape(-1)[fm]
-    out.reshape(-1)[fm] = np.einsum("sb,sb->s", pi, xm[:, None] - X)
-    return out.reshape(n, S, A)
-
-
-def _combine_scores_batch(c: Array, p: BatchPolicyPoint, fm: Array) -> Array:
-    """:func:`r1theory.score.combine_scores` on every block, with the point's dominant actions and 1 − π.
-
-    The same operations as the single function: c(s, ·) − π_s Σ_a c(s, a), and for the dominant action
-    c_m(1 − π_m) − π_m Σ_{a≠m} c_a.
-    """
-    n, S, A = _rows(p)
-    C, pi = c.reshape(n * S, A), p.pi.reshape(n * S, A)
-    total = C.sum(axis=1, keepdims=True)
-    out = C - pi * total
-    rest = C.copy()
-    rest.reshape(-1)[fm] = 0.0
-    out.reshape(-1)[fm] = C.reshape(-1)[fm] * p.one_minus().reshape(-1)[fm] - pi.reshape(-1)[fm] * rest.sum(axis=1)
-    return out.reshape(n, S, A)
-
-
 def _per_row(fn: Callable[[PolicyPoint, float], Array], p: BatchPolicyPoint, lam: Array) -> Array:
     """The single direction ``fn`` at every point of the batch, stacked (the fallback of a batched direction)."""
     n, S, A = _rows(p)
@@ -210,7 +174,7 @@ def _pg_batch(p: BatchPolicyPoint, lam: Array) -> Array:
 def _npg_batch(p: BatchPolicyPoint, lam: Array) -> Array:
     """F⁺∇J: the per-state-centred advantage over (1 − γ) on reachable states (:func:`r1theory.npg_closed_form`)."""
     A = p.ev.A
-    centred = A - A.mean(axis=2, keepdims=True)
+    centred = A - (sum_actions(A) / A.shape[2])[:, :, None]  # the uniform mean (bit for bit A.mean(axis=-1))
     return np.where(p.ev.d[:, :, None] > 0, centred, 0.0) / (1.0 - p.mdp.gamma)
 
 
@@ -220,9 +184,9 @@ def _npg_damped_batch(p: BatchPolicyPoint, lam: Array) -> Array:
     lam3 = lam[:, None, None]
     dpi = d[:, :, None] * pi
     Dinv = 1.0 / (dpi + lam3)
-    denom = np.einsum("bsa,bsa->bs", pi, lam3 * Dinv)  # = 1 − d πᵀD⁻¹π > 0
+    denom = sum_actions(pi * (lam3 * Dinv))  # = 1 − d πᵀD⁻¹π > 0
     y = Dinv * x
-    coef = d * np.einsum("bsa,bsa->bs", pi, y) / denom
+    coef = d * sum_actions(pi * y) / denom
     return y + Dinv * pi * coef[:, :, None]
 
 
@@ -235,16 +199,16 @@ def _r1_grad_batch(p: BatchPolicyPoint, lam: Array) -> Array:
 def _r1_same_batch(p: BatchPolicyPoint, lam: Array) -> Array:
     """V2 (:func:`same_sample_sum` with X = A): Σ_a c(s,a)u_{s,a} scaled by d(s), c = πÂ/(λ + n)."""
     c = p.pi * p.ev.A / ((1.0 - p.mdp.gamma) * (lam[:, None, None] + p.score_sq_norm()))
-    return p.ev.d[:, :, None] * _combine_scores_batch(c, p, _dominant_flat(p))
+    return p.ev.d[:, :, None] * combine_scores_rows(c, p.pi, p.dominant_flat, p.one_minus())
 
 
 def _r1_precond_batch(p: BatchPolicyPoint, lam: Array) -> Array:
     """V3: E[(λI + uuᵀ)^{-1}] g (the operator of :func:`_r1_precond_preconditioner` applied to g), λ per point."""
-    x, fm = p.gradient, _dominant_flat(p)
+    x, fm = p.gradient, p.dominant_flat
     lam3 = lam[:, None, None]
-    uv = _score_dot_batch(x, p, fm)
+    uv = score_dot_rows(x, p.pi, fm)
     c = p.ev.d[:, :, None] * p.pi * uv / (lam3 * (lam3 + p.score_sq_norm()))
-    return x / lam3 - _combine_scores_batch(c, p, fm)
+    return x / lam3 - combine_scores_rows(c, p.pi, fm, p.one_minus())
 
 
 #: Iteration cap of the bracketing of :func:`_top_block_candidates` (each halves the log-width of a bracket).
@@ -253,7 +217,7 @@ _BRACKET_STEPS = 40
 _BLOCKS_PER_ROW = 2
 
 
-def _top_block_candidates(d: Array, pi: Array, om: Array) -> IntArray:
+def _top_block_candidates(p: BatchPolicyPoint) -> IntArray:
     """Flat indices b·S + s (ascending) of the blocks that may hold an eigenvalue of row b's top eigenspace.
 
     Block (b, s) of F^b is d(s)H(π_s), H(π) = diag π − ππᵀ, with top eigenvalue d(s)μ(π_s). A block is kept
@@ -262,24 +226,23 @@ def _top_block_candidates(d: Array, pi: Array, om: Array) -> IntArray:
     diagonalised: E and σ₁ are then those of every block with an eigenvalue ≥ (1 − rtol)σ₁, whichever
     superset of them is kept (the factor 2 covers the rounding of the bounds). The brackets of μ:
     μ ≤ min(π_(1), tr H) and μ ≥ max(π_(2), xᵀHx) with x = (e_m − e_m')/√2 on the two most likely actions
-    (interlacing, H ⪰ 0, Rayleigh), every term a sum of nonnegative products (1 − π is ``om``, from
-    :func:`r1theory.score.one_minus`: no cancellation); tied top probabilities give μ = π_(1) exactly.
+    (interlacing, H ⪰ 0, Rayleigh), every term a sum of nonnegative products (1 − π from
+    :meth:`r1theory.batch.BatchPolicyPoint.one_minus`: no cancellation); tied top probabilities give μ = π_(1) exactly.
     While more than 2 blocks per row (plus 8) remain, the brackets of all of them are narrowed together by
     bisection of the secular function f(μ) = 1 − Σ_a π_a²/(π_a − μ) (decreasing on (π_(2), π_(1)), as in the
     single code) at the geometric mean of each bracket, which halves its log-width per step (also for
     the tiny μ of a near-deterministic π); the remaining blocks are cheaper to diagonalise than to narrow.
     """
-    n, S = d.shape
+    n, S, A = _rows(p)
     keep = 1.0 - 2.0 * TOP_RTOL
-    dflat = d.reshape(-1)
-    order = np.argsort(pi, axis=1)
-    m1, m2 = order[:, -1:], order[:, -2:-1]
-    p1 = np.take_along_axis(pi, m1, axis=1)[:, 0]
-    p2 = np.take_along_axis(pi, m2, axis=1)[:, 0]
-    o1 = np.take_along_axis(om, m1, axis=1)[:, 0]
-    o2 = np.take_along_axis(om, m2, axis=1)[:, 0]
-    lo = np.maximum(p2, 0.5 * (p1 * o1 + p2 * o2 + 2.0 * p1 * p2))
-    hi = np.maximum(np.minimum(p1, np.einsum("ka,ka->k", pi, om)), lo)  # rounding must not invert a bracket
+    dflat = p.ev.d.reshape(-1)
+    fm = p.dominant_flat
+    pi, om = p.pi.reshape(n * S, A), p.one_minus().reshape(n * S, A)
+    others = pi.copy()
+    others.reshape(-1)[fm] = 0.0
+    p1, p2 = pi.reshape(-1)[fm], max_actions(others)  # the two largest probabilities
+    lo = np.maximum(p2, 0.5 * (p1 * om.reshape(-1)[fm] + p2 * (1.0 - p2) + 2.0 * p1 * p2))
+    hi = np.maximum(np.minimum(p1, sum_actions(pi * om)), lo)  # rounding must not invert a bracket
     tied = p1 - p2 <= 1e-14 * p1
     lo[tied] = hi[tied] = p1[tied]
     thr = keep * (dflat * lo).reshape(n, S).max(axis=1)
@@ -298,9 +261,8 @@ def _top_block_candidates(d: Array, pi: Array, om: Array) -> IntArray:
         up = f > 0  # the root lies above mid
         lo = np.where(up & moving, mid, lo)
         hi = np.where(~up & moving, mid, hi)
-        starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
-        best = np.maximum.reduceat(dc * lo, starts)
-        kept = dc * hi >= keep * np.repeat(best, np.diff(np.r_[starts, row.size]))
+        best = np.maximum.reduceat(dc * lo, np.searchsorted(row, np.arange(n)))  # every row keeps a block
+        kept = dc * hi >= keep * best[row]
         if not kept.all():
             cand, row, dc, lo, hi = cand[kept], row[kept], dc[kept], lo[kept], hi[kept]
             pc, pc2, moving = pc[kept], pc2[kept], moving[kept]
@@ -317,8 +279,8 @@ def _r1_eigen_batch(p: BatchPolicyPoint, lam: Array) -> Array:
     ``numpy.linalg.eigh`` (each block's eigenpairs are those the single code computes from the same
     block), σ₁^b is the largest of row b's, and row b's eigenpairs with eigenvalue ≥ (1 − rtol)σ₁^b span
     E^b, in the single code's order (by state, then eigenvalue). P_E g = Σ_j b_j(b_jᵀg) is scattered as in
-    :meth:`r1theory.fisher.TopEigenspace.project`, and Sherman–Morrison with u = √σ₁ v₁ is applied as
-    :meth:`r1theory.ShermanMorrison.mv` does (g scaled by max|g|). Rows with σ₁ ≤ 0, with
+    :meth:`r1theory.fisher.TopEigenspace.project`, and Sherman–Morrison with u = √σ₁ v₁ reduces to
+    g/λ − σ₁/(λ(λ + σ₁))·P_E g (uᵀg = √σ₁‖P_E g‖, ‖u‖² = σ₁). Rows with σ₁ ≤ 0, with
     ‖P_E g‖ ≤ rtol·‖g‖ (the fallback v₁ of :class:`r1theory.fisher.TopEigenspace`) or with A = 1 are
     computed by the single :func:`_r1_eigen`.
     """
@@ -327,13 +289,16 @@ def _r1_eigen_batch(p: BatchPolicyPoint, lam: Array) -> Array:
         return _per_row(_r1_eigen, p, lam)
     rtol = TOP_RTOL
     g = p.gradient.reshape(n, S * A)
-    dflat = p.ev.d.reshape(-1)
-    piflat = p.pi.reshape(n * S, A)
-    cand = _top_block_candidates(p.ev.d, piflat, p.one_minus().reshape(n * S, A))
-    w, U = np.linalg.eigh(TabularFisher(d=dflat, pi=piflat).blocks_of(cand))
+    cand = _top_block_candidates(p)
+    # the candidate blocks d(s)(diag π_s − π_sπ_sᵀ), formed as TabularFisher.blocks_of forms them
+    pc = p.pi.reshape(n * S, A)[cand]
+    H = -pc[:, :, None] * pc[:, None, :]
+    diag = np.arange(A)
+    H[:, diag, diag] = pc * p.one_minus().reshape(n * S, A)[cand]  # π(1 − π) without cancellation
+    H *= p.ev.d.reshape(-1)[cand][:, None, None]
+    w, U = np.linalg.eigh(H)
     row = cand // S
-    sigma = np.full(n, -np.inf)
-    np.maximum.at(sigma, row, w[:, -1])
+    sigma = np.maximum.reduceat(w[:, -1], np.searchsorted(row, np.arange(n)))  # every row keeps its top block
     blk, col = np.nonzero(w >= ((1.0 - rtol) * sigma)[row][:, None])
     vectors = U[blk, :, col]  # (r, A): eigenvector col of candidate block blk
     index = (cand[blk] * A)[:, None] + np.arange(A)  # flat coordinates in the (n·S·A) batch
@@ -343,14 +308,10 @@ def _r1_eigen_batch(p: BatchPolicyPoint, lam: Array) -> Array:
     norm_pg = np.sqrt(np.einsum("bi,bi->b", pg, pg))
     norm_g = np.sqrt(np.einsum("bi,bi->b", g, g))
     ok = (sigma > 0.0) & (norm_pg > rtol * norm_g)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = np.sqrt(np.where(ok, sigma, 0.0))[:, None] * (pg / np.where(ok, norm_pg, 1.0)[:, None])
-    scale = np.max(np.abs(g), axis=1)
-    scale[scale == 0.0] = 1.0
-    xs = g / scale[:, None]
-    uv = np.einsum("bi,bi->b", u, xs)
-    uu = np.einsum("bi,bi->b", u, u)
-    out = (scale[:, None] * ((xs - u * (uv / (lam + uu))[:, None]) / lam[:, None])).reshape(n, S, A)
+    # Sherman–Morrison with u = √σ₁ v₁, v₁ = P_E g/‖P_E g‖: uᵀg = √σ₁‖P_E g‖ and ‖u‖² = σ₁, so
+    # (λI + uuᵀ)^{-1}g = (g − u(uᵀg)/(λ + σ₁))/λ = g/λ − σ₁/(λ(λ + σ₁))·P_E g
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # the rows not ok are replaced below
+        out = (g / lam[:, None] - (sigma / (lam * (lam + sigma)))[:, None] * pg).reshape(n, S, A)
     for b in np.flatnonzero(~ok):
         out[b] = _r1_eigen(p[int(b)], float(lam[b]))
     return out
