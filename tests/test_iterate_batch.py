@@ -6,9 +6,10 @@ status, iteration count and message text of ``iterate(mdp, θ₀, *configs[i], T
 histories. "Equal" is to rounding, because the batched LU orders its operations differently from
 LAPACK's (r1theory/batch.py); the tolerance is RTOL = 1e-12 relative to each quantity's scale:
 
-* θ: RTOL·(1 + max|θ|) + θ's floor EPS·(1 + max|r|/(1 − γ))/(1 − γ)·Σ_t |eff_step_t|: the gradient is
-  accurate to ε·|Q|/(1 − γ) in both engines, and update t moves θ by eff_step_t times it (η/λ = 3000 for
-  r1-eigen with λ = 1e-3 turns the gradient's last bits into 1e-11 of θ);
+* θ: RTOL·(1 + max|θ|) + θ's floor FLOOR·(1 + max|r|/(1 − γ))/(1 − γ)·max(1, 1/λ)·Σ_t η_t: the gradient
+  is accurate to ε·|Q|/(1 − γ) in both engines (A to ε·|Q|), update t moves θ by η_t·M_t∇J_t, and every
+  built-in preconditioner has ‖M_t‖ ≤ max(1, 1/λ) (npg's closed form takes A directly): the damped
+  methods turn the gradient's last bits into 1/λ times as many bits of θ;
 * the quantities that depend on θ inherit its floor through their Lipschitz constants: J and gap,
   RTOL·(1 + max|r|/(1 − γ)) (the value scale) + max‖∇J‖·√(SA)·θ's floor; grad_norm, RTOL·max‖∇J‖ + the
   gradient's error FLOOR·(1 + max|r|/(1 − γ))/(1 − γ) + L·√(SA)·θ's floor, L = 8 max|r|/(1 − γ)³ the
@@ -19,7 +20,7 @@ LAPACK's (r1theory/batch.py); the tolerance is RTOL = 1e-12 relative to each qua
 * kl, a π-weighted sum of differences of log-probabilities whose size is up to 2·max|θ|, from two
   iterates each known to θ's floor: RTOL·max kl + (FLOOR + 4·θ's floor)·(1 + max|θ|).
 
-EPS = 10ε, FLOOR = 100ε. Message texts are compared with their numbers replaced, and the numbers to the same
+FLOOR = 100ε. Message texts are compared with their numbers replaced, and the numbers to the same
 tolerances (a gap printed with 3 digits).
 
 Two exceptions, both decided by the data and checked:
@@ -32,10 +33,10 @@ Two exceptions, both decided by the data and checked:
   rounding noise; γ → 1 leaves ∇J = dπA/(1 − γ) with few correct digits; tied optimal actions leave a
   neutral direction — the batched run must deviate from iterate by at most SPREAD = 10 times iterate's
   own deviation under perturbations of the size of rounding, at every step (the MDP relabelled, which
-  reorders every sum and the LU; r·(1 ± 4ε) and θ₀ ± 4ε(1 + max|θ₀|)), and may part from it only where
-  such a perturbed loop parts too. Where a perturbed loop strays from iterate by more than CHAOS = 1e-6
-  (of the value scale, or of θ), iterate's trajectory is itself decided by rounding (a chaotic run:
-  O(1) differences after tens of steps) and no comparison is meaningful.
+  reorders every sum and the LU; r ± 4ε(1 + max|r|/(1 − γ)), the rounding of Q, and θ₀ ± 4ε(1 + max|θ₀|)),
+  and may part from it only where such a perturbed loop parts too. Where a perturbed loop strays from
+  iterate by more than CHAOS = 1e-6 (of the value scale, or of θ), iterate's trajectory is itself decided
+  by rounding (a chaotic run: O(1) differences after tens of steps) and no comparison is meaningful.
 
 θ is compared modulo per-state constants (docs/conventions: compare updates modulo per-state constants):
 a shift of θ(s, ·) leaves π unchanged, and the damped directions multiply the rounding of
@@ -60,7 +61,6 @@ from tabular_mdps.strategies import dampings, mdps, thetas
 from tabular_mdps.strategies import steps as step_sizes
 
 RTOL = 1e-12
-EPS = 10 * np.finfo(float).eps
 FLOOR = 100 * np.finfo(float).eps
 SPREAD = 10.0
 CHAOS = 1e-6
@@ -85,11 +85,14 @@ def _tolerances(want: r1.Run, mdp: r1.TabularMDP) -> dict[str, Any]:
     value = 1.0 + float(np.max(np.abs(mdp.r))) / (1.0 - mdp.gamma)
     theta_scale = 1.0 + float(np.max(np.abs(want.theta)))
     root_n = float(np.sqrt(mdp.S * mdp.A))
-    # an update moves θ by η_t·D_t ≈ eff_step_t·∇J_t: the gradient's rounding floor, amplified
-    theta_floor = EPS * value / (1.0 - mdp.gamma) * float(np.sum(np.abs(np.nan_to_num(want.eff_step))))
-    smooth = 8.0 * float(np.max(np.abs(mdp.r))) / (1.0 - mdp.gamma) ** 3  # Mei et al. 2020, Lemma 7
-    grad_err = FLOOR * value / (1.0 - mdp.gamma) + smooth * root_n * theta_floor
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # a 1e308 step: infinite floors
+        # update t moves θ by η_t·D_t, and D_t = M_t∇J_t with ‖M_t‖ ≤ max(1, 1/λ) for every built-in method
+        # (npg's closed form from A directly): the gradient's rounding floor, amplified
+        gain = 1.0 if want.damping is None else max(1.0, 1.0 / want.damping)
+        steps_taken = float(np.sum(np.abs(np.nan_to_num(want.eta))))
+        theta_floor = FLOOR * value / (1.0 - mdp.gamma) * gain * steps_taken
+        smooth = 8.0 * float(np.max(np.abs(mdp.r))) / (1.0 - mdp.gamma) ** 3  # Mei et al. 2020, Lemma 7
+        grad_err = FLOOR * value / (1.0 - mdp.gamma) + smooth * root_n * theta_floor
         cond = RTOL + grad_err / want.grad_norm[:-1]  # inf where ∇J = 0
         return {
             "theta": RTOL * theta_scale + theta_floor,
@@ -216,7 +219,8 @@ def _probes(mdp: r1.TabularMDP, theta0: np.ndarray, config: tuple, T: int, tol: 
 
     * relabelled: states and actions permuted (every sum, the LU's pivots and the ties are taken in
       another order; iterate is equivariant under relabelling to rounding, tests/test_symmetry.py);
-    * perturbed: r·(1 ± 4ε) and θ₀ + 4ε(1 + max|θ₀|)·(±1).
+    * perturbed: r ± 4ε(1 + max|r|/(1 − γ)) — the rounding of Q = r + γPV, whose size is the value
+      scale — and θ₀ ± 4ε(1 + max|θ₀|).
     """
     m, step, lam = config
     rng = np.random.default_rng(0)
@@ -229,7 +233,8 @@ def _probes(mdp: r1.TabularMDP, theta0: np.ndarray, config: tuple, T: int, tol: 
     out = [dataclasses.replace(run, theta=theta)]
     signs = np.where(rng.random((2, mdp.S, mdp.A)) < 0.5, -1.0, 1.0)
     eps = 4 * np.finfo(float).eps
-    perturbed = r1.TabularMDP(mdp.P, mdp.r * (1.0 + eps * signs[0]), mdp.gamma, mdp.rho)
+    value = 1.0 + float(np.max(np.abs(mdp.r))) / (1.0 - mdp.gamma)
+    perturbed = r1.TabularMDP(mdp.P, mdp.r + eps * value * signs[0], mdp.gamma, mdp.rho)
     kick = eps * (1.0 + np.max(np.abs(theta0))) * signs[1]
     out.append(r1.iterate(perturbed, theta0 + kick, m, step, T, lam, tol, **kw))
     return out
