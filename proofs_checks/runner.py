@@ -217,10 +217,18 @@ def module_main(module_name: str, argv: list[str] | None = None) -> int:
     """Entry point for ``python -m proofs_checks.<module>``: run one check and print its verdicts."""
     import argparse
 
+    from ._cli_args import add_study_arguments, study_options
+    from .studies import StudyError, study
+
     mod = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"python -m {module_name}", description=f"Run the check {mod.CLAIM}.")
     parser.add_argument("--full", action="store_true", help="thorough run instead of the quick one")
     parser.add_argument("--out", type=Path, default=Path("r1theory-out"), help="output folder (cache and report)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    add_study_arguments(parser)  # the same instances and grids as `r1theory verify`
     args = parser.parse_args(argv)
-    return verify("full" if args.full else "quick", mod.CLAIM, args.out, max(1, args.jobs))
+    try:
+        options = study_options(args)
+        return study(**{**options, "claims": mod.CLAIM}, jobs=max(1, args.jobs)).status
+    except StudyError as exc:
+        parser.error(str(exc))

@@ -271,3 +271,17 @@ def test_figures_take_the_same_study(small, tmp_path, capsys):
     assert [c["method"] for c in data["panels"][0]["curves"]] == ["pg", "r1-grad"]
     assert main(["figures", "--mdp", str(tmp_path / "missing.json"), "--out", str(out)]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_a_check_run_alone_takes_the_study(small, tmp_path):
+    """`python -m proofs_checks.<module> --mdp FILE ...` runs that check on that instance and grid."""
+    from proofs_checks.runner import module_main
+
+    out = tmp_path / "alone"
+    argv = ["--mdp", str(small), "--methods", "r1-grad", "--damping", "0.1", "--steps", "0.1,1,10", "--out", str(out)]
+    assert module_main("proofs_checks.c1_faster_than_pg", argv) == 0
+    rs = _results(out)
+    assert rs and {r["claim"] for r in rs} == {C1} and {r["variant"] for r in rs} == {"r1-grad"}
+    with pytest.raises(SystemExit) as exc:
+        module_main("proofs_checks.c1_faster_than_pg", ["--damping", "-1", "--out", str(out)])
+    assert exc.value.code == 2
