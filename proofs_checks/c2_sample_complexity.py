@@ -718,6 +718,14 @@ def _runs(ctx: Context) -> Sweep2:
 
 def check(ctx: Context) -> list[CheckResult]:
     """Run the C2 sweep and return the comparison, rate, bias and baseline-sensitivity results."""
+    if ctx.study.instances is not None:  # never a verdict about an instance the user did not ask for
+        reason = (
+            "C2 runs on its own instance (a random 4×3 MDP); it does not take a study's instances yet, so it "
+            "says nothing about the instances selected"
+        )
+        targets = [t.label for t in ctx.study.instances]
+        return [CheckResult(CLAIM, STATEMENT, "r1-sample", {"instances": targets}, {}, {}, "inconclusive", None,
+                            {"reason": reason})]  # fmt: skip
     sw = runs(ctx)
     st, arm_list, by_arm, grids, curves, fits, eps0 = (
         sw.setting,

@@ -285,3 +285,11 @@ def test_a_check_run_alone_takes_the_study(small, tmp_path):
     with pytest.raises(SystemExit) as exc:
         module_main("proofs_checks.c1_faster_than_pg", ["--damping", "-1", "--out", str(out)])
     assert exc.value.code == 2
+
+
+def test_c2_says_it_cannot_answer_for_a_study_s_instances(small, tmp_path):
+    """C2 keeps its own instance for now: for a study's instances it is inconclusive, with the reason."""
+    res = proofs_checks.study([small], claims="c2", out=tmp_path / "c2")
+    assert len(res) == 1 and res[0].verdict == "inconclusive"
+    assert "does not take a study's instances" in res[0].evidence["reason"]
+    assert res[0].conditions["instances"] == [small.name]
