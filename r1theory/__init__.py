@@ -38,6 +38,7 @@ from .score import score_sq_norm, scores
 from .sherman_morrison import ShermanMorrison, sherman_morrison
 from .softmax import log_softmax, softmax
 from .stochastic import SampleDraw, StochasticRun, r1_sample_expectation, stochastic_iterate
+from .stochastic_batch import stochastic_iterate_batch
 
 __version__ = "0.1.0"
 
@@ -106,6 +107,7 @@ __all__ = [
     "softmax",
     "steps",
     "stochastic_iterate",
+    "stochastic_iterate_batch",
     "trajectory",
     "unregister_method",
 ]

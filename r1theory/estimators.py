@@ -123,23 +123,48 @@ class GradientSample:
         return self.per_sample.mean(axis=0)
 
 
-def _scores_times(pi: Array, s: IntArray, a: IntArray, c: Array, ep: IntArray, B: int) -> Array:
-    """Per-episode Σ c_k u_{s_k,a_k} over the entries k of each episode, as (B, S, A) (vectorised bincounts)."""
-    S, A = pi.shape
+def _scores_times(
+    pi: Array, s: IntArray, a: IntArray, c: Array, ep: IntArray, B: int, run: IntArray | None = None
+) -> Array:
+    """Per-episode Σ c_k u_{s_k,a_k} over the entries k of each episode, as (B, S, A) (vectorised bincounts).
+
+    ``pi`` is one policy (S, A), or R policies (R, S, A) with ``run[i]`` the policy of episode i.
+    """
+    S, A = pi.shape[-2:]
     E = np.bincount((ep * S + s) * A + a, weights=c, minlength=B * S * A).reshape(B, S, A)
     C = np.bincount(ep * S + s, weights=c, minlength=B * S).reshape(B, S)
-    return E - C[:, :, None] * pi[None, :, :]
+    return E - C[:, :, None] * (pi[None, :, :] if run is None else pi[run])
 
 
-def _per_state_mean(s: IntArray, x: Array, S: int) -> Array:
-    """Mean of x per state; states without data get the overall mean (0 without any data)."""
-    counts = np.bincount(s, minlength=S)
-    sums = np.bincount(s, weights=x, minlength=S).astype(np.float64)
-    overall = float(x.mean()) if x.size else 0.0
-    out = np.full(S, overall)
+def _per_state_mean(s: IntArray, x: Array, S: int, group: IntArray | None = None, groups: int = 1) -> Array:
+    """Mean of x per state; states without data get the overall mean (0 without any data).
+
+    With ``group`` (the group of each entry, < ``groups``), per group and state, shape (groups, S), each
+    group's unvisited states getting that group's overall mean; without it, shape (S,).
+    """
+    key = s if group is None else group * S + s
+    counts = np.bincount(key, minlength=groups * S)
+    sums = np.bincount(key, weights=x, minlength=groups * S).astype(np.float64)
+    g = np.zeros(s.size, dtype=np.int64) if group is None else group
+    n_g = np.bincount(g, minlength=groups)
+    overall = np.bincount(g, weights=x, minlength=groups) / np.maximum(n_g, 1)
+    out = np.repeat(overall, S)
     seen = counts > 0
     out[seen] = sums[seen] / counts[seen]
-    return out
+    return out if group is None else out.reshape(groups, S)
+
+
+def _one_sample_from(ep: Episodes, T1: IntArray) -> tuple[IntArray, IntArray, Array]:
+    """(s, a, R̂) of each one-sample rollout of T₁ + T₂ steps: (s, a) = (s_{T₁}, a_{T₁}), R̂ the rewards from T₁ on."""
+    B = ep.n
+    after = ep.time >= T1[ep.episode]
+    R = np.bincount(ep.episode, weights=ep.rewards * after, minlength=B).astype(np.float64)
+    at = np.flatnonzero(ep.time == T1[ep.episode])
+    s = np.empty(B, dtype=np.int64)
+    a = np.empty(B, dtype=np.int64)
+    s[ep.episode[at]] = ep.states[at]
+    a[ep.episode[at]] = ep.actions[at]
+    return s, a, R
 
 
 @dataclass(frozen=True)
@@ -151,17 +176,14 @@ class _OneSampleDraw:
 
 
 def _one_sample_draw(sampler: TabularSampler, cdf: Array, B: int, rng: np.random.Generator) -> _OneSampleDraw:
-    """B draws of ((s, a) ∼ d × π, R̂) along one rollout each: T₁ steps to (s, a), then T₂ steps of rewards."""
+    """B draws of ((s, a) ∼ d × π, R̂) along one rollout each: T₁ steps to (s, a), then T₂ steps of rewards.
+
+    Uniforms: B for T₁, B for T₂, then the rollouts' blocks (:mod:`r1theory.sampler`, "layout").
+    """
     T1 = sampler.geometric_lengths(B, rng) - 1
     T2 = sampler.geometric_lengths(B, rng)
     ep = sampler.rollout(None, T1 + T2, rng, policy_cdf=cdf)
-    after = ep.time >= T1[ep.episode]
-    R = np.bincount(ep.episode, weights=ep.rewards * after, minlength=B).astype(np.float64)
-    at = np.flatnonzero(ep.time == T1[ep.episode])
-    s = np.empty(B, dtype=np.int64)
-    a = np.empty(B, dtype=np.int64)
-    s[ep.episode[at]] = ep.states[at]
-    a[ep.episode[at]] = ep.actions[at]
+    s, a, R = _one_sample_from(ep, T1)
     return _OneSampleDraw(s, a, R, ep.transitions)
 
 
@@ -172,17 +194,34 @@ def _weights(ep: Episodes) -> Array:
     return np.power(ep.gamma, ep.time.astype(np.float64))
 
 
+#: Episodes per block of :func:`_suffix_sums` (bounds its padded (block, T) scratch array).
+_SUFFIX_BLOCK_ENTRIES = 1 << 22
+
+
 def _suffix_sums(ep: Episodes, x: Array) -> tuple[Array, Array]:
-    """Per entry, Σ_{t' ≥ t} x_{t'} within its episode; and per episode the total Σ_t x_t."""
-    total = np.bincount(ep.episode, weights=x, minlength=ep.n).astype(np.float64)
-    order = np.argsort(ep.episode, kind="stable")  # episode-major, time ascending
-    xs = x[order]
-    before = np.cumsum(xs) - xs  # exclusive prefix over the whole array
-    start = np.cumsum(ep.lengths) - ep.lengths  # first sorted index of each episode
-    e = ep.episode[order]
-    within = before - before[np.minimum(start[e], xs.size - 1)]
+    """Per entry, Σ_{t' ≥ t} x_{t'} within its episode; and per episode the total Σ_t x_t.
+
+    Each episode's sums are formed from its own entries only, x_{L−1} + x_{L−2} + … (a reversed cumulative
+    sum along the time axis of a zero-padded (episodes, T) array), so they do not depend on which other
+    episodes were sampled with it: the batched runs, which sample many runs' episodes at once, get the
+    single run's numbers bit for bit.
+    """
+    n = ep.n
+    T = int(ep.lengths.max()) if n else 0
     out = np.empty_like(x)
-    out[order] = total[e] - within
+    total = np.zeros(n)
+    if not n or not T:
+        return out, total
+    rows = max(1, _SUFFIX_BLOCK_ENTRIES // T)
+    for lo in range(0, n, rows):
+        hi = min(n, lo + rows)
+        sel = slice(None) if (lo == 0 and hi == n) else np.flatnonzero((ep.episode >= lo) & (ep.episode < hi))
+        e, t = ep.episode[sel] - lo, ep.time[sel]
+        pad = np.zeros((hi - lo, T))
+        pad[e, t] = x[sel]
+        rc = np.cumsum(pad[:, ::-1], axis=1)[:, ::-1]  # rc[e, t] = Σ_{t' ≥ t} x_{t'} (padding adds exact zeros)
+        out[sel] = rc[e, t]
+        total[lo:hi] = rc[:, 0]
     return out, total
 
 
@@ -196,12 +235,34 @@ def _last_pairs(ep: Episodes) -> tuple[IntArray, IntArray]:
     return s, a
 
 
-def _fit_episodic(ep: Episodes, S: int) -> Array:
-    """Fitted baseline from an independent batch: per-state mean of the reward-to-go Σ_{t'≥t} w_{t'} r_{t'}/wₜ."""
+def _fit_episodic(ep: Episodes, S: int, run: IntArray | None = None, runs: int = 1) -> Array:
+    """Fitted baseline from an independent batch: per-state mean of the reward-to-go Σ_{t'≥t} w_{t'} r_{t'}/wₜ.
+
+    With ``run`` (the run of each episode), one baseline per run, shape (runs, S).
+    """
     w = _weights(ep)
     suffix, _ = _suffix_sums(ep, w * ep.rewards)
     ok = w >= FIT_WEIGHT_MIN
-    return _per_state_mean(ep.states[ok], suffix[ok] / w[ok], S)
+    group = None if run is None else run[ep.episode[ok]]
+    return _per_state_mean(ep.states[ok], suffix[ok] / w[ok], S, group, runs)
+
+
+def _episodic_per_sample(
+    ep: Episodes, estimator: str, pi: Array, b: Array, run: IntArray | None = None
+) -> tuple[Array, IntArray, IntArray]:
+    """REINFORCE or GPOMDP per-episode estimates (n, S, A) with baseline b, and each episode's last pair.
+
+    ``pi``, ``b``: one policy (S, A) and baseline (S,), or R of each ((R, S, A), (R, S)) with ``run[i]`` the
+    run of episode i.
+    """
+    w = _weights(ep)
+    suffix, total = _suffix_sums(ep, w * ep.rewards)
+    ret = suffix if estimator == "gpomdp" else total[ep.episode]
+    base = b[ep.states] if run is None else b[run[ep.episode], ep.states]
+    c = ret - w * base
+    per = _scores_times(pi, ep.states, ep.actions, c, ep.episode, ep.n, run)
+    s_last, a_last = _last_pairs(ep)
+    return per, s_last, a_last
 
 
 def gradient_sample(
@@ -251,12 +312,7 @@ def gradient_sample(
         episodes += B
     else:
         b = point.ev.V.copy() if baseline == "value" else np.zeros(S)
-    w = _weights(ep)
-    suffix, total = _suffix_sums(ep, w * ep.rewards)
-    ret = suffix if estimator == "gpomdp" else total[ep.episode]
-    c = ret - w * b[ep.states]
-    per = _scores_times(pi, ep.states, ep.actions, c, ep.episode, B)
-    s_last, a_last = _last_pairs(ep)
+    per, s_last, a_last = _episodic_per_sample(ep, estimator, pi, b)
     return GradientSample(
         estimator, baseline, horizon, per, s_last, a_last, np.full(B, np.nan), b, transitions, episodes
     )

@@ -19,21 +19,40 @@ Episode lengths (the number L of actions taken) are fixed before the rollout:
 
 * truncated horizon: L = H for every episode;
 * geometric termination: L ∼ Geom(1 − γ) on {1, 2, ...}, P(L > t) = γᵗ, independent of the
-  trajectory. Then E Σ_{t<L} r(sₜ, aₜ) = Σ_t γᵗ E r(sₜ, aₜ) = V^π(ρ) (undiscounted sums are unbiased
-  for discounted values), and the last state s_{L−1} has the law
+  trajectory, drawn by inversion from one uniform, L = 1 + ⌊log(1 − U)/log γ⌋
+  (:func:`geometric_from_uniforms`). Then E Σ_{t<L} r(sₜ, aₜ) = Σ_t γᵗ E r(sₜ, aₜ) = V^π(ρ) (undiscounted
+  sums are unbiased for discounted values), and the last state s_{L−1} has the law
   Σ_{l≥1} (1−γ)γ^{l−1} Pr(s_{l−1} = s) = d(s), the normalised discounted visitation
   (Szepesvári, RL theory lecture 16; Agarwal et al. 2021, §2).
 
 :meth:`TabularSampler.state_actions` draws (s, a) ∼ d × π directly: run T = L − 1 ∼ Geom₀(1 − γ)
 transitions (P(T = t) = (1 − γ)γᵗ, t ≥ 0) and draw a ∼ π(·|s_T); T transitions are consumed.
 
-Reproducibility: every random number comes from the ``numpy.random.Generator`` passed in, drawn in
-a fixed order (lengths, start states, then per time step the action and next-state uniforms of the
-episodes still running), so the same generator state gives the same samples.
+Reproducibility and the layout of the uniforms
+----------------------------------------------
+Every random number is a uniform U ∼ U[0, 1) from ``Generator.random`` of the generator passed in,
+and the uniforms are used in a fixed layout, so the same generator state gives the same samples:
+
+* lengths first: one uniform per geometric length, in episode order (none for a truncated horizon);
+* then episode by episode, a block of 1 + 2L uniforms: U₀ draws s₀ ∼ ρ, U_{1+2t} the action aₜ and
+  U_{2+2t} the next state sₜ₊₁ (:meth:`TabularSampler.walk`, which reads episode e's block at
+  ``first[e]``); :meth:`~TabularSampler.state_actions` adds one uniform at the end of each block for the
+  final action a ∼ π(·|s_T).
+
+Generator.random(m) followed by Generator.random(k) returns the same numbers as Generator.random(m + k)
+(one 64-bit draw per double, for every numpy bit generator), so how a stream is cut into calls does not
+matter: only this layout does. That is what lets :func:`r1theory.stochastic_iterate_batch` read every
+run's uniforms from its own generator in large blocks (:class:`UniformStreams`) and walk the episodes of
+all runs at once, reproducing each single run. (Before issue #18 the lengths came from
+``Generator.geometric`` and the uniforms were drawn time step by time step, so a given seed now gives
+other samples than it did then, with the same law.) Rollouts with ``stop_at_absorbing=True`` draw their
+uniforms time step by time step (two per running episode), their length being unknown in advance.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -79,6 +98,26 @@ def cumulative_rows(probs: Array) -> Array:
     last = n - 1 - np.argmax(positive[..., ::-1], axis=-1)
     cdf[np.arange(n) >= last[..., None]] = 1.0
     return cdf
+
+
+def geometric_from_uniforms(u: Array, gamma: float) -> IntArray:
+    """Lengths L ∼ Geom(1 − γ) on {1, 2, ...} by inversion: L = 1 + ⌊log(1 − U)/log γ⌋, U ∼ U[0, 1).
+
+    1 − U is uniform on (0, 1], and L > t iff log(1 − U) ≤ t log γ iff 1 − U ≤ γᵗ, which has probability
+    γᵗ. Every L is 1 when γ = 0. One uniform per length (:func:`numpy.random.Generator.geometric` uses a
+    variable number of raw draws, which a batched reader of the stream could not follow).
+    """
+    x = np.asarray(u, dtype=np.float64)
+    if gamma == 0.0:
+        return np.ones(x.shape, dtype=np.int64)
+    return np.floor(np.log1p(-x) / math.log(gamma)).astype(np.int64) + 1
+
+
+def _exclusive_cumsum(x: IntArray) -> IntArray:
+    """[0, x₀, x₀ + x₁, ...] (length x.size): where each block of a concatenation of blocks of sizes x starts."""
+    out = np.zeros(x.size, dtype=np.int64)
+    np.cumsum(x[:-1], out=out[1:])
+    return out
 
 
 #: Rows at most NARROW wide, drawn for at least SMALL episodes at once, are drawn column by column (one
@@ -238,6 +277,16 @@ class TabularSampler:
         """The inverse-CDF table of a validated policy π (S, A): its cumulative rows, transposed to (A, S)."""
         return np.ascontiguousarray(cumulative_rows(check_policy(self.mdp, pi)).T)
 
+    def policy_tables(self, pi: Array) -> Array:
+        """The inverse-CDF tables of R policies π (R, S, A) side by side, shape (A, R·S).
+
+        Column r·S + s is the cumulative row of π_r(·|s), the same numbers as column s of
+        ``policy_table(pi[r])``; :meth:`walk` reads policy r's column through ``policy_offset = r·S``. The
+        policies are not validated (a batched engine passes softmax policies it has just computed).
+        """
+        R, S, A = pi.shape
+        return np.ascontiguousarray(cumulative_rows(pi.reshape(R * S, A)).T)
+
     def starts(self, n: int, rng: np.random.Generator) -> IntArray:
         """Draw n start states s₀ ∼ ρ."""
         return np.searchsorted(self.start_cdf, rng.random(n), side="right").astype(np.int64)
@@ -280,31 +329,17 @@ class TabularSampler:
         L = L.astype(np.int64)
         n = int(L.size)
         A = self.mdp.A
+        if not stop_at_absorbing:
+            # lengths are known: one block of 1 + 2L uniforms per episode (module docstring)
+            u = rng.random(n + 2 * int(L.sum()))
+            return self.walk(cdf_pi, L, u, _exclusive_cumsum(1 + 2 * L), horizon=horizon)
         s0 = self.starts(n, rng)
         final = s0.copy()
         ep_l: list[IntArray] = []
         s_l: list[IntArray] = []
         a_l: list[IntArray] = []
         r_l: list[Array] = []
-        if not stop_at_absorbing and n:
-            # lengths are known: sort episodes by decreasing length, so the running ones are a prefix
-            order = np.argsort(-L, kind="stable")
-            running = n - np.cumsum(np.bincount(L))  # running[t] = #{i : L_i > t}, running[max L] = 0
-            cur = s0[order[: running[0]]]
-            for t in range(int(running.size) - 1):
-                k, k_next = int(running[t]), int(running[t + 1])
-                u = rng.random((2, k))
-                a = _draw(cdf_pi, cur, u[0])
-                row = cur * A + a
-                nxt = self.support[row * self.width + _draw(self.next_cdf, row, u[1])]
-                ep_l.append(order[:k])
-                s_l.append(cur)
-                a_l.append(a)
-                r_l.append(self.reward.take(row))
-                if k_next < k:
-                    final[order[k_next:k]] = nxt[k_next:]
-                cur = nxt[:k_next]
-        elif n:
+        if n:
             # an episode may also end on entering an absorbing state: compact the running ones each step
             same_length = bool(L.min() == L.max())
             idx = np.flatnonzero((L > 0) & ~self.absorbing[s0])
@@ -344,9 +379,88 @@ class TabularSampler:
             horizon=horizon,
         )
 
+    def walk(
+        self,
+        policy_cdf: Array,
+        lengths: IntArray,
+        u: Array,
+        first: IntArray,
+        *,
+        policy_offset: IntArray | None = None,
+        horizon: int | None = None,
+    ) -> Episodes:
+        """Roll out episode e for ``lengths[e]`` actions from the uniforms ``u[first[e]:first[e] + 1 + 2L_e]``.
+
+        The engine of every rollout with known lengths (module docstring, "layout"): ``u[first[e]]`` draws
+        s₀ ∼ ρ, ``u[first[e] + 1 + 2t]`` the action aₜ ∼ π(·|sₜ) and ``u[first[e] + 2 + 2t]`` the next state.
+        The episodes are stepped together, one vectorised step per time t over the episodes still running
+        (sorted by decreasing length, so those are a prefix); the uniforms are first gathered into that
+        time-major order, so a step reads contiguous slices.
+
+        Parameters
+        ----------
+        policy_cdf
+            An inverse-CDF table (A, columns): :meth:`policy_table` of one policy, or
+            :meth:`policy_tables` of several side by side.
+        lengths
+            (n,) int64 numbers of actions, ≥ 0 (not checked).
+        u
+            Flat uniforms in [0, 1).
+        first
+            (n,) int64 index in ``u`` of each episode's block.
+        policy_offset
+            (n,) int64 column offset of each episode's policy in ``policy_cdf`` (r·S for policy r of
+            :meth:`policy_tables`); None for one policy.
+        horizon
+            Recorded in the result.
+        """
+        L = lengths
+        n = int(L.size)
+        A, w = self.mdp.A, self.width
+        s0 = np.searchsorted(self.start_cdf, u.take(first), side="right").astype(np.int64)
+        final = s0.copy()
+        order = np.argsort(-L, kind="stable")  # running episodes are a prefix at every t
+        K = (n - np.cumsum(np.bincount(L)))[:-1] if n else np.zeros(0, dtype=np.int64)  # K[t] = #{e : L_e > t}
+        T = int(K.size)
+        at = _exclusive_cumsum(K)  # where step t's entries start
+        total = int(K.sum())
+        t_all = np.repeat(np.arange(T, dtype=np.int64), K)
+        ep_all = order[np.arange(total, dtype=np.int64) - at[t_all]]
+        pos = first[ep_all] + 2 * t_all + 1
+        u_act, u_next = u.take(pos), u.take(pos + 1)
+        col_off = None if policy_offset is None else policy_offset[ep_all]
+        states = np.empty(total, dtype=np.int64)
+        actions = np.empty(total, dtype=np.int64)
+        cur = s0[order[: K[0]]] if T else s0[:0]
+        for t in range(T):
+            lo, k = int(at[t]), int(K[t])
+            hi = lo + k
+            col = cur if col_off is None else cur + col_off[lo:hi]
+            a = _draw(policy_cdf, col, u_act[lo:hi])
+            states[lo:hi] = cur
+            actions[lo:hi] = a
+            row = cur * A + a
+            nxt = self.support[row * w + _draw(self.next_cdf, row, u_next[lo:hi])]
+            k_next = int(K[t + 1]) if t + 1 < T else 0
+            if k_next < k:
+                final[order[k_next:k]] = nxt[k_next:]
+            cur = nxt[:k_next]
+        return Episodes(
+            episode=ep_all,
+            time=t_all,
+            states=states,
+            actions=actions,
+            rewards=self.reward.take(states * A + actions),
+            lengths=L.astype(np.int64, copy=True),
+            start_states=s0,
+            final_states=final,
+            gamma=self.mdp.gamma,
+            horizon=horizon,
+        )
+
     def geometric_lengths(self, n: int, rng: np.random.Generator) -> IntArray:
-        """Draw n lengths L ∼ Geom(1 − γ) on {1, 2, ...} (all 1 when γ = 0)."""
-        return rng.geometric(1.0 - self.mdp.gamma, size=n).astype(np.int64)
+        """Draw n lengths L ∼ Geom(1 − γ) on {1, 2, ...} (all 1 when γ = 0), one uniform each."""
+        return geometric_from_uniforms(rng.random(n), self.mdp.gamma)
 
     def episodes(
         self,
@@ -386,10 +500,72 @@ class TabularSampler:
         check_rng(rng)
         cdf_pi = self.policy_table(pi) if policy_cdf is None else policy_cdf
         T = self.geometric_lengths(n, rng) - 1
-        ep = self.rollout(pi, T, rng, policy_cdf=cdf_pi)
+        first = _exclusive_cumsum(2 + 2 * T)  # block of pair j: s₀, 2T transitions, the final action
+        u = rng.random(2 * n + 2 * int(T.sum()))
+        ep = self.walk(cdf_pi, T, u, first)
         s = ep.final_states
-        a = _draw(cdf_pi, s, rng.random(n))
+        a = _draw(cdf_pi, s, u.take(first + 1 + 2 * T))
         return StateActions(states=s, actions=a, transitions=ep.transitions, episodes=n)
+
+
+class UniformStreams:
+    """R independent streams of uniforms, stream r the doubles of ``rngs[r].random``, read ahead in blocks.
+
+    :meth:`take` returns the next ``counts[j]`` uniforms of stream ``rows[j]`` for every j, concatenated in
+    that order, in one gather: the same numbers as ``rngs[rows[j]].random(counts[j])`` called in turn,
+    because a generator's doubles do not depend on how the calls cut them (module docstring). Each stream
+    is buffered ``block`` uniforms at a time (a row of one (R, block) array, refilled or widened when a
+    request does not fit), so a batched engine draws for R runs with a few numpy calls instead of R
+    generator calls. The generators are advanced by the read-ahead: after use they are further along
+    than the uniforms handed out.
+
+    Parameters
+    ----------
+    rngs
+        One ``numpy.random.Generator`` per stream, each a distinct object.
+    block
+        Uniforms read ahead per stream (≥ 1); a good value covers several requests.
+    """
+
+    def __init__(self, rngs: Sequence[np.random.Generator], block: int = 4096) -> None:
+        self.rngs = [check_rng(g) for g in rngs]
+        if len({id(g) for g in self.rngs}) != len(self.rngs):
+            raise ValueError("rngs must be distinct Generator objects (one stream each); got one object twice")
+        self.cap = check_count(block, "block")
+        self.buf = np.empty((len(self.rngs), self.cap))
+        for r, g in enumerate(self.rngs):
+            self.buf[r] = g.random(self.cap)
+        self.pos = np.zeros(len(self.rngs), dtype=np.int64)
+
+    def take(self, rows: IntArray, counts: IntArray) -> Array:
+        """The next ``counts[j]`` uniforms of stream ``rows[j]`` (distinct rows), concatenated in ``rows``' order."""
+        end = self.pos[rows] + counts
+        short = end > self.cap
+        if short.any():
+            self._refill(rows[short], counts[short])
+        start = rows * self.cap + self.pos[rows]
+        idx = np.repeat(start - _exclusive_cumsum(counts), counts) + np.arange(int(counts.sum()), dtype=np.int64)
+        self.pos[rows] += counts
+        return self.buf.reshape(-1).take(idx)
+
+    def _refill(self, rows: IntArray, counts: IntArray) -> None:
+        """Make room for ``counts`` more uniforms in each of ``rows``: widen every buffer if one request is larger."""
+        need = int(counts.max())
+        if need > self.cap:
+            cap = max(2 * self.cap, need)
+            grown = np.empty((len(self.rngs), cap))
+            grown[:, : self.cap] = self.buf
+            for r, g in enumerate(self.rngs):  # each row continues its stream where the buffer ended
+                grown[r, self.cap :] = g.random(cap - self.cap)
+            self.buf, self.cap = grown, cap
+        for r, c in zip(rows.tolist(), counts.tolist(), strict=True):
+            p = int(self.pos[r])
+            if p + c <= self.cap:
+                continue
+            rest = self.cap - p
+            self.buf[r, :rest] = self.buf[r, p:].copy()
+            self.buf[r, rest:] = self.rngs[r].random(self.cap - rest)
+            self.pos[r] = 0
 
 
 def rollout(

@@ -10,6 +10,9 @@ A rule maps (t, point, direction) to η_t ≥ 0. Rules from the theory:
   gives ε-optimality of NPG within 2/((1 − γ)²ε) iterations.
 * :func:`normalized` — η_t = η/‖direction_t‖₂, the geometry-aware normalised step of
   Mei et al. 2021 (GNPG) when the direction is ∇J.
+* :func:`inverse_sqrt` — η_t = η₀/√(t + 1), the decreasing schedule of stochastic approximation for
+  nonconvex smooth objectives (Ghadimi & Lan 2013, §2: E‖∇J‖² at a random iterate is O(log T/√T) for
+  η_t ∝ 1/√t), used with a fixed batch by the C2 schedules (issue #18).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from ._validate import as_scalar
 
 @dataclass(frozen=True)
 class StepRule:
-    """A step-size rule. ``kind`` is "constant" or "normalized"; ``eta`` its scale; ``label`` for reports."""
+    """A step-size rule. ``kind`` is one of :data:`STEP_KINDS`; ``eta`` its scale (η or η₀); ``label`` for reports."""
 
     kind: str
     eta: float
@@ -45,7 +48,7 @@ class StepRule:
 
     @classmethod
     def from_dict(cls, spec: Any, where: str = "step") -> StepRule:
-        """The rule :meth:`as_dict` described: ``{"kind": "constant" | "normalized", "eta": η > 0, "label": str}``.
+        """The rule :meth:`as_dict` described: ``{"kind": one of STEP_KINDS, "eta": η > 0, "label": str}``.
 
         Raises
         ------
@@ -58,11 +61,27 @@ class StepRule:
         label = spec.get("label", f"{spec['kind']} {eta:g}")
         if not isinstance(label, str):
             raise ValueError(f"{where}.label must be a string; got {label!r}")
+        if spec["kind"] == "inverse-sqrt":
+            return InverseSqrt("inverse-sqrt", eta, label)
         return cls(str(spec["kind"]), eta, label)
 
 
+@dataclass(frozen=True)
+class InverseSqrt(StepRule):
+    """η_t = η₀/√(t + 1): the rule of kind ``"inverse-sqrt"`` (:func:`inverse_sqrt`).
+
+    A subclass, so that an engine that vectorises only the kinds it knows (``constant``, ``normalized``)
+    calls it row by row, as it calls any :class:`StepRule` subclass, instead of taking its η₀ for a
+    constant step.
+    """
+
+    def __call__(self, t: int, direction: Array) -> float:
+        """η₀/√(t + 1) (the direction is not used)."""
+        return self.eta / math.sqrt(t + 1)
+
+
 #: The kinds of :class:`StepRule` (every rule from the theory is one of these with its own η and label).
-STEP_KINDS: tuple[str, ...] = ("constant", "normalized")
+STEP_KINDS: tuple[str, ...] = ("constant", "normalized", "inverse-sqrt")
 
 
 def _positive(eta: Any, field: str = "step") -> float:
@@ -82,6 +101,12 @@ def normalized(eta: float) -> StepRule:
     """η_t = η/‖direction_t‖₂ (unit-length moves of size η; 0 when the direction vanishes)."""
     value = _positive(eta)
     return StepRule("normalized", value, f"normalized {value:g}")
+
+
+def inverse_sqrt(eta0: float) -> StepRule:
+    """η_t = η₀/√(t + 1) for t = 0, 1, ... (η₀ at the first update)."""
+    value = _positive(eta0, "eta0")
+    return InverseSqrt("inverse-sqrt", value, f"{value:g}/√(t+1)")
 
 
 def mei2020(gamma: float, bandit: bool = False) -> StepRule:

@@ -78,18 +78,30 @@ def sampled_fisher_solve(pi: Array, states: IntArray, actions: IntArray, v: Arra
     diag(C_s) − C_s π_sᵀ − π_s C_sᵀ + N_s π_s π_sᵀ; each (A × A) damped block is solved directly.
     """
     S, A = pi.shape
-    m = states.size
     C = np.bincount(states * A + actions, minlength=S * A).reshape(S, A).astype(np.float64)
-    N = C.sum(axis=1)
+    return fisher_counts_solve(pi, C, np.float64(states.size), v, np.float64(damping))
+
+
+def fisher_counts_solve(pi: Array, C: Array, m: Any, v: Array, damping: Any) -> Array:
+    """(F̂ + λI)⁻¹ v from the pair counts C (..., S, A) of m draws (:func:`sampled_fisher_solve`).
+
+    Leading axes are batch axes: ``pi``, ``C`` and ``v`` (..., S, A); ``m`` and ``damping`` scalars or
+    arrays of the leading shape (one sample size and one λ per batch element).
+    """
+    A = pi.shape[-1]
+    mm = np.asarray(m, dtype=np.float64)
+    lam = np.asarray(damping, dtype=np.float64)
+    N = C.sum(axis=-1)
     F = (
-        -C[:, :, None] * pi[:, None, :]
-        - pi[:, :, None] * C[:, None, :]
-        + N[:, None, None] * (pi[:, :, None] * pi[:, None, :])
+        -C[..., :, None] * pi[..., None, :]
+        - pi[..., :, None] * C[..., None, :]
+        + N[..., None, None] * (pi[..., :, None] * pi[..., None, :])
     )
-    F[:, np.arange(A), np.arange(A)] += C
-    F /= m
-    F[:, np.arange(A), np.arange(A)] += damping
-    return np.linalg.solve(F, v[:, :, None])[:, :, 0]
+    diag = np.arange(A)
+    F[..., diag, diag] += C
+    F /= mm.reshape((*mm.shape, 1, 1, 1))
+    F[..., diag, diag] += lam.reshape((*lam.shape, 1, 1))
+    return np.linalg.solve(F, v[..., None])[..., 0]
 
 
 @dataclass(frozen=True)
@@ -464,7 +476,10 @@ def stochastic_iterate(
 
     J, the gap and ‖∇J‖² are computed exactly (the MDP is known) every ``record_every`` iterations and
     at the end; samples consumed (transitions and episodes) are accumulated over all updates. All
-    randomness comes from ``rng``.
+    randomness comes from ``rng``, as uniforms in the layout of :mod:`r1theory.sampler` (each update: the
+    gradient batch, then the method's extra draws), which is what lets
+    :func:`r1theory.stochastic_iterate_batch` reproduce this run among many (since issue #18; a seed gave
+    other samples, with the same law, before).
 
     Raises
     ------

@@ -1,0 +1,601 @@
+"""Stochastic runs of many configurations and seeds of one MDP in lockstep: the batched :func:`stochastic_iterate`.
+
+A sample-complexity study (C2, issue #18) runs hundreds of stochastic runs — methods × steps × batches ×
+seeds — of one small MDP, each for hundreds of iterations whose cost is interpreter and small-array
+dispatch: a run of :func:`r1theory.stochastic_iterate` on a 4-state MDP spends ≈ 0.3–0.5 ms per iteration
+on a few dozen numpy calls of a few dozen elements. :func:`stochastic_iterate_batch` steps R runs
+together. Per iteration, for all runs still running:
+
+* one batched exact evaluation of the R policies (:func:`r1theory.batch.batch_policy_point`, the home of
+  the batched evaluation; the exact-value baseline, and J, the gap and ‖∇J‖² where recorded);
+* the episodes of every run — its B gradient episodes, those of a fitted baseline, and the pairs
+  (s, a) ∼ d × π its preconditioner draws — sampled by **one** vectorised walk
+  (:meth:`r1theory.TabularSampler.walk`) over the R policies' inverse-CDF tables side by side;
+* the gradient estimates of all runs by the estimator's own functions (:mod:`r1theory.estimators`), and
+  each method's direction for all its runs at once (Sherman–Morrison per distinct λ, the sampled Fisher
+  blocks by one stacked solve);
+* each run's step η_t (``constant``, ``normalized``, ``inverse-sqrt`` vectorised; any other
+  :class:`~r1theory.steps.StepRule` called run by run).
+
+Same seeds, same numbers
+------------------------
+Run i equals ``stochastic_iterate(mdp, theta0_i, method_i, step_i, iterations_i,
+numpy.random.default_rng(seeds[i]), batch=B_i, damping=λ_i, ...)``: the same samples, so the same
+transition and episode counts exactly, the same status and message, and J, gap and ‖∇J‖² equal to
+rounding. This holds because every random number of a run is a uniform of its own generator, used in
+the documented layout of :mod:`r1theory.sampler` ("layout": the lengths, then one block per episode),
+whatever the other runs draw: each run's uniforms are read from its own generator, ahead in blocks
+(:class:`r1theory.sampler.UniformStreams`), and mapped through the same inverse-CDF code as the single
+run. What differs is rounding only: the batched LU (no pivoting; :mod:`r1theory.batch`) gives V, Q, d
+and J a few units in the last place away from the single evaluation, and sums over a batch may be
+ordered differently; the exact-value baseline and the recorded quantities inherit that, θ moves by
+ulps, and a sampled action or next state could differ only if a uniform fell within those ulps of a
+cumulative probability (probability ~1e-16 per draw). tests/test_stochastic_batch.py checks the
+histories to 1e-12 relative (J, ‖∇J‖²; the gap to 1e-12·(1 + |J*|)) and the counts exactly.
+
+A generator passed in ``seeds`` is advanced further than the single run would advance it (the streams
+read ahead); an int or a SeedSequence makes a fresh generator, as ``numpy.random.default_rng`` does.
+
+Mixed configurations. Runs may mix methods, steps, dampings, batch sizes B and iteration counts (C2 runs
+every configuration to one episode budget, so T = budget // B differs). A run that has done its
+iterations, or diverged, leaves the batch; the others go on. Rows are not regrouped by method: each
+method's direction is computed on the index set of its rows.
+
+Scope. Dense MDPs and the tabular softmax (as :func:`r1theory.iterate_batch`); the built-in stochastic
+methods ``sgd-pg``, ``npg-sample``, ``r1-sample-same`` and ``r1-sample-independent`` (a plugin's stochastic
+method raises a ValueError: run it with :func:`r1theory.stochastic_iterate`); every estimator
+(``one-sample``, ``reinforce``, ``gpomdp``), baseline (None, ``"value"``, ``"fitted"``) and horizon of
+:func:`r1theory.stochastic_iterate`.
+
+Cost. An iteration is a fixed number of numpy calls plus a walk whose length is the longest episode of
+the whole batch (≈ log(RB)/log(1/γ) steps for geometric lengths), each step a dozen calls over all the
+runs' running episodes. benchmarks/bench_stochastic_batch.py times 64 runs against the loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._types import Array, IntArray
+from .batch import BatchPolicyPoint, _batch_policy_point
+from .batch_iterates import _check_theta0
+from .estimators import (
+    _episodic_per_sample,
+    _fit_episodic,
+    _one_sample_from,
+    _per_state_mean,
+    _scores_times,
+    check_estimator,
+)
+from .evaluation import Optimal, optimal
+from .mdp import TabularMDP
+from .methods import Method, get_method
+from .sampler import (
+    Episodes,
+    TabularSampler,
+    UniformStreams,
+    _draw,
+    _exclusive_cumsum,
+    check_count,
+    geometric_from_uniforms,
+)
+from .score import scores
+from .sherman_morrison import sherman_morrison
+from .steps import InverseSqrt, StepRule, as_step_rule
+from .stochastic import StochasticRun, fisher_counts_solve
+
+__all__ = ["stochastic_iterate_batch"]
+
+#: One configuration: (method, step — a positive constant or a StepRule —, damping λ or None, batch B).
+StochasticConfig = tuple[str, StepRule | float, float | None, int]
+
+BoolArray = NDArray[np.bool_]
+
+#: The methods with a batched form here, and what extra (s, a) ∼ d × π draws each needs per iteration.
+_BATCHED = ("sgd-pg", "npg-sample", "r1-sample-same", "r1-sample-independent")
+
+#: Step kinds evaluated vectorised (η, η/‖D‖, η/√(t+1)); rules of other classes are called run by run.
+_KIND_CODE = {"constant": 0, "normalized": 1, "inverse-sqrt": 2}
+
+
+@dataclass(frozen=True)
+class _Config:
+    method: Method
+    lam: float
+    rule: StepRule
+    batch: int
+    iterations: int
+
+
+def _check_configs(configs: Any, iterations: Any) -> list[_Config]:
+    """Each configuration checked; errors name ``configs[i]`` or ``iterations[i]`` and the fix."""
+    if isinstance(configs, str | bytes) or not isinstance(configs, Sequence):
+        raise TypeError(
+            f"configs must be a sequence of (method, step, damping, batch) tuples; got {type(configs).__name__}"
+        )
+    n = len(configs)
+    if isinstance(iterations, Sequence) and not isinstance(iterations, str | bytes):
+        if len(iterations) != n:
+            raise ValueError(f"iterations must be one int or one per configuration ({n}); got {len(iterations)}")
+        its = [check_count(v, f"iterations[{i}]", minimum=0) for i, v in enumerate(iterations)]
+    elif isinstance(iterations, np.ndarray) and iterations.ndim == 1:
+        return _check_configs(configs, list(iterations))
+    else:
+        its = [check_count(iterations, "iterations", minimum=0)] * n
+    out = []
+    for i, cfg in enumerate(configs):
+        if isinstance(cfg, str | bytes) or not isinstance(cfg, Sequence) or len(cfg) != 4:
+            raise ValueError(f"configs[{i}] must be a (method, step, damping, batch) tuple; got {cfg!r}")
+        name, step, damping, batch = cfg
+        try:
+            method = get_method(name, stochastic=True)
+            lam = method.check_damping(damping)
+            rule = as_step_rule(step)
+            B = check_count(batch, "batch")
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"configs[{i}]: {exc}") from None
+        if method.name not in _BATCHED:
+            raise ValueError(
+                f"configs[{i}]: stochastic_iterate_batch has no batched form of method {method.name!r} (it runs "
+                f"{', '.join(_BATCHED)}); run it with r1theory.stochastic_iterate"
+            )
+        out.append(_Config(method, lam, rule, B, its[i]))
+    return out
+
+
+def _check_seeds(seeds: Any, n: int) -> list[np.random.Generator]:
+    """One generator per configuration from an int, a SeedSequence or a Generator (distinct objects)."""
+    if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence | np.ndarray):
+        raise TypeError(f"seeds must be a sequence with one seed per configuration; got {type(seeds).__name__}")
+    if len(seeds) != n:
+        raise ValueError(f"seeds must have one entry per configuration ({n}); got {len(seeds)}")
+    out = []
+    for i, seed in enumerate(seeds):
+        ok = isinstance(seed, np.random.SeedSequence | np.random.Generator) or (
+            isinstance(seed, int | np.integer) and not isinstance(seed, bool | np.bool_) and seed >= 0
+        )
+        if not ok:
+            raise TypeError(
+                f"seeds[{i}] must be an int >= 0, a numpy.random.SeedSequence or a numpy.random.Generator; got {seed!r}"
+            )
+        out.append(np.random.default_rng(seed))
+    seen: dict[int, int] = {}
+    for i, g in enumerate(out):
+        j = seen.setdefault(id(g), i)
+        if j != i:
+            raise ValueError(
+                f"seeds[{i}] is the same Generator object as seeds[{j}]; give every run its own generator "
+                "(e.g. SeedSequence(root).spawn(n)), since one generator cannot reproduce two single runs"
+            )
+    return out
+
+
+@dataclass
+class _Samples:
+    """One iteration's samples for the active rows: gradient estimates, Fisher pairs, sample counts."""
+
+    gradient: Array  # (R, S, A) ĝ of each row
+    first_s: IntArray  # (R,) the Fisher pair of each row's first gradient sample
+    first_a: IntArray
+    pair_s: IntArray  # the extra pairs (s, a) ∼ d × π, grouped by row
+    pair_a: IntArray
+    pair_run: IntArray
+    transitions: IntArray  # (R,)
+    episodes: IntArray  # (R,)
+
+
+def _per_row_sum(run: IntArray, x: IntArray, R: int) -> IntArray:
+    """Σ of x over the entries of each row (run[i] the row of entry i), as int64."""
+    return np.bincount(run, weights=x, minlength=R).astype(np.int64)
+
+
+class _Sampler:
+    """The sampling of one iteration for all active rows, in each run's documented layout of uniforms."""
+
+    def __init__(
+        self,
+        sampler: TabularSampler,
+        streams: UniformStreams,
+        estimator: str,
+        baseline: str | None,
+        horizon: int | None,
+    ) -> None:
+        self.sampler = sampler
+        self.streams = streams
+        self.estimator = estimator
+        self.baseline = baseline
+        self.horizon = horizon
+        self.gamma = sampler.mdp.gamma
+
+    def _lengths(self, rows: IntArray, B: IntArray, run: IntArray) -> tuple[IntArray, IntArray | None]:
+        """The episode lengths of one gradient batch per row (and T₁ for one-sample), from each row's stream."""
+        n = run.size
+        g = self.gamma
+        if self.estimator == "one-sample":
+            u = self.streams.take(rows, 2 * B)  # per row: B uniforms for T₁, then B for T₂
+            start = _exclusive_cumsum(B)
+            i1 = 2 * start[run] + (np.arange(n, dtype=np.int64) - start[run])
+            T1 = geometric_from_uniforms(u.take(i1), g) - 1
+            T2 = geometric_from_uniforms(u.take(i1 + B[run]), g)
+            return T1 + T2, T1
+        if self.horizon is None:
+            return geometric_from_uniforms(self.streams.take(rows, B), g), None
+        return np.full(n, self.horizon, dtype=np.int64), None
+
+    def _blocks(self, rows: IntArray, L: IntArray, run: IntArray, extra: int) -> tuple[Array, IntArray]:
+        """Each episode's block of 1 + 2L (+ ``extra``) uniforms, from its row's stream: (uniforms, first index)."""
+        size = 1 + extra + 2 * L
+        u = self.streams.take(rows, _per_row_sum(run, size, rows.size))
+        return u, _exclusive_cumsum(size)
+
+    def draw(self, rows: IntArray, B: IntArray, pairs: IntArray, pi: Array, V: Array | None) -> _Samples:
+        """Gradient batches of B[j] samples and ``pairs[j]`` extra pairs (s, a) ∼ d × π for every active row j."""
+        R, S, _ = pi.shape
+        sampler = self.sampler
+        cdf = sampler.policy_tables(pi)
+        fitted = self.baseline == "fitted"
+        run_g = np.repeat(np.arange(R, dtype=np.int64), B)
+        n_g = run_g.size
+        # the uniforms, in each run's order: gradient lengths, gradient blocks, [fitted lengths, fitted blocks],
+        # pair lengths, pair blocks (the order of stochastic_direction: gradient_sample, then the method's draws)
+        L_g, T1_g = self._lengths(rows, B, run_g)
+        u_g, first_g = self._blocks(rows, L_g, run_g, 0)
+        Ls, us, firsts, runs = [L_g], [u_g], [first_g], [run_g]
+        if fitted:
+            L_f, T1_f = self._lengths(rows, B, run_g)
+            u_f, first_f = self._blocks(rows, L_f, run_g, 0)
+            Ls.append(L_f)
+            us.append(u_f)
+            firsts.append(first_f)
+            runs.append(run_g)
+        run_p = np.repeat(np.arange(R, dtype=np.int64), pairs)
+        n_p = run_p.size
+        if n_p:
+            T_p = geometric_from_uniforms(self.streams.take(rows, pairs), self.gamma) - 1
+            u_p, first_p = self._blocks(rows, T_p, run_p, 1)  # + the final action's uniform
+            Ls.append(T_p)
+            us.append(u_p)
+            firsts.append(first_p)
+            runs.append(run_p)
+        # one walk for every episode of every row
+        shift = _exclusive_cumsum(np.array([u.size for u in us], dtype=np.int64))
+        ep = sampler.walk(
+            cdf,
+            np.concatenate(Ls),
+            np.concatenate(us),
+            np.concatenate([f + o for f, o in zip(firsts, shift.tolist(), strict=True)]),
+            policy_offset=np.concatenate(runs) * S,
+            horizon=self.horizon,
+        )
+        transitions = _per_row_sum(run_g, L_g, R)
+        episodes = B.copy()
+        ep_g = _subset(ep, 0, n_g)
+        if fitted:
+            ep_f = _subset(ep, n_g, n_g)
+            transitions += _per_row_sum(run_g, L_f, R)
+            episodes += B
+        # the baseline b (R, S)
+        if self.baseline == "value":
+            assert V is not None
+            b = V
+        elif fitted and self.estimator == "one-sample":
+            assert T1_f is not None
+            s_f, _, R_f = _one_sample_from(ep_f, T1_f)
+            b = _per_state_mean(s_f, R_f, S, run_g, R)
+        elif fitted:
+            b = _fit_episodic(ep_f, S, run_g, R)
+        else:
+            b = np.zeros((R, S))
+        # per-sample estimates and each sample's Fisher pair
+        if self.estimator == "one-sample":
+            assert T1_g is not None
+            s_g, a_g, R_g = _one_sample_from(ep_g, T1_g)
+            c = (R_g - b[run_g, s_g]) / (1.0 - self.gamma)
+            per = _scores_times(pi, s_g, a_g, c, np.arange(n_g, dtype=np.int64), n_g, run_g)
+        else:
+            per, s_g, a_g = _episodic_per_sample(ep_g, self.estimator, pi, b, run_g)
+        start = _exclusive_cumsum(B)
+        # each row's sum over its own samples only, whatever the other rows' B: a run does not depend on its batch
+        gradient = np.add.reduceat(per, start, axis=0) / B[:, None, None]
+        if n_p:
+            lo = n_g * (2 if fitted else 1)
+            s_p = ep.final_states[lo:]
+            a_p = _draw(cdf, s_p + run_p * S, u_p.take(first_p + 1 + 2 * T_p))
+            transitions += _per_row_sum(run_p, T_p, R)
+            episodes += pairs
+        else:
+            s_p = a_p = np.zeros(0, dtype=np.int64)
+        return _Samples(gradient, s_g[start], a_g[start], s_p, a_p, run_p, transitions, episodes)
+
+
+def _subset(ep: Episodes, lo: int, n: int) -> Episodes:
+    """The episodes lo..lo+n−1 of a walk, renumbered from 0 (their entries keep their order)."""
+    if lo == 0 and n == ep.n:
+        return ep
+    keep = (ep.episode >= lo) & (ep.episode < lo + n)
+    return Episodes(
+        episode=ep.episode[keep] - lo,
+        time=ep.time[keep],
+        states=ep.states[keep],
+        actions=ep.actions[keep],
+        rewards=ep.rewards[keep],
+        lengths=ep.lengths[lo : lo + n],
+        start_states=ep.start_states[lo : lo + n],
+        final_states=ep.final_states[lo : lo + n],
+        gamma=ep.gamma,
+        horizon=ep.horizon,
+    )
+
+
+def _rank1(pi: Array, s: IntArray, a: IntArray, g: Array, lam: Array) -> Array:
+    """(λ_j I + u_j u_jᵀ)⁻¹ ĝ_j for every row j, u_j the score of (s_j, a_j) (:func:`r1theory.sherman_morrison`)."""
+    R, S, A = pi.shape
+    rows = np.arange(R)
+    u = np.zeros((R, S, A))
+    u[rows, s] = scores(pi[rows, s])[rows, a]  # e_a − π_s on block s
+    out = np.empty((R, S * A))
+    flat_u, flat_g = u.reshape(R, S * A), g.reshape(R, S * A)
+    for value in np.unique(lam).tolist():  # one Sherman–Morrison operator per distinct λ
+        sel = np.flatnonzero(lam == value)
+        out[sel] = sherman_morrison(flat_u[sel], value).mv(flat_g[sel])
+    return out.reshape(R, S, A)
+
+
+def _directions(
+    names: list[str], key: IntArray, point: BatchPolicyPoint, smp: _Samples, lam: Array, B: IntArray, idx: IntArray
+) -> Array:
+    """Every active row's sampled direction D̂, method by method on the index set of its rows."""
+    g = smp.gradient
+    out = np.empty_like(g)
+    pi = point.pi
+    R, S, A = pi.shape
+    for k in np.unique(key).tolist():
+        sel = np.flatnonzero(key == k)
+        name = names[k]
+        if name == "sgd-pg":
+            out[sel] = g[sel]
+        elif name == "r1-sample-same":
+            out[sel] = _rank1(pi[sel], smp.first_s[sel], smp.first_a[sel], g[sel], lam[sel])
+        else:
+            # the extra pairs are grouped by row; pair_run maps each to its row
+            at = _exclusive_cumsum(np.bincount(smp.pair_run, minlength=R))
+            if name == "r1-sample-independent":
+                out[sel] = _rank1(pi[sel], smp.pair_s[at[sel]], smp.pair_a[at[sel]], g[sel], lam[sel])
+            else:  # npg-sample: the pair counts C(s, a) of each row's m draws
+                C = np.bincount((smp.pair_run * S + smp.pair_s) * A + smp.pair_a, minlength=R * S * A).reshape(R, S, A)
+                m = np.bincount(smp.pair_run, minlength=R)
+                out[sel] = fisher_counts_solve(pi[sel], C[sel].astype(np.float64), m[sel], g[sel], lam[sel])
+    if np.isnan(out).any():
+        j = int(np.flatnonzero(np.isnan(out).any(axis=(1, 2)))[0])
+        raise ValueError(f"configs[{int(idx[j])}]: method {names[key[j]]!r}: direction returned NaN at a finite θ")
+    return out
+
+
+class _Records:
+    """Per-field history buffers (records, configurations) and the number of records of each configuration."""
+
+    def __init__(self, rows: int, n: int) -> None:
+        self.J = np.empty((rows, n))
+        self.g2 = np.empty((rows, n))
+        self.t = np.empty((rows, n), dtype=np.int64)
+        self.tr = np.empty((rows, n), dtype=np.int64)
+        self.ep = np.empty((rows, n), dtype=np.int64)
+        self.count = np.zeros(n, dtype=np.int64)
+
+    def add(self, cols: IntArray, t: int, J: Array, g2: Array, tr: IntArray, ep: IntArray) -> None:
+        k = self.count[cols]
+        self.J[k, cols] = J
+        self.g2[k, cols] = g2
+        self.t[k, cols] = t
+        self.tr[k, cols] = tr
+        self.ep[k, cols] = ep
+        self.count[cols] = k + 1
+
+
+def stochastic_iterate_batch(
+    mdp: TabularMDP,
+    theta0: Any,
+    configs: Sequence[StochasticConfig],
+    iterations: int | Sequence[int],
+    seeds: Sequence[int | np.random.SeedSequence | np.random.Generator],
+    *,
+    estimator: str = "one-sample",
+    baseline: str | None = None,
+    horizon: int | None = None,
+    fisher_batch: int | None = None,
+    optimum: Optimal | None = None,
+    record_every: int = 1,
+) -> list[StochasticRun]:
+    """Run R stochastic runs of :func:`r1theory.stochastic_iterate` on one MDP in lockstep; one run per configuration.
+
+    Run i performs θ_{t+1} = θ_t + η_t D̂_t with method_i's sampled direction D̂ (batch B_i, damping λ_i) and
+    step rule_i, drawing every random number from ``default_rng(seeds[i])``, and equals
+    ``stochastic_iterate(mdp, theta0_i, method_i, step_i, iterations_i, numpy.random.default_rng(seeds[i]),
+    batch=B_i, damping=λ_i, estimator=estimator, baseline=baseline, horizon=horizon,
+    fisher_batch=fisher_batch, optimum=optimum, record_every=record_every)``: the same sample counts and
+    status, J, gap and ‖∇J‖² to rounding (module docstring).
+
+    Parameters
+    ----------
+    mdp
+        A dense :class:`r1theory.TabularMDP` shared by every run.
+    theta0
+        Initial logits: shape (S, A), shared, or (R, S, A), one per configuration.
+    configs
+        R tuples ``(method, step, damping, batch)``: a method of :data:`r1theory.STOCHASTIC_METHODS` with a
+        batched form (the four built-ins), a positive constant or a :class:`r1theory.steps.StepRule` (e.g.
+        :func:`r1theory.steps.inverse_sqrt`), λ (None for ``sgd-pg``), and the batch size B ≥ 1.
+    iterations
+        The number of updates T ≥ 0: one int for every run, or one per configuration.
+    seeds
+        One per configuration: an int ≥ 0, a ``numpy.random.SeedSequence`` or a ``numpy.random.Generator``
+        (distinct objects; a generator is advanced further than the single run would, see the module
+        docstring).
+    estimator, baseline, horizon, fisher_batch, optimum, record_every
+        As for :func:`r1theory.stochastic_iterate`, shared by every run.
+
+    Returns
+    -------
+    list[StochasticRun]
+        The runs in the order of ``configs``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an invalid argument (the message names the field, ``configs[i]`` or ``seeds[i]``), a sparse MDP,
+        a stochastic method without a batched form, or a direction that is NaN at a finite θ (as
+        :func:`r1theory.stochastic_iterate` raises for that run).
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp must be an r1theory.TabularMDP; got {type(mdp).__name__}")
+    if mdp.is_sparse:
+        raise ValueError(
+            "stochastic_iterate_batch needs a dense MDP (its exact evaluation is one batched dense LU); use "
+            "mdp.to_dense() for a small sparse MDP, or r1theory.stochastic_iterate for a large one"
+        )
+    checked = _check_configs(configs, iterations)
+    R = len(checked)
+    check_estimator(estimator, baseline, horizon)
+    if fisher_batch is not None:
+        check_count(fisher_batch, "fisher_batch")
+    every = check_count(record_every, "record_every")
+    rngs = _check_seeds(seeds, R)
+    theta = _check_theta0(mdp, theta0, R)
+    if optimum is not None and not isinstance(optimum, Optimal):
+        raise TypeError(f"optimum must be an r1theory.Optimal (from r1theory.optimal(mdp)) or None; got {optimum!r}")
+    for i, c in enumerate(checked):
+        if c.method.name == "r1-sample-same" and horizon is not None and c.iterations > 0:
+            raise ValueError(
+                f"configs[{i}]: r1-sample-same needs geometric termination (horizon=None): only then is the "
+                "gradient's own Fisher pair distributed as d × π"
+            )
+    if R == 0:
+        return []
+    opt = optimum if optimum is not None else optimal(mdp)
+
+    names = list(_BATCHED)
+    key_all = np.array([names.index(c.method.name) for c in checked], dtype=np.int64)
+    T_all = np.array([c.iterations for c in checked], dtype=np.int64)
+    B_all = np.array([c.batch for c in checked], dtype=np.int64)
+    lam_all = np.array([c.lam for c in checked], dtype=np.float64)
+    eta_all = np.array([c.rule.eta for c in checked], dtype=np.float64)
+    kind_all = np.array(
+        [_KIND_CODE[c.rule.kind] if type(c.rule) in (StepRule, InverseSqrt) else -1 for c in checked], dtype=np.int64
+    )
+    # extra pairs (s, a) ∼ d × π per iteration: m for npg-sample, 1 for r1-sample-independent
+    m_all = np.zeros(R, dtype=np.int64)
+    for i, c in enumerate(checked):
+        if c.method.name == "npg-sample":
+            m_all[i] = c.batch if fisher_batch is None else fisher_batch
+        elif c.method.name == "r1-sample-independent":
+            m_all[i] = 1
+    n_records = np.array([1 + T // every + (T % every != 0) for T in T_all.tolist()], dtype=np.int64)
+    rec = _Records(int(n_records.max()), R)
+    final_theta: list[Array | None] = [None] * R
+    status = ["max_iterations"] * R
+    message = [f"reached the cap of {c.iterations} iterations" for c in checked]
+
+    # expected uniforms per iteration and run, so that a stream block lasts several iterations
+    per_episode = 2.0 + 2.0 / (1.0 - mdp.gamma) + (1.0 if estimator == "one-sample" else 0.0)
+    expected = float(np.max((B_all * (2 if baseline == "fitted" else 1) + m_all) * per_episode))
+    streams = UniformStreams(rngs, block=int(min(max(4096, 16 * expected), 1 << 20)))
+    draws = _Sampler(TabularSampler(mdp), streams, estimator, baseline, horizon)
+
+    idx = np.arange(R, dtype=np.int64)
+    point = _batch_policy_point(mdp, theta)
+    n_tr = np.zeros(R, dtype=np.int64)
+    n_ep = np.zeros(R, dtype=np.int64)
+    g2 = np.einsum("bsa,bsa->b", point.gradient, point.gradient)
+    rec.add(idx, 0, point.ev.J, g2, n_tr, n_ep)
+    last_t = np.zeros(R, dtype=np.int64)  # the last recorded t of each active row
+    for j in np.flatnonzero(T_all == 0).tolist():
+        final_theta[j] = point.theta[j].copy()
+    live = T_all > 0
+    idx, point, n_tr, n_ep, last_t = idx[live], point.take(np.flatnonzero(live)), n_tr[live], n_ep[live], last_t[live]
+
+    t = 0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite rows are detected and stopped
+        while idx.size:
+            key, B, lam = key_all[idx], B_all[idx], lam_all[idx]
+            smp = draws.draw(idx, B, m_all[idx], point.pi, point.ev.V if baseline == "value" else None)
+            n_tr += smp.transitions
+            n_ep += smp.episodes
+            dirn = _directions(names, key, point, smp, lam, B, idx)
+            kind, eta = kind_all[idx], eta_all[idx]
+            if (kind == 1).any():
+                norm = np.sqrt(np.einsum("bsa,bsa->b", dirn, dirn))
+                eta = np.where(kind == 1, np.where(norm > 0, eta / np.where(norm > 0, norm, 1.0), 0.0), eta)
+            if (kind == 2).any():
+                eta = np.where(kind == 2, eta / math.sqrt(t + 1), eta)
+            if (kind < 0).any():
+                eta = eta.copy()
+                for j in np.flatnonzero(kind < 0).tolist():
+                    eta[j] = checked[int(idx[j])].rule(t, dirn[j])
+            new_theta = point.theta + eta[:, None, None] * dirn
+            finite = np.isfinite(new_theta).all(axis=(1, 2))
+            if not finite.all():
+                bad = np.flatnonzero(~finite)
+                fresh = bad[last_t[bad] != t]  # stochastic_iterate records θ_t once more unless t is recorded
+                if fresh.size:
+                    gb = point.gradient[fresh]
+                    rec.add(idx[fresh], t, point.ev.J[fresh], np.einsum("bsa,bsa->b", gb, gb), n_tr[fresh], n_ep[fresh])
+                for j in bad.tolist():
+                    i = int(idx[j])
+                    status[i], message[i] = "diverged", f"non-finite θ after step {t} (η={eta[j]:.3g})"
+                    final_theta[i] = point.theta[j].copy()
+                keep = np.flatnonzero(finite)
+                idx, n_tr, n_ep, last_t = idx[keep], n_tr[keep], n_ep[keep], last_t[keep]
+                new_theta = new_theta[keep]
+                if not idx.size:
+                    break
+            point = _batch_policy_point(mdp, new_theta)
+            T = T_all[idx]
+            due = ((t + 1) % every == 0) | (T == t + 1)
+            if due.any():
+                sel = np.flatnonzero(due)
+                gs = point.gradient[sel]
+                rec.add(idx[sel], t + 1, point.ev.J[sel], np.einsum("bsa,bsa->b", gs, gs), n_tr[sel], n_ep[sel])
+                last_t[sel] = t + 1
+            t += 1
+            done = T == t
+            if done.any():
+                for j in np.flatnonzero(done).tolist():
+                    final_theta[int(idx[j])] = point.theta[j].copy()
+                keep = np.flatnonzero(~done)
+                idx, n_tr, n_ep, last_t = idx[keep], n_tr[keep], n_ep[keep], last_t[keep]
+                point = point.take(keep)
+
+    runs = []
+    for i, c in enumerate(checked):
+        k = int(rec.count[i])
+        theta_i = final_theta[i]
+        assert theta_i is not None
+        J = rec.J[:k, i].copy()
+        runs.append(
+            StochasticRun(
+                method=c.method.name,
+                estimator=estimator,
+                baseline=baseline,
+                batch=c.batch,
+                damping=None if c.method.name == "sgd-pg" else c.lam,
+                horizon=horizon,
+                step=c.rule,
+                t=rec.t[:k, i].copy(),
+                J=J,
+                gap=opt.J - J,
+                grad_norm_sq=rec.g2[:k, i].copy(),
+                transitions=rec.tr[:k, i].copy(),
+                episodes=rec.ep[:k, i].copy(),
+                theta=theta_i,
+                status=status[i],
+                message=message[i],
+                J_star=opt.J,
+            )
+        )
+    return runs
