@@ -1,11 +1,12 @@
 """θ at checkpoints along a cached run, as a sweep task of its own.
 
 The run tasks of :mod:`proofs_checks.runs` keep histories of scalars and the final θ only. The
-Fisher and direction figures need θ_t along the run: :func:`checkpoints` replays the run with
-:func:`r1theory.iterate` from the same configuration, in chunks between consecutive checkpoints
-(each chunk starts from the previous chunk's final θ). The C1 runs use constant steps, which do
-not depend on t, so the replay reproduces the run's iterates bit for bit; the replay never stops
-early (no tolerance, no stall detection), and checkpoints past the run's own end are refused.
+Fisher and direction figures need θ_t along the run: :func:`replay` replays the run with the
+engine that computed it (:func:`proofs_checks.runs.advance`) from the same configuration, in
+chunks between consecutive checkpoints (each chunk starts from the previous chunk's final θ).
+The C1 runs use constant steps, which do not depend on t, so the replay reproduces the run's
+iterates bit for bit; the replay never stops early (no tolerance, no stall detection), and
+checkpoints past the run's own end are refused.
 
 The task (:func:`along`) also computes, at each checkpoint, the Fisher spectrum and the diagnostics
 of :func:`r1theory.fisher_diagnostics` for each damping λ (:func:`diagnose`). It is cached like
@@ -23,9 +24,9 @@ import numpy as np
 import r1theory
 from proofs_checks import c1_faster_than_pg as c1
 from proofs_checks.context import Context
-from proofs_checks.runs import initial_theta, instance, param_from, run_task, step_from
+from proofs_checks.runs import advance, initial_theta, instance, run_task
 from proofs_checks.sweep import Task, make_task
-from r1theory import TabularMDP, fisher, fisher_diagnostics, iterate, policy_point
+from r1theory import TabularMDP, fisher, fisher_diagnostics, policy_point
 from r1theory._types import Array, IntArray
 
 from . import _c1
@@ -60,27 +61,13 @@ def replay(run: dict[str, Any], at: list[int]) -> dict[str, Any]:
     """
     if run["step"]["kind"] not in ("constant", "normalized"):
         raise ValueError(f"replay needs a step rule independent of t; got {run['step']['kind']!r}")
-    mdp, _, opt = instance(run["instance"], run["params"])
-    param = param_from(run.get("param"), mdp)
     theta = initial_theta(run["instance"], run["params"], run["theta0"], run.get("param"))
-    rule = step_from(run["step"], mdp)
     thetas, gaps = [], []
     t = 0
-    start = iterate(mdp, theta, run["method"], rule, 0, damping=run["damping"], optimum=opt, param=param)
-    gap = float(start.gap[0])
+    gap = float(advance(run, theta, 0).gap[0])
     for target in at:
         if target > t:
-            chunk = iterate(
-                mdp,
-                theta,
-                run["method"],
-                rule,
-                target - t,
-                damping=run["damping"],
-                optimum=opt,
-                stall_window=target - t + 1,
-                param=param,
-            )
+            chunk = advance(run, theta, target - t, stall_window=target - t + 1)
             if chunk.iterations != target - t:
                 raise ValueError(
                     f"the replay stopped at t={t + chunk.iterations} before checkpoint {target}: "

@@ -2,6 +2,14 @@
 
 Checks and figures describe runs with :func:`run_task`; the sweep executes :func:`run_method` in
 worker processes and caches its result, so a figure reuses the runs a check already made.
+
+Runs of tabular softmax policies on a dense MDP are batched (:func:`proofs_checks.sweep.register_batching`):
+the sweep groups the uncached runs that share the MDP, θ₀, iteration cap and tolerance
+(:func:`batch_key`), and :func:`run_methods` steps each chunk in lockstep with
+:func:`r1theory.iterate_batch`, whose runs equal :func:`r1theory.iterate`'s to rounding (its module
+docstring states how far). Every such run is computed by :func:`run_methods`, alone or in a chunk of
+any size, so its cached record does not depend on which other runs a sweep asked for. Runs of other
+parametrisations, and of sparse MDPs, run one at a time (:func:`run_method`).
 """
 
 from __future__ import annotations
@@ -12,11 +20,22 @@ from typing import Any
 
 import numpy as np
 
-from r1theory import LogLinear, NeuralSoftmax, Parametrisation, TabularMDP, TabularSoftmax, iterates, optimal, steps
+from r1theory import (
+    LogLinear,
+    NeuralSoftmax,
+    Parametrisation,
+    TabularMDP,
+    TabularSoftmax,
+    iterate_batch,
+    iterates,
+    optimal,
+    steps,
+)
 from r1theory._types import Array
 from r1theory.evaluation import Optimal
+from r1theory.iterates import Run
 
-from .sweep import Task, make_task
+from .sweep import Batching, Task, make_task, register_batching
 
 RUN_FN = "proofs_checks.runs:run_method"
 
@@ -134,17 +153,92 @@ def run_task(
 
 
 def run_method(config: dict[str, Any]) -> dict[str, Any]:
-    """Worker: execute a run configuration and return its record (:meth:`r1theory.Run.to_record`)."""
-    mdp, _, opt = instance(config["instance"], config["params"])
-    run = iterates.iterate(
-        mdp,
+    """Worker: execute a run configuration and return its record (:meth:`r1theory.Run.to_record`).
+
+    A batchable configuration (:func:`batch_key`) runs as a chunk of one through :func:`run_methods`, so
+    its record is the same however the sweep executes it (alone, in a chunk, on a Dask worker).
+    """
+    if batch_key(config) is not None:
+        out: list[dict[str, Any]] = []
+        run_methods([config], lambda _, record: out.append(record))
+        return out[0]
+    return advance(
+        config,
         initial_theta(config["instance"], config["params"], config["theta0"], config.get("param")),
-        config["method"],
-        step_from(config["step"], mdp),
         int(config["iterations"]),
-        damping=config["damping"],
         tol=float(config["tol"]),
+    ).to_record()
+
+
+def advance(config: dict[str, Any], theta: Array, iterations: int, *, tol: float = 0.0, stall_window: int = 200) -> Run:
+    """``iterations`` steps of the run ``config`` from ``theta``, by the engine the sweep uses for it.
+
+    :func:`r1theory.iterate_batch` (one row) for a batchable configuration (:func:`batch_key`), else
+    :func:`r1theory.iterate`: a replay of a cached run from one of its iterates (figures) then repeats
+    the run's arithmetic bit for bit, its step rule being independent of t.
+    """
+    mdp, _, opt = instance(config["instance"], config["params"])
+    rule = step_from(config["step"], mdp)
+    if batch_key(config) is not None:
+        (run,) = iterate_batch(
+            mdp,
+            theta,
+            [(config["method"], rule, config["damping"])],
+            iterations,
+            tol=tol,
+            optimum=opt,
+            stall_window=stall_window,
+        )
+        return run
+    return iterates.iterate(
+        mdp,
+        theta,
+        config["method"],
+        rule,
+        iterations,
+        damping=config["damping"],
+        tol=tol,
         optimum=opt,
+        stall_window=stall_window,
         param=param_from(config.get("param"), mdp),
     )
-    return run.to_record()
+
+
+def batch_key(config: dict[str, Any]) -> tuple[str, ...] | None:
+    """What the runs of one :func:`run_methods` chunk share; None for a run that cannot be batched.
+
+    Batched: tabular softmax on a dense MDP (the scope of :func:`r1theory.iterate_batch`). The key is the
+    instance, its parameters, θ₀, the iteration cap and the tolerance.
+    """
+    if (config.get("param") or TABULAR).get("kind") != "tabular":
+        return None
+    mdp, _, _ = instance(config["instance"], config["params"])
+    if mdp.is_sparse:
+        return None
+    return (
+        str(config["instance"]),
+        json.dumps(config["params"], sort_keys=True),
+        str(config["theta0"]),
+        str(int(config["iterations"])),
+        repr(float(config["tol"])),
+    )
+
+
+def run_methods(configs: list[dict[str, Any]], emit: Any) -> None:
+    """Batch worker: the runs of ``configs`` (one :func:`batch_key`) in lockstep; ``emit(i, record)`` as each stops."""
+    first = configs[0]
+    if any(batch_key(c) != batch_key(first) for c in configs):
+        raise ValueError("run_methods: the configurations of one chunk must share their batch_key")
+    mdp, _, opt = instance(first["instance"], first["params"])
+    iterate_batch(
+        mdp,
+        initial_theta(first["instance"], first["params"], first["theta0"], first.get("param")),
+        [(c["method"], step_from(c["step"], mdp), c["damping"]) for c in configs],
+        int(first["iterations"]),
+        tol=float(first["tol"]),
+        optimum=opt,
+        on_run=lambda i, run: emit(i, run.to_record()),
+    )
+
+
+register_batching(RUN_FN, Batching(key=batch_key, run="proofs_checks.runs:run_methods", size=256))

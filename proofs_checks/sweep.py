@@ -13,6 +13,15 @@ interrupted sweep resumes where it stopped and never reads a half-written file; 
 file is recomputed. One run at a time per cache folder: a new :class:`Sweep` removes temporary files
 left by killed writers.
 
+Batching: a worker may declare that its tasks run faster together (:func:`register_batching`).
+The uncached tasks of such a worker are grouped by the worker's batch key (for the exact runs of
+:mod:`proofs_checks.runs`: one MDP, parametrisation, θ₀, iteration cap and tolerance) and each group,
+split into chunks of at most :attr:`Batching.size` tasks (and into at least as many chunks as there
+are workers), is one job: the batch function computes the chunk in lockstep and hands each task's
+result to the sweep as soon as it is final, which writes it under the task's own key. The cache stays
+one file per task, so resume, ``cache info`` and the Dask path see no difference; a chunk interrupted
+halfway keeps the results it already wrote. A task whose key is None runs alone.
+
 Parallelism: joblib's process pool (loky) on one machine, or — with ``Sweep(..., scheduler=
 "tcp://host:port")`` (``r1theory verify --scheduler``) — the workers of a Dask cluster
 (dask.distributed, the optional extra ``pip install 'r1theory[dask]'``, imported only then). Results
@@ -46,9 +55,11 @@ component of the task's key) and refuses the task otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import io
+import itertools
 import json
 import os
 import re
@@ -136,6 +147,52 @@ def make_task(fn: str, config: dict[str, Any]) -> Task:
     return Task(fn, json.dumps(jsonable(config), sort_keys=True, separators=(",", ":")))
 
 
+#: A batch function: ``run(configs, emit)`` computes every configuration and calls ``emit(i, result)`` for
+#: configuration i as soon as its result is final (each exactly once).
+BatchFn = Callable[[list[dict[str, Any]], Callable[[int, dict[str, Any]], None]], None]
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How the tasks of one worker run together (module docstring, *Batching*).
+
+    Attributes
+    ----------
+    key
+        The batch key of a configuration: tasks with equal keys may run as one job; None runs the task
+        alone. It must be a pure function of the configuration.
+    run
+        ``"module:function"`` of the :data:`BatchFn` that computes a chunk; its results must be those the
+        worker would return for each configuration (the same record, equal to rounding).
+    size
+        The largest chunk.
+    """
+
+    key: Callable[[dict[str, Any]], Hashable | None]
+    run: str
+    size: int = 256
+
+
+_BATCHING: dict[str, Batching] = {}
+
+
+def register_batching(fn: str, batching: Batching) -> None:
+    """Declare that the tasks of worker ``fn`` ("module:function") may run in chunks by ``batching``.
+
+    Called by the worker's module when it is imported (e.g. :mod:`proofs_checks.runs`).
+    """
+    if batching.size < 1:
+        raise ValueError(f"Batching.size must be >= 1; got {batching.size}")
+    _BATCHING[fn] = batching
+
+
+def _batching(fn: str) -> Batching | None:
+    """The batching registered for worker ``fn``, importing its module first (which registers it)."""
+    if fn not in _BATCHING:
+        importlib.import_module(fn.partition(":")[0])
+    return _BATCHING.get(fn)
+
+
 def _resolve(fn: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     module, _, name = fn.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -203,6 +260,90 @@ def execute(
     if path is not None:
         save_result(Path(path), result, meta)
     return result
+
+
+def execute_chunk(
+    run: str,
+    config_jsons: Sequence[str],
+    paths: Sequence[str | None],
+    plugins: Sequence[_plugins.Plugin] = (),
+    metas: Sequence[dict[str, str] | None] = (),
+) -> list[dict[str, Any]]:
+    """Run a chunk of tasks with the batch function ``run``; store each result at its path as it is final."""
+    _plugins.ensure(plugins)
+    batch = cast(BatchFn, _resolve(run))
+    results: list[dict[str, Any] | None] = [None] * len(config_jsons)
+
+    def emit(i: int, result: dict[str, Any]) -> None:
+        if results[i] is not None:
+            raise RuntimeError(f"batch function {run} reported configuration {i} twice")
+        results[i] = result
+        if paths[i] is not None:
+            save_result(Path(cast(str, paths[i])), result, metas[i] if metas else None)
+
+    batch([json.loads(c) for c in config_jsons], emit)
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:
+        raise RuntimeError(f"batch function {run} returned without results for configurations {missing}")
+    return cast(list[dict[str, Any]], results)
+
+
+def _run_job(job: _Job) -> list[dict[str, Any]]:
+    """Execute one job locally (in a worker or in this process): a chunk, or a single task."""
+    if job.run is None:
+        return [execute(job.fns[0], job.configs[0], job.paths[0], job.plugins, job.metas[0])]
+    return execute_chunk(job.run, job.configs, job.paths, job.plugins, job.metas)
+
+
+def _run_job_remote(job: _Job, codes: Sequence[str]) -> list[dict[str, Any]]:
+    """Execute one job on a Dask worker (no cache access), after checking the worker's code (:func:`execute_remote`)."""
+    for fn, code in zip(job.fns, codes, strict=True):
+        mine = code_hash(fn)
+        if code != mine:
+            raise RuntimeError(
+                f"this Dask worker runs different r1theory code (code hash {mine[:12]}… for {fn}) than the client "
+                f"({code[:12]}…); install the same version of the project on every worker"
+            )
+    remote = dataclasses.replace(job, paths=tuple(None for _ in job.paths))
+    return _run_job(remote)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Tasks computed by one call: a single task (``run`` None) or a chunk of a batching worker."""
+
+    run: str | None
+    fns: tuple[str, ...]
+    configs: tuple[str, ...]
+    paths: tuple[str | None, ...]
+    metas: tuple[dict[str, str] | None, ...]
+    plugins: tuple[_plugins.Plugin, ...]
+
+
+def plan_jobs(tasks: Sequence[Task], jobs: int = 1) -> list[list[int]]:
+    """Group task indices into jobs: chunks of batchable tasks with equal keys, singletons otherwise.
+
+    A group of n tasks with the same batch key becomes ⌈n/size⌉ chunks, or min(jobs, n) if more, of
+    near-equal size (consecutive in task order); chunks come first, largest first, then single tasks in
+    their order.
+    """
+    groups: dict[tuple[str, Hashable], list[int]] = {}
+    single: list[list[int]] = []
+    for i, t in enumerate(tasks):
+        b = _batching(t.fn)
+        k = None if b is None else b.key(t.config)
+        if b is None or k is None:
+            single.append([i])
+        else:
+            groups.setdefault((t.fn, k), []).append(i)
+    chunks: list[list[int]] = []
+    for (fn, _), idx in groups.items():
+        size = _BATCHING[fn].size
+        n = max(-(-len(idx) // size), min(jobs, len(idx)))
+        bounds = np.linspace(0, len(idx), n + 1).round().astype(int)
+        chunks += [idx[a:b] for a, b in itertools.pairwise(bounds.tolist()) if b > a]
+    chunks.sort(key=len, reverse=True)
+    return chunks + single
 
 
 def execute_remote(fn: str, config_json: str, code: str, plugins: Sequence[_plugins.Plugin] = ()) -> dict[str, Any]:
@@ -385,40 +526,60 @@ class Sweep:
         todo = [t for t in unique if t not in done]
         bar = Progress(label, len(todo), self.stream, enabled=self.progress)
         loaded = _plugins.loaded()
-        args = [
-            (t.fn, t.config_json, None if self.path(t) is None else str(self.path(t)), loaded, task_meta(t))
-            for t in todo
-        ]
         try:
             if self.scheduler is not None and todo:
                 self._run_dask(todo, done, bar, loaded)
-            elif self.jobs == 1 or len(todo) <= 1:
-                for t, a in zip(todo, args, strict=True):
-                    done[t] = execute(*a)
-                    bar.advance()
+                return [done[t] for t in tasks]
+            jobs, groups = self._jobs(todo, self.jobs, loaded)
+            if self.jobs == 1 or len(jobs) <= 1:
+                for job, ts in zip(jobs, groups, strict=True):
+                    done.update(zip(ts, _run_job(job), strict=True))
+                    bar.advance(len(ts))
             else:
                 from joblib import Parallel, delayed
 
                 par = Parallel(
                     n_jobs=self.jobs,
-                    return_as="generator",
+                    return_as="generator_unordered",
                     batch_size=1,
                     initializer=_worker_start,
                     initargs=(os.getpid(),),
                 )
-                results = par(delayed(execute)(*a) for a in args)
+                results = par(delayed(_indexed)(k, job) for k, job in enumerate(jobs))
                 try:
-                    for t, res in zip(todo, results, strict=True):
-                        done[t] = res
-                        bar.advance()
+                    for k, res in results:
+                        done.update(zip(groups[k], res, strict=True))
+                        bar.advance(len(groups[k]))
                 finally:  # left early (an interrupt between results): joblib cancels the rest, kills the workers
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")  # joblib's "tasks ... have been cancelled"
                         results.close()
         finally:
             bar.close()
-        self.computed += len(todo)
+            self.computed += len(todo) - sum(t not in done for t in todo)
         return [done[t] for t in tasks]
+
+    def _jobs(
+        self, todo: list[Task], parallel: int, loaded: tuple[_plugins.Plugin, ...]
+    ) -> tuple[list[_Job], list[list[Task]]]:
+        """The jobs computing ``todo`` for ``parallel`` workers (:func:`plan_jobs`), and the tasks of each."""
+        jobs, groups = [], []
+        for idx in plan_jobs(todo, parallel):
+            ts = [todo[i] for i in idx]
+            b = _batching(ts[0].fn)
+            key = None if b is None else b.key(ts[0].config)
+            jobs.append(
+                _Job(
+                    run=None if b is None or key is None else b.run,
+                    fns=tuple(t.fn for t in ts),
+                    configs=tuple(t.config_json for t in ts),
+                    paths=tuple(None if self.path(t) is None else str(self.path(t)) for t in ts),
+                    metas=tuple(task_meta(t) for t in ts),
+                    plugins=loaded,
+                )
+            )
+            groups.append(ts)
+        return jobs, groups
 
     def _run_dask(
         self,
@@ -427,7 +588,7 @@ class Sweep:
         bar: Progress,
         loaded: tuple[_plugins.Plugin, ...],
     ) -> None:
-        """Compute ``todo`` on the Dask cluster; cache each result here as it arrives."""
+        """Compute ``todo`` on the Dask cluster (chunks for its thread count); cache each result as it arrives."""
         assert self.scheduler is not None
         if self._unreachable is not None:  # do not wait for the connect timeout again in every run
             raise ConnectionError(self._unreachable)
@@ -441,26 +602,35 @@ class Sweep:
             )
             raise ConnectionError(self._unreachable) from exc
         with client:
-            futures = {
-                client.submit(
-                    execute_remote,
-                    t.fn,
-                    t.config_json,
-                    code_hash(t.fn),
-                    loaded,
-                    key=f"r1theory-task-{t.key}",
-                    pure=False,
-                ): t
-                for t in todo
-            }
+            jobs, groups = self._jobs(todo, max(1, sum(client.nthreads().values())), loaded)
+            futures = {}
+            for job, ts in zip(jobs, groups, strict=True):
+                codes = [code_hash(t.fn) for t in ts]
+                if job.run is None:
+                    t = ts[0]
+                    fut = client.submit(
+                        execute_remote, t.fn, t.config_json, codes[0], job.plugins,
+                        key=f"r1theory-task-{t.key}", pure=False,
+                    )  # fmt: skip
+                else:
+                    name = hashlib.sha256("|".join(t.key for t in ts).encode()).hexdigest()
+                    fut = client.submit(_run_job_remote, job, codes, key=f"r1theory-chunk-{name}", pure=False)
+                futures[fut] = ts
             try:
                 for fut in distributed.as_completed(list(futures), loop=client.loop):
-                    t = futures[fut]
-                    res: dict[str, Any] = fut.result()  # re-raises a task's exception here
-                    p = self.path(t)
-                    if p is not None:
-                        save_result(p, res, task_meta(t))
-                    done[t] = res
-                    bar.advance()
+                    ts = futures[fut]
+                    res = fut.result()  # re-raises a task's exception here
+                    out: list[dict[str, Any]] = [res] if len(ts) == 1 and isinstance(res, dict) else list(res)
+                    for t, r in zip(ts, out, strict=True):
+                        p = self.path(t)
+                        if p is not None:
+                            save_result(p, r, task_meta(t))
+                        done[t] = r
+                    bar.advance(len(ts))
             finally:
                 client.cancel(list(futures))  # no-op for finished tasks; stops the rest after an error
+
+
+def _indexed(k: int, job: _Job) -> tuple[int, list[dict[str, Any]]]:
+    """``(k, results of job k)``: unordered results from the process pool keep their job's index."""
+    return k, _run_job(job)

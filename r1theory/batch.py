@@ -34,6 +34,13 @@ same systems (the single one with partial pivoting, ``scipy.linalg.lu_factor``) 
 the order of floating-point operations, so they agree to rounding,
 |ΔV|, |ΔQ|, |ΔA|, |ΔJ| ≤ 1e-12 · (1 + max|r|/(1 − γ)) and |Δd| ≤ 1e-12 for well-conditioned
 systems (cond(I − γP_π) ≤ (1 + γ)/(1 − γ) in the ∞-norm), which the tests check.
+
+Independence of the batch. Element b of :func:`evaluate_policies` and :class:`BatchPolicyPoint` is
+the same, bit for bit, whatever the other elements and whatever B: every product runs per element
+(stacked ``matmul`` calls of one shape per b, elementwise operations, reductions over contiguous
+rows), never as one matrix product across the batch, whose BLAS kernel — and with it the rounding of
+row b — changes with B. The sweep runner relies on it (a run's record must not depend on the runs
+that shared its batch; tests/test_iterate_batch.py).
 """
 
 from __future__ import annotations
@@ -214,7 +221,8 @@ def _solve_bordered(aug: Array) -> tuple[Array, Array]:
     y[:, :B] = aug[:S, S]
     y[:, B:] = aug[S, :S]
     _back_substitute_upper(T, y)
-    return y[:, :B].T, y[:, B:].T
+    # C-contiguous (B, S): what follows then computes row b the same way whatever B is (module docstring)
+    return np.ascontiguousarray(y[:, :B].T), np.ascontiguousarray(y[:, B:].T)
 
 
 def _back_substitute_upper(LU: Array, y: Array) -> Array:
@@ -342,8 +350,9 @@ def _evaluate_dominant(mdp: TabularMDP, pi: Array, fm: IntArray, *, full_support
     P = np.asarray(mdp.P)
     # batch-last layout: aug[:, :, b] = [[I − γP_π^b, r_π^b], [ρᵀ, 0]], shape (S + 1, S + 1, B)
     aug = np.empty((S + 1, S + 1, B))
-    P_pi = np.matmul(pi.transpose(1, 0, 2), P)  # (S, B, S): P_π^b[s, s'] = Σ_a π^b(a|s) P[s, a, s']
-    np.multiply(P_pi.transpose(0, 2, 1), -g, out=aug[:S, :S])
+    # (B, S, S): P_π^b[s, s'] = Σ_a π^b(a|s) P[s, a, s'], one product per (b, s) (row-independent, below)
+    P_pi = np.matmul(P.transpose(0, 2, 1)[None], pi[:, :, :, None])[..., 0]
+    np.multiply(P_pi.transpose(1, 2, 0), -g, out=aug[:S, :S])
     aug.reshape((S + 1) * (S + 1), B)[: (S + 1) * S : S + 2] += 1.0  # the diagonal of M: I − γP_π
     aug[:S, S] = sum_actions(pi * mdp.r).T  # r_π
     aug[S, :S] = mdp.rho[:, None]
@@ -355,10 +364,11 @@ def _evaluate_dominant(mdp: TabularMDP, pi: Array, fm: IntArray, *, full_support
         d[low] = _visitation(mdp, pi[low], d[low], True)
     for b in low if not full_support else ():  # π's zeros are real: the reachable set of each P_π
         d[b] = _visitation(mdp, pi[b], d[b], False)
-    Q = np.matmul(V, P.reshape(S * A, S).T).reshape(B, S, A)  # Σ_s' P[s, a, s'] V^b(s')
+    Q = np.matmul(P.reshape(S * A, S), V[:, :, None]).reshape(B, S, A)  # Σ_s' P[s, a, s'] V^b(s'), per b
     Q *= g
     Q += mdp.r  # Q = r + γ P V
-    return BatchEvaluation(V=V, Q=Q, A=score_dot_rows(Q, pi, fm), d=d, J=V @ mdp.rho, pi=pi)
+    J = np.matmul(V[:, None, :], mdp.rho)[:, 0]  # ρ·V^b, one product per b (row-independent)
+    return BatchEvaluation(V=V, Q=Q, A=score_dot_rows(Q, pi, fm), d=d, J=J, pi=pi)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ subclass is called row by row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,6 +217,7 @@ def iterate_batch(
     stall_window: int = 200,
     stall_tol: float | None = None,
     param: Parametrisation | None = None,
+    on_run: Callable[[int, Run], None] | None = None,
 ) -> list[Run]:
     """Run B configurations of :func:`r1theory.iterate` on one MDP in lockstep; one :class:`Run` per configuration.
 
@@ -241,6 +242,10 @@ def iterate_batch(
         As for :func:`r1theory.iterate`, shared by every configuration.
     param
         None or a tabular softmax parametrisation: the batched engine is for tabular softmax only.
+    on_run
+        Called as ``on_run(i, run)`` as soon as configuration i has stopped, with the :class:`Run` it
+        returns for it (the sweep runner writes each finished run to its cache at once, so an
+        interrupted batch keeps the runs that finished).
 
     Returns
     -------
@@ -322,13 +327,47 @@ def iterate_batch(
         hist.data["min_pi_opt"][t, cols] = p.pi[:, states, opt.actions].min(axis=1)
         length[cols] = t + 1
 
+    built: dict[int, Run] = {}
+
+    def make_run(i: int) -> Run:
+        """The :class:`Run` of configuration i, from its columns of the histories."""
+        method, _, rule, damping = checked[i]
+        n_pts = int(length[i])
+        theta_i = final_theta[i]
+        assert theta_i is not None
+        return Run(
+            method=method.name,
+            damping=damping,
+            step=rule,
+            J=hist.data["J"][:n_pts, i].copy(),
+            gap=hist.data["gap"][:n_pts, i].copy(),
+            grad_norm=hist.data["grad_norm"][:n_pts, i].copy(),
+            min_pi_opt=hist.data["min_pi_opt"][:n_pts, i].copy(),
+            kl=hist.data["kl"][: n_pts - 1, i].copy(),
+            eta=hist.data["eta"][: n_pts - 1, i].copy(),
+            eff_step=hist.data["eff_step"][: n_pts - 1, i].copy(),
+            theta=theta_i,
+            status=status[i],
+            message=message[i],
+            J_star=opt.J,
+        )
+
+    def finished(i: int) -> None:
+        """Build configuration i's run now that it has stopped, and report it to ``on_run``."""
+        if on_run is not None:
+            built[i] = make_run(i)
+            on_run(i, built[i])
+
     def stop(where: BoolArray, what: str, text: Any) -> None:
         """Give the rows where ``where`` holds the status ``what`` (message ``text(row)``) and drop them."""
         for j in np.flatnonzero(where).tolist():
             i = int(rows.idx[j])
             status[i], message[i] = what, text(j)
             final_theta[i] = rows.point.theta[j].copy()
+        stopped = rows.idx[where].tolist()
         rows.drop(where, rules)
+        for i in stopped:
+            finished(int(i))
 
     record_point(0)
     groups = rows.groups(methods)
@@ -402,28 +441,6 @@ def iterate_batch(
         final_theta[i] = rows.point.theta[j].copy()
         if last[j]:
             status[i], message[i] = "converged", f"gap {rows.gap[j]:.3g} <= tol {tol:g} at t={int(length[i]) - 1}"
+        finished(i)
 
-    runs = []
-    for i, (method, _, rule, damping) in enumerate(checked):
-        n_pts = int(length[i])
-        theta_i = final_theta[i]
-        assert theta_i is not None
-        runs.append(
-            Run(
-                method=method.name,
-                damping=damping,
-                step=rule,
-                J=hist.data["J"][:n_pts, i].copy(),
-                gap=hist.data["gap"][:n_pts, i].copy(),
-                grad_norm=hist.data["grad_norm"][:n_pts, i].copy(),
-                min_pi_opt=hist.data["min_pi_opt"][:n_pts, i].copy(),
-                kl=hist.data["kl"][: n_pts - 1, i].copy(),
-                eta=hist.data["eta"][: n_pts - 1, i].copy(),
-                eff_step=hist.data["eff_step"][: n_pts - 1, i].copy(),
-                theta=theta_i,
-                status=status[i],
-                message=message[i],
-                J_star=opt.J,
-            )
-        )
-    return runs
+    return [built[i] if i in built else make_run(i) for i in range(B)]

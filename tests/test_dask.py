@@ -173,7 +173,7 @@ def test_an_interrupted_sweep_cancels_its_tasks_and_disconnects(cluster, tmp_pat
     and its client leaves the scheduler; the workers belong to the cluster and stay; what arrived is cached."""
     from proofs_checks import sweep
 
-    def interrupt(self: object) -> None:
+    def interrupt(self: object, n: int = 1) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(sweep.Progress, "advance", interrupt)  # on the first result cached
@@ -182,7 +182,7 @@ def test_an_interrupted_sweep_cancels_its_tasks_and_disconnects(cluster, tmp_pat
     with pytest.raises(KeyboardInterrupt):
         Sweep(tmp_path / "cache", progress=False, scheduler=cluster.scheduler_address).run(tasks)
     assert len(list((tmp_path / "cache").rglob("*.npz"))) >= 1
-    mine = lambda: [k for k in cluster.scheduler.tasks if str(k).startswith("r1theory-task-")]  # noqa: E731
+    mine = lambda: [k for k in cluster.scheduler.tasks if str(k).startswith("r1theory-")]  # noqa: E731
     deadline = time.monotonic() + 10
     while (mine() or set(cluster.scheduler.clients) != before) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -327,6 +327,25 @@ def test_every_status_at_different_times_in_one_batch() -> None:
     assert last[0].status == "converged" and last[0].message.endswith(f"at t={T}")
 
 
+def test_on_run_reports_each_run_once_as_it_stops() -> None:
+    """``on_run(i, run)`` fires once per configuration, in stopping order, with the run that is returned."""
+    bandit = _bandit()
+    theta0 = np.array([[0.0, 5.0, 0.0]])
+    configs = [("pg", 0.5, None), ("npg", 1.0, None), ("pg", 1e-15, None), ("r1-grad", 1e5, 1e-3)]
+    seen: list[tuple[int, r1.Run, int]] = []
+    runs = r1.iterate_batch(
+        bandit, theta0, configs, 400, tol=1e-3, stall_window=100, on_run=lambda i, r: seen.append((i, r, len(seen)))
+    )
+    assert sorted(i for i, _, _ in seen) == [0, 1, 2, 3]
+    for i, r, _ in seen:
+        assert r is runs[i]
+    order = [i for i, _, _ in seen]
+    # npg converges first, the frozen rows stall after the window, the PG row runs to the cap and is reported last
+    assert order[0] == 1 and order[-1] == 0
+    assert [runs[i].status for i in order] == ["converged", "stalled", "stalled", "max_iterations"]
+    assert runs[1].iterations < runs[2].iterations <= runs[0].iterations
+
+
 def test_diverged_by_non_finite_j(monkeypatch: pytest.MonkeyPatch) -> None:
     """A finite θ whose J is not finite (forced): 'non-finite J after step t' at the same step as iterate."""
     import r1theory.batch_iterates as bi
@@ -593,3 +612,27 @@ def test_batch_equals_loop_on_random_mdps_and_mixes(mdp: r1.TabularMDP, data: st
     # random instances reach ill-conditioned regimes (γ → 1, λ → 0, normalised steps at ∇J ≈ 0): compared with
     # the loop's own spread where the analytic bounds do not hold (module docstring)
     assert_batch_equals_loop(mdp, theta0, configs, T, strict=False, tol=tol, optimum=opt, stall_window=window)
+
+
+_RUN_FIELDS = ("J", "gap", "grad_norm", "min_pi_opt", "kl", "eta", "eff_step", "theta")
+
+
+@given(mdp=mdps(max_states=9, max_actions=9), data=st.data())
+def test_a_row_does_not_depend_on_its_batch(mdp: r1.TabularMDP, data: st.DataObject) -> None:
+    """Bit for bit: configuration i's run is the same alone, in its batch, and in a batch of 3× its size.
+
+    The sweep runner batches whichever runs are missing from its cache, so a cached run must be a function
+    of its configuration only, not of the runs that happened to share its batch (r1theory.batch).
+    """
+    configs = data.draw(_configs())
+    theta0 = data.draw(thetas(mdp, max_abs=20.0))
+    T = data.draw(st.integers(1, 40))
+    opt = r1.optimal(mdp)
+    together = r1.iterate_batch(mdp, theta0, configs, T, optimum=opt, stall_window=10)
+    bigger = r1.iterate_batch(mdp, theta0, configs * 3, T, optimum=opt, stall_window=10)
+    for i, cfg in enumerate(configs):
+        alone = r1.iterate_batch(mdp, theta0, [cfg], T, optimum=opt, stall_window=10)[0]
+        for other in (together[i], bigger[i + len(configs)]):
+            assert (alone.status, alone.message) == (other.status, other.message)
+            for f in _RUN_FIELDS:
+                np.testing.assert_array_equal(getattr(alone, f), getattr(other, f), err_msg=f"{cfg} {f}")
