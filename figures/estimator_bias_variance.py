@@ -1,10 +1,10 @@
 """C2: bias and variance of the one-sample rank-1 update (V4), same-sample against independent Fisher sample.
 
-From the C2 check's bias tasks (:func:`proofs_checks.c2_sample_complexity.bias_task`, λ = 1), at θ₀
-and at the last iterate of the first SGD-PG seed. The V4 update with one sample (s, a) ∼ d × π is
-(λI + uuᵀ)⁻¹ĝ with u = ∇log π(a|s); with the **same** sample for u and ĝ its expectation is not
-E[(λI + uuᵀ)⁻¹]∇J, the expected update with an **independent** Fisher sample (the condition the
-correct-version bound assumes).
+From the C2 check's bias tasks (:func:`proofs_checks.c2_bias.bias_task`, λ = 1), on each C2 instance at
+θ₀ and at the last iterate of the first SGD-PG seed of the η₀/√(t+1) schedule (one row each). The V4
+update with one sample (s, a) ∼ d × π is (λI + uuᵀ)⁻¹ĝ with u = ∇log π(a|s); with the **same** sample
+for u and ĝ its expectation is not E[(λI + uuᵀ)⁻¹]∇J, the expected update with an **independent** Fisher
+sample (the condition the correct-version bound assumes).
 
 * left: per coordinate (s, a), the exact expected updates (independent ○, same-sample ×, both with
   batch 1 and an exact-value baseline, by enumeration) and the Monte-Carlo means ± 2 standard
@@ -13,7 +13,7 @@ correct-version bound assumes).
   one-sample and for the GPOMDP estimator of the runs: the price in variance of each form.
 
 The panel titles give the exact relative bias ‖E_same − E_indep‖/‖E_indep‖ at batch 1 and at the
-runs' batch B (it decays as 1/B). Claim: C2 (its ``bias`` part).
+schedule's batch B (it decays as 1/B). Claim: C2 (its ``bias`` part).
 """
 
 from __future__ import annotations
@@ -40,35 +40,37 @@ def relative_bias(same: np.ndarray, indep: np.ndarray) -> float:
 
 
 def data(ctx: Context) -> dict[str, Any]:
-    """Per bias point: exact expectations, Monte-Carlo means, standard errors and deviations, relative biases."""
+    """Per instance and bias point: exact expectations, Monte-Carlo means, standard errors, deviations, biases."""
     s = _c2.sweep(ctx)
     st = s.setting
     draws = st.mc_draws
+    B = st.isqrt_batch
     points = []
-    for label in _c2.BIAS_POINTS:
-        r = s.bias[label]
-        B = st.batch
-        row: dict[str, Any] = {
-            "label": label,
-            "pi": np.asarray(r["pi"]),
-            "gradient": np.asarray(r["gradient"]),
-            "exact_independent": np.asarray(r["indep_B1"]).ravel(),
-            "exact_same": np.asarray(r["same_V_B1"]).ravel(),
-            "relative_bias_B1": relative_bias(np.asarray(r["same_V_B1"]), np.asarray(r["indep_B1"])),
-            f"relative_bias_B{B}": relative_bias(np.asarray(r[f"same_V_B{B}"]), np.asarray(r[f"indep_B{B}"])),
-        }
-        for est in ("one-sample", st.estimator):
-            for form in ("same", "independent"):
-                mean = np.asarray(r[f"mc_{est}_{form}_mean"]).ravel()
-                se = np.asarray(r[f"mc_{est}_{form}_se"]).ravel()
-                row[f"mc_{est}_{form}"] = {"mean": mean, "se": se, "std": se * math.sqrt(draws)}
-        points.append(row)
+    for ir in s.instances:
+        for label in _c2.BIAS_POINTS:
+            r = ir.bias[label]
+            row: dict[str, Any] = {
+                "label": f"{ir.inst.label}: {label}",
+                "point": label,
+                "instance": ir.inst.label,
+                "pi": np.asarray(r["pi"]),
+                "gradient": np.asarray(r["gradient"]),
+                "exact_independent": np.asarray(r["indep_B1"]).ravel(),
+                "exact_same": np.asarray(r["same_V_B1"]).ravel(),
+                "relative_bias_B1": relative_bias(np.asarray(r["same_V_B1"]), np.asarray(r["indep_B1"])),
+                f"relative_bias_B{B}": relative_bias(np.asarray(r[f"same_V_B{B}"]), np.asarray(r[f"indep_B{B}"])),
+            }
+            for est in ("one-sample", st.estimator):
+                for form in ("same", "independent"):
+                    mean = np.asarray(r[f"mc_{est}_{form}_mean"]).ravel()
+                    se = np.asarray(r[f"mc_{est}_{form}_se"]).ravel()
+                    row[f"mc_{est}_{form}"] = {"mean": mean, "se": se, "std": se * math.sqrt(draws)}
+            points.append(row)
     return {
         "mode": ctx.mode,
-        "instance": st.instance,
-        "params": st.params,
+        "instances": [ir.inst.label for ir in s.instances],
         "damping": _c2.LAMBDA_BIAS,
-        "batch": st.batch,
+        "batch": B,
         "estimator": st.estimator,
         "draws": draws,
         "points": points,
@@ -113,9 +115,8 @@ def draw(data: dict[str, Any], path_stem: Path | str) -> list[Path]:
             axv.set_ylabel("standard deviation of one update")
             axv.set_title(f"{p['label']}: per-coordinate deviation (batch 1, {data['draws']} draws)", fontsize=8.5)
             axv.legend(fontsize=6.5, loc="best")
-        params = ", ".join(f"{k}={v}" for k, v in data["params"].items())
         fig.suptitle(
             f"C2: bias and variance of the one-sample rank-1 update (V4), λ = {data['damping']:g}, on "
-            f"{data['instance']}({params}) ({data['mode']} mode)"
+            f"{', '.join(data['instances'])} ({data['mode']} mode)"
         )
         return _style.save(fig, path_stem)

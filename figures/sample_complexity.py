@@ -1,21 +1,22 @@
-"""C2: episodes needed to reach ε against ε, per stochastic method, with fitted exponents and bootstrap bands.
+"""C2: sample complexity where the noise decides — tuned N*(ε), the theory's schedules, and trapping, per instance.
 
-From the C2 sweep (:mod:`proofs_checks.c2_sample_complexity`: an exact random MDP, so the only
-randomness is the sampling; GPOMDP gradient estimates with an exact-value baseline, batch B,
-constant steps; several seeds per arm). For each criterion
+From the C2 sweep (:mod:`proofs_checks.c2_sample_complexity`; exact MDPs, so the only randomness is the
+sampling; GPOMDP with an exact-value baseline for every arm). One row per instance:
 
-* **stationarity**: N(ε) = episodes consumed before the seed-mean of ‖∇J(θ_t)‖² first drops to ε²;
-* **optimality**: N(ε) = episodes before the seed-mean of J* − J(θ_t) first drops to ε;
+* **tuned, optimality** and **tuned, stationarity**: N*(ε), the fewest episodes over the (η, B) grid at which
+  the seed mean reaches ε (small open markers), and the chosen configuration re-run on fresh seeds (filled:
+  used in the fit; hollow: not used — grid edge, deterministic regime, pre-asymptotic or degenerate, the
+  latter with a red ×); a level no configuration reaches within the budget is drawn as a ▲ at the budget
+  (censored, "> budget"). Lines: the fitted power law N ≈ C·(1/ε)^k over the fitted ε, k and its 95 %
+  bootstrap CI (fresh seeds; the choice held fixed) in the legend; the dotted vertical line of each arm's
+  colour marks the ε from which on the sampling noise dominates (sampled cost ≥ 2× the exact-gradient cost at
+  the chosen η).
+* **schedules** (optimality): constant η with B ∝ ε⁻² (solid) and η₀/√(t+1) with fixed B (dashed); markers as
+  above, ▲ at the budget where censored.
+* **trapping**: the fraction of grid seeds that end trapped (gap > 0.1·(J* − J(θ₀)) at a near-deterministic
+  policy) against η/B, pooled over B, per arm.
 
-the markers are N(ε) on the check's ε grid (filled: used in the fit, reached at t ≥ T_MIN; hollow:
-reached earlier, pre-asymptotic), the line the least-squares power law N ≈ C·(1/ε)^k over the fitted
-ε (k and its 95 % percentile-bootstrap CI in the legend, as in the report), and the band the
-pointwise 95 % bootstrap interval of N(ε) (seeds resampled). The dashed line has the O(ε⁻⁴) slope
-of stochastic PG theory for stationarity, anchored at SGD-PG's first fitted point and drawn over the ε
-SGD-PG's fit covers. The ε axis is reversed: harder targets to the right.
-
-Claim: C2 — the rank-1 sample method needs the same number of samples as SGD-PG up to a constant
-(the same exponent k).
+The ε axes are reversed: harder targets to the right. Claim: C2.
 """
 
 from __future__ import annotations
@@ -38,141 +39,146 @@ METHOD_COLOR = {
     "r1-sample-independent": "#17becf",
     "npg-sample": _style.color("npg-damped"),
 }
-BAND = (2.5, 97.5)
 
 
-def band(curves: c2.Curves, eps: np.ndarray, criterion: str, rng: np.random.Generator, n_boot: int) -> np.ndarray:
-    """Pointwise percentile-bootstrap interval of N(ε) over seed resamples, shape (2, len(ε)).
-
-    NaN where fewer than :data:`proofs_checks.c2_sample_complexity.MIN_VALID_BOOT` of the resamples reach ε.
-    """
-    n = curves.values.shape[0]
-    lv = _c2.levels(eps, criterion)
-    N = np.full((n_boot, len(eps)), np.nan)
-    for b in range(n_boot):
-        h = c2.first_hits(curves.values[rng.integers(0, n, n)].mean(axis=0), lv)
-        N[b, h >= 0] = curves.samples[h[h >= 0]]
-    ok = np.isfinite(N).mean(axis=0) >= c2.MIN_VALID_BOOT
-    out = np.full((2, len(eps)), np.nan)
-    if ok.any():
-        out[:, ok] = np.nanpercentile(N[:, ok], BAND, axis=0)
-    return out
+def _fit_line(fit: Any, eps: np.ndarray) -> dict[str, Any] | None:
+    if fit.exponent is None or fit.log_constant is None:
+        return None
+    e = np.asarray(fit.eps, dtype=np.float64)
+    return {"k": fit.exponent, "ci": fit.ci, "decades": fit.decades, "eps": e,
+            "N": np.exp(fit.log_constant + fit.exponent * np.log(1.0 / e))}  # fmt: skip
 
 
 def data(ctx: Context) -> dict[str, Any]:
-    """Per criterion and arm: the ε grid, N(ε) (−1 unreached), which ε are fitted, the fit and the band."""
+    """Per instance: tuned (both criteria), schedule (optimality) and trapping data per arm."""
     s = _c2.sweep(ctx)
     st = s.setting
-    rng = np.random.default_rng(np.random.SeedSequence(st.root, spawn_key=(7,)))
-    panels = []
-    for c in c2.CRITERIA:
-        eps = s.grids[c]
-        arms: list[dict[str, Any]] = []
-        for a in s.arms:
-            cv = s.curves[(a.label, c)]
-            hits = c2.first_hits(cv.values.mean(axis=0), _c2.levels(eps, c))
-            reached = hits >= 0
-            N = np.where(reached, cv.samples[np.maximum(hits, 0)], np.nan)
-            used = reached & (cv.t[np.maximum(hits, 0)] >= c2.T_MIN)
-            f = s.fits[(a.label, c)]
-            fit: dict[str, Any] | None = None
-            if f.exponent is not None and f.log_constant is not None:
-                e = eps[used]
-                fit = {
-                    "k": f.exponent,
-                    "log_c": f.log_constant,
-                    "ci": f.ci,
-                    "eps": e,
-                    "N": np.exp(f.log_constant + f.exponent * np.log(1.0 / e)),
-                }
-            arms.append(
-                {
-                    "label": a.label,
-                    "method": a.method,
-                    "damping": a.damping,
-                    "eta": a.eta,
-                    "protocol": a.protocol,
-                    "N": N,
-                    "used": used,
-                    "fit": fit,
-                    "band": band(cv, eps, c, rng, st.n_boot),
-                }
-            )
-        ref = None
-        sgd = arms[0]
-        if c == "stationarity" and np.any(sgd["used"]):
-            i = int(np.flatnonzero(sgd["used"])[0])
-            j = int(np.flatnonzero(sgd["used"])[-1])
-            e0, n0 = float(eps[i]), float(sgd["N"][i])
-            e = eps[i : max(j, i + 1) + 1]
-            ref = {"k": 4.0, "eps": e, "N": n0 * (e0 / e) ** 4}
-        panels.append({"criterion": c, "eps0": s.eps0[c], "eps": eps, "arms": arms, "reference": ref})
+    rows = []
+    for ir in s.instances:
+        tuned: dict[str, list[dict[str, Any]]] = {}
+        for crit in c2.CRITERIA:
+            tuned[crit] = []
+            for arm in st.arms:
+                t = ir.tuned[(arm.method, crit)]
+                tuned[crit].append({
+                    "method": arm.method,
+                    "eps": t.eps,
+                    "N_grid": t.choice.N,
+                    "N_fresh": t.fresh_N,
+                    "censored": t.choice.censored | ~np.isfinite(t.fresh_N),
+                    "usable": t.usable,
+                    "degenerate": t.degenerate,
+                    "onset": t.onset(),
+                    "fit": _fit_line(t.fit, t.eps),
+                    "budget": t.budget,
+                })  # fmt: skip
+        sched = []
+        for arm in st.arms:
+            for name in c2.SCHEDULES:
+                sc = ir.schedules[(arm.method, name, "optimality")]
+                sched.append({"method": arm.method, "schedule": name, "eps": sc.eps, "N": sc.N, "usable": sc.usable,
+                              "censored_from": sc.censored_from(), "fit": _fit_line(sc.fit, sc.eps),
+                              "budget": sc.budget})  # fmt: skip
+        traps = []
+        for arm in st.arms:
+            r, f = ir.trapping[arm.method].by_ratio()
+            traps.append({"method": arm.method, "eta_over_B": r, "fraction": f})
+        rows.append({"instance": ir.inst.label, "eps0": ir.eps0, "trap_gap": ir.trap_gap, "tuned": tuned,
+                     "schedules": sched, "trapping": traps})  # fmt: skip
     return {
         "mode": ctx.mode,
         "setting": {
-            "instance": st.instance,
-            "params": st.params,
             "estimator": st.estimator,
             "baseline": st.baseline,
-            "batch": st.batch,
-            "eta": st.eta,
-            "iterations": st.iterations,
+            "budget": st.budget,
+            "sched_budget": st.sched_budget,
             "seeds": st.seeds,
-            "n_boot": st.n_boot,
+            "fresh_seeds": st.fresh_seeds,
+            "batches": list(st.batches),
         },
-        "panels": panels,
+        "rows": rows,
     }
 
 
+def _label(a: dict[str, Any], prefix: str = "") -> str:
+    f = a["fit"]
+    if f is None:
+        return f"{prefix}{a['method']}: too few usable ε"
+    ci = "" if f["ci"] is None else f" [{f['ci'][0]:.2f}, {f['ci'][1]:.2f}]"
+    return f"{prefix}{a['method']}: k = {f['k']:.2f}{ci}, {f['decades']:.2f} dec."
+
+
+def _points(ax: Any, a: dict[str, Any], col: str, N_key: str, budget: float) -> None:
+    eps = np.asarray(a["eps"], dtype=np.float64)
+    N = np.asarray(a[N_key], dtype=np.float64)
+    used = np.asarray(a["usable"], dtype=bool)
+    fin = np.isfinite(N)
+    ax.plot(eps[used & fin], N[used & fin], "o", color=col, ms=4.5)
+    ax.plot(eps[~used & fin], N[~used & fin], "o", color=col, mfc="white", ms=4.5)
+    ax.plot(eps[~fin], np.full((~fin).sum(), budget), "^", color=col, mfc="white", ms=5)
+    deg = np.asarray(a.get("degenerate", np.zeros(eps.size, dtype=bool)), dtype=bool)
+    ax.plot(eps[deg & fin], N[deg & fin], "x", color="#d62728", ms=6)
+
+
 def draw(data: dict[str, Any], path_stem: Path | str) -> list[Path]:
-    """One panel per criterion: N(ε) against ε (log–log, ε reversed), fits, bands and the ε⁻⁴ guide."""
-    panels = data["panels"]
+    """Rows: instances; columns: tuned optimality, tuned stationarity, schedules, trapped fraction against η/B."""
+    rows = data["rows"]
     st = data["setting"]
-    styles = ("-", "--", ":", "-.")
     with _style.style():
-        fig = _style.new_figure(6.4 * len(panels), 6.4)
-        axes = fig.subplots(1, len(panels), squeeze=False)[0]
-        for ax, p in zip(axes, panels, strict=True):
-            eps = np.asarray(p["eps"], dtype=np.float64)
-            seen: dict[str, int] = {}
-            for a in p["arms"]:
+        fig = _style.new_figure(22.0, 5.2 * len(rows) + 0.8)
+        axes = fig.subplots(len(rows), 4, squeeze=False)
+        for row, axs in zip(rows, axes, strict=True):
+            for ax, crit in zip(axs[:2], ("optimality", "stationarity"), strict=True):
+                for a in row["tuned"][crit]:
+                    col = METHOD_COLOR.get(a["method"], "#8c564b")
+                    grid_N = np.asarray(a["N_grid"], dtype=np.float64)
+                    fin = np.isfinite(grid_N)
+                    ax.plot(np.asarray(a["eps"])[fin], grid_N[fin], ".", color=col, ms=3, alpha=0.6)
+                    _points(ax, a, col, "N_fresh", a["budget"])
+                    f = a["fit"]
+                    if f is not None:
+                        ax.plot(f["eps"], f["N"], "-", color=col, lw=1.5, label=_label(a))
+                    else:
+                        ax.plot([], [], "-", color=col, label=_label(a))
+                    if a["onset"] is not None:
+                        ax.axvline(a["onset"], color=col, ls=":", lw=1.0)
+                crit_text = "E[J* − J] ≤ ε" if crit == "optimality" else "E‖∇J‖² ≤ ε²"
+                ax.set_title(f"{row['instance']}: tuned (η, B), {crit_text}", fontsize=9)
+                ax.set_ylabel("episodes N(ε)")
+                ax.set_xlabel(f"ε (ε₀ = {row['eps0'][crit]:.3g})")
+            ax = axs[2]
+            for a in row["schedules"]:
                 col = METHOD_COLOR.get(a["method"], "#8c564b")
-                ls = styles[seen.setdefault(a["method"], 0) % len(styles)]
-                seen[a["method"]] += 1
-                N = np.asarray(a["N"], dtype=np.float64)
-                used = np.asarray(a["used"], dtype=bool)
-                lo, hi = np.asarray(a["band"], dtype=np.float64)
-                ok = np.isfinite(lo) & np.isfinite(hi)
-                ax.fill_between(eps[ok], lo[ok], hi[ok], color=col, alpha=0.15, lw=0)
-                ax.plot(eps[used], N[used], "o", color=col, ms=4.5)
-                pre = np.isfinite(N) & ~used
-                ax.plot(eps[pre], N[pre], "o", color=col, mfc="white", ms=4.5)
+                ls = "-" if a["schedule"] == c2.SCHEDULES[0] else "--"
+                _points(ax, a, col, "N", a["budget"])
                 f = a["fit"]
+                pre = "const η, B∝ε⁻² " if ls == "-" else "η₀/√(t+1) "
                 if f is not None:
-                    ci = "" if f["ci"] is None else f" [{f['ci'][0]:.2f}, {f['ci'][1]:.2f}]"
-                    text = f"{a['label']}: k = {f['k']:.2f}{ci}"
-                    ax.plot(f["eps"], f["N"], ls, color=col, lw=1.6, label=text)
+                    ax.plot(f["eps"], f["N"], ls, color=col, lw=1.5, label=_label(a, pre))
                 else:
-                    ax.plot([], [], ls, color=col, label=f"{a['label']}: too few ε reached to fit")
-            if p["reference"] is not None:
-                r = p["reference"]
-                ax.plot(r["eps"], r["N"], color="0.5", ls="--", lw=1.0, label="O(ε⁻⁴) slope (stochastic PG theory)")
+                    ax.plot([], [], ls, color=col, label=_label(a, pre))
+            ax.set_title(f"{row['instance']}: theory schedules, optimality (▲ censored at the budget)", fontsize=9)
+            ax.set_ylabel("episodes N(ε)")
+            ax.set_xlabel(f"ε (ε₀ = {row['eps0']['optimality']:.3g})")
+            for ax in axs[:3]:
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                ax.invert_xaxis()
+                ax.legend(fontsize=6.5, loc="upper left")
+            ax = axs[3]
+            for a in row["trapping"]:
+                col = METHOD_COLOR.get(a["method"], "#8c564b")
+                ax.plot(a["eta_over_B"], a["fraction"], "o-", color=col, label=a["method"])
             ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.invert_xaxis()
-            crit = "E‖∇J(θ_t)‖² ≤ ε²" if p["criterion"] == "stationarity" else "E[J* − J(θ_t)] ≤ ε"
-            ax.set_xlabel(f"ε  (target {crit}; ε₀ = {p['eps0']:.3g})")
-            ax.set_ylabel("episodes N(ε) until the seed mean first reaches ε")
-            ax.set_title(f"{p['criterion']}: N(ε) ≈ C·(1/ε)^k, 95% bootstrap CI of k", fontsize=9)
-            ax.plot([], [], "o", color="0.3", label=f"used in the fit (t ≥ {c2.T_MIN})")
-            ax.plot([], [], "o", color="0.3", mfc="white", label="reached before T_MIN (not fitted)")
-            ax.fill_between([], [], [], color="0.3", alpha=0.15, label="95% bootstrap band of N(ε)")
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=7)
-        params = ", ".join(f"{k}={v}" for k, v in st["params"].items())
+            ax.set_ylim(-0.03, 1.03)
+            ax.set_xlabel("η/B")
+            ax.set_ylabel("fraction of seeds trapped at the end")
+            ax.set_title(f"{row['instance']}: trapped (gap > {row['trap_gap']:.3g}, max π > 1−1e-3)", fontsize=9)
+            ax.legend(fontsize=6.5, loc="upper left")
         fig.suptitle(
-            f"C2 sample complexity on {st['instance']}({params}): {st['estimator']} estimates, "
-            f"baseline {st['baseline']}, batch {st['batch']}, η_sgd = {st['eta']:g}, {st['iterations']} iterations, "
-            f"{st['seeds']} seeds ({data['mode']} mode)",
+            f"C2 sample complexity: {st['estimator']}, baseline {st['baseline']}, grid B ∈ {st['batches']}, budget "
+            f"{st['budget']} episodes/run ({st['seeds']} seeds, {st['fresh_seeds']} fresh), schedules "
+            f"{st['sched_budget']} ({data['mode']} mode); filled: fitted, hollow: not fitted, small dots: grid N*",
             fontsize=9.5,
         )
         return _style.save(fig, path_stem)

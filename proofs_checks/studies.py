@@ -19,9 +19,9 @@ return the default when the study does not set that field. The fields:
 * ``theta0`` — the start of C1's runs: ``uniform`` (θ₀ = 0) or ``instance`` (the catalog entry's
   recommended θ₀; every selected instance must have one).
 
-C2 (``c2.sample-complexity``) keeps its own instance and grids for now (its setting is a bandit-like
-estimator study with its own sample budgets); the bandit check ``mei2020.bandit`` reports a
-non-bandit instance as ``inconclusive`` with the reason.
+C2 (``c2.sample-complexity``) runs its protocol on the study's instances (θ₀ uniform, or the catalog's
+with ``theta0 = "instance"``) and keeps its own grids (step × batch, ε levels, sample budgets); the
+bandit check ``mei2020.bandit`` reports a non-bandit instance as ``inconclusive`` with the reason.
 
 Everything is validated before anything is written: :func:`build` raises :class:`StudyError` (a
 ValueError) naming the file, key or value and the fix. :func:`study` is the public entry point,

@@ -1,114 +1,155 @@
-"""C2 sample-complexity check: the assessment can come out holds, fails and inconclusive; fits on known curves."""
+"""C2 sample-complexity check: the worker against the engine, seeds, the regime diagnostic, and a tiny end-to-end run."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import r1theory as r1
+from proofs_checks import c2_runs as cr
 from proofs_checks import c2_sample_complexity as c2
 from proofs_checks.context import Context
+from proofs_checks.runs import initial_theta, instance
+from proofs_checks.studies import Study, parse_instance
 from proofs_checks.sweep import Sweep
 
-
-def _curves(
-    exponent: float, seeds: int = 6, T: int = 2000, batch: int = 10, noise: float = 0.05, seed: int = 0
-) -> c2.Curves:
-    """Seed histories x_t = (t + 1)^(−1/k)·(1 + noise): the first t with x_t ≤ ε is ≈ ε^(−k), so N(ε) ∝ (1/ε)^k."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(T + 1, dtype=float)
-    base = (t + 1.0) ** (-1.0 / exponent)
-    vals = base[None, :] * (1.0 + noise * rng.standard_normal((seeds, T + 1)))
-    return c2.Curves(t=t, samples=batch * t, values=vals)
+_QUICK = cr.setting(True)
+RANDOM = _QUICK.instances[0]
 
 
-def test_assess_difference_holds_fails_inconclusive() -> None:
-    assert c2.assess_difference((-0.1, 0.2), 5)[0] == "holds"
-    assert c2.assess_difference((0.1, 0.3), 5)[0] == "holds"  # within the tolerance of 0
-    assert c2.assess_difference((0.6, 0.9), 5)[0] == "fails"
-    assert c2.assess_difference((-1.0, -0.6), 5)[0] == "fails"
-    assert c2.assess_difference((-0.1, 0.2), 2)[0] == "inconclusive"  # not enough ε reached
-    assert c2.assess_difference(None, 5)[0] == "inconclusive"
-    assert c2.assess_difference((-2.0, 2.0), 5)[0] == "inconclusive"  # too wide to decide
+def _config(arm: cr.Arm, configs: list[dict], budget: int = 60, seeds: int = 2, stream: int = 0, **kw: object) -> dict:
+    seeds_ = [cr.seed_config(7, stream, j) for j in range(seeds)]
+    return cr.group_config(RANDOM, arm, replace(_QUICK, records=1000), configs, budget, seeds_, **kw)  # type: ignore[arg-type]
 
 
-def test_assess_rate() -> None:
-    assert c2.assess_rate((0.8, 1.1), 4)[0] == "holds"
-    assert c2.assess_rate((4.5, 5.0), 4)[0] == "fails"
-    assert c2.assess_rate((3.9, 4.6), 4)[0] == "inconclusive"
-    assert c2.assess_rate((0.8, 1.1), 1)[0] == "inconclusive"
+@pytest.mark.parametrize("arm", cr.ARMS, ids=lambda a: a.method)
+def test_group_task_is_the_single_run_path_with_spawned_seeds(arm: cr.Arm) -> None:
+    """Each (configuration, seed) of a group equals stochastic_iterate with default_rng(SeedSequence(root, (s, j)))."""
+    cfgs = [
+        {"batch": 2, "step": {"kind": "constant", "eta": 0.5}},
+        {"batch": 1, "step": {"kind": "inverse-sqrt", "eta": 1.0}},
+    ]
+    out = cr.group_task(_config(arm, cfgs))
+    mdp, _, opt = instance(RANDOM.name, RANDOM.params)
+    th0 = initial_theta(RANDOM.name, RANDOM.params, RANDOM.theta0)
+    for i, c in enumerate(cfgs):
+        B = c["batch"]
+        T = math.ceil(60 / cr.episodes_per_update(arm.method, B))
+        for j in range(2):
+            run = r1.stochastic_iterate(mdp, th0, arm.method, cr.step_rule(c["step"]), T,
+                                        np.random.default_rng(np.random.SeedSequence(7, spawn_key=(0, j))),
+                                        estimator="gpomdp", batch=B, baseline="value", damping=arm.damping,
+                                        optimum=opt)  # fmt: skip
+            np.testing.assert_array_equal(out[f"{i}.gap"][j], run.gap)
+            np.testing.assert_array_equal(out[f"{i}.grad2"][j], run.grad_norm_sq)
+            np.testing.assert_array_equal(out[f"{i}.theta_T"][j], run.theta)
+        # the episode count the budget assumes is the engine's own
+        np.testing.assert_array_equal(out[f"{i}.episodes"], out[f"{i}.t"] * cr.episodes_per_update(arm.method, B))
 
 
-def test_first_hits_and_power_fit() -> None:
-    mean = np.array([1.0, 0.5, 0.25, np.nan, 0.1])
-    np.testing.assert_array_equal(c2.first_hits(mean, np.array([0.6, 0.2, 0.05])), [1, 4, -1])
-    eps = np.array([0.1, 0.01, 0.001])
-    k, c = c2.power_fit(eps, 3.0 * eps**-2)
-    assert k == pytest.approx(2.0) and c == pytest.approx(np.log(3.0))
+def test_fitted_baseline_costs_a_second_batch() -> None:
+    out = cr.group_task(
+        _config(cr.ARMS[0], [{"batch": 3, "step": {"kind": "constant", "eta": 0.1}}], baseline="fitted")
+    )
+    np.testing.assert_array_equal(out["0.episodes"], out["0.t"] * cr.episodes_per_update("sgd-pg", 3, "fitted"))
+    assert cr.episodes_per_update("sgd-pg", 3, "fitted") == 6
 
 
-@pytest.mark.parametrize("exponent", [1.0, 2.0])
-def test_fit_recovers_a_known_exponent(exponent: float) -> None:
-    cv = _curves(exponent)
-    eps = c2.eps_grid(1.0)
-    fit = c2.fit_arm(cv, eps, "optimality", np.random.default_rng(0), 100)
-    assert fit.exponent == pytest.approx(exponent, abs=0.1)
-    assert fit.ci is not None and fit.ci[0] - 0.1 <= exponent <= fit.ci[1] + 0.1
-    # stationarity compares the curve with ε², so a curve (t+1)^(−2/k) has exponent k in 1/ε
-    sq = c2.Curves(cv.t, cv.samples, cv.values**2)
-    fit2 = c2.fit_arm(sq, eps, "stationarity", np.random.default_rng(0), 100)
-    assert fit2.exponent == pytest.approx(exponent, abs=0.1)
+def test_group_task_is_deterministic_and_seed_streams_differ() -> None:
+    cfg = [{"batch": 1, "step": {"kind": "constant", "eta": 1.0}}]
+    a = cr.group_task(_config(cr.ARMS[1], cfg))
+    b = cr.group_task(_config(cr.ARMS[1], cfg))
+    for k in a:
+        np.testing.assert_array_equal(np.asarray(a[k]), np.asarray(b[k]))
+    c = cr.group_task(_config(cr.ARMS[1], cfg, stream=1))
+    assert not np.array_equal(a["0.gap"], c["0.gap"])
 
 
-def test_compare_on_constructed_curves_gives_each_verdict() -> None:
-    eps = c2.eps_grid(1.0)
-    rng = np.random.default_rng(1)
-    ref = _curves(1.0, seed=1)
-    same = c2.compare(ref, _curves(1.0, seed=2, batch=30), eps, "optimality", rng, 200)
-    assert c2.assess_difference(same.ci, len(same.eps))[0] == "holds"
-    assert same.log_ratio == pytest.approx(np.log(3.0), abs=0.1)  # 3× the samples per iteration
-    worse = c2.compare(ref, _curves(1.6, seed=3), eps, "optimality", rng, 200)
-    assert worse.delta == pytest.approx(0.6, abs=0.1)
-    assert c2.assess_difference(worse.ci, len(worse.eps))[0] == "fails"
-    plateau = _curves(1.0, seed=4)
-    plateau = replace(plateau, values=np.maximum(plateau.values, 0.3))  # stalls: small ε never reached
-    stuck = c2.compare(ref, plateau, eps, "optimality", rng, 200)
-    assert c2.assess_difference(stuck.ci, len(stuck.eps))[0] == "inconclusive"
+def test_regime_diagnostic_matches_an_exact_run() -> None:
+    """exact_T of a configuration is the first iterate of the exact counterpart (iterate, not the batch) below each level."""
+    levels = {"optimality": [0.9, 0.5, 0.2, 1e-9], "stationarity": [0.3, 0.1, 1e-9]}
+    cfgs = [
+        {"batch": 4, "step": {"kind": "constant", "eta": 2.0}},
+        {"batch": 1, "step": {"kind": "constant", "eta": 0.3}},
+    ]
+    budget = 200
+    for arm in (cr.ARMS[0], cr.ARMS[1]):
+        out = cr.group_task(_config(arm, cfgs, budget=budget, exact_levels=levels))
+        mdp, _, opt = instance(RANDOM.name, RANDOM.params)
+        for i, c in enumerate(cfgs):
+            T = math.ceil(budget / cr.episodes_per_update(arm.method, c["batch"]))
+            run = r1.iterate(mdp, np.zeros((4, 3)), cr.EXACT_COUNTERPART[arm.method], c["step"]["eta"], T,
+                             damping=arm.damping, optimum=opt)  # fmt: skip
+            for crit, vals in (("optimality", run.gap), ("stationarity", run.grad_norm)):
+                want = [int(np.argmax(vals <= lv)) if np.any(vals <= lv) else -1 for lv in levels[crit]]
+                np.testing.assert_array_equal(out[f"{i}.exact_T_{crit}"], want)
+            assert out[f"{i}.exact_T_optimality"][-1] == -1  # 1e-9 is not reached within the cap: censored
 
 
-def test_running_mean() -> None:
-    np.testing.assert_allclose(c2.running_mean(np.array([[1.0, 3.0, 5.0]])), [[1.0, 2.0, 3.0]])
-
-
-def test_seed_configs_reproduce_spawned_streams() -> None:
-    cfgs = c2.seed_configs(123, 3)
-    children = np.random.SeedSequence(123).spawn(3)
-    for cfg, child in zip(cfgs, children, strict=True):
-        np.testing.assert_array_equal(c2.rng_from(cfg).random(4), np.random.default_rng(child).random(4))
-
-
-_QUICK = c2.setting(True)
-
-
-def _tiny(quick: bool) -> c2.Setting:
-    return replace(_QUICK, iterations=40, seeds=3, n_boot=20, mc_draws=2000, batch=20)
+def _tiny(quick: bool) -> cr.Setting:
+    return replace(
+        _QUICK,
+        instances=_QUICK.instances[:1],
+        budget=300,
+        sched_budget=300,
+        batches=(1, 4),
+        ratios=(0.01, 0.1, 1.0),
+        seeds=3,
+        fresh_seeds=3,
+        sched_levels=3,
+        n_boot=20,
+        mc_draws=2000,
+        records=200,
+    )
 
 
 def test_check_runs_end_to_end_on_a_tiny_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(c2, "setting", _tiny)
-    ctx = Context(mode="quick", sweep=Sweep(None, jobs=1, progress=False), out=tmp_path)
+    ctx = Context(mode="quick", sweep=Sweep(tmp_path / "cache", jobs=1, progress=False), out=tmp_path)
     results = c2.check(ctx)
-    parts = {(r.variant, r.conditions.get("part"), r.conditions.get("criterion")) for r in results}
-    assert ("r1-sample-same", "exponent-vs-sgd", "stationarity") in parts
-    assert ("r1-sample-independent", "exponent-vs-sgd", "optimality") in parts
-    assert ("sgd-pg", "rate-vs-theory", "stationarity") in parts
+    parts = {(r.variant, r.conditions.get("part"), r.conditions.get("protocol"), r.conditions.get("criterion"))
+             for r in results}  # fmt: skip
+    for arm in ("r1-sample-same", "r1-sample-independent"):
+        for crit in c2.CRITERIA:
+            assert (arm, "tuned", "tuned", crit) in parts
+            for sched in c2.SCHEDULES:
+                assert (arm, "schedule", sched, crit) in parts
+        assert (arm, "trapping", None, None) in parts
+    assert ("sgd-pg", "rate-vs-theory", None, "stationarity") in parts
     by = {(r.variant, r.conditions.get("part")): r for r in results}
     assert by[("r1-sample-same", "baseline-sensitivity")].verdict == "fails"
     assert by[("r1-sample-independent", "baseline-sensitivity")].verdict == "holds"
     assert by[("r1-sample-same", "bias")].measured["theta0"]["B=1"]["relative_bias"] > 0.1
+    tuned = next(r for r in results if r.conditions.get("part") == "tuned")
+    m = tuned.measured["method"]
+    # censored levels are reported (as +inf), never dropped: one entry per level
+    assert len(m["N_star_grid_mean"]) == len(m["eps"]) == len(m["N_fresh_mean"]) == len(m["censored_grid"])
+    assert "omits the selection noise" in tuned.evidence["ci_note"]
     for r in results:
-        assert r.claim == c2.CLAIM
+        assert r.claim == c2.CLAIM and r.conditions["instance"] == "random-4x3"
+        if r.verdict == "inconclusive" and r.conditions.get("part") in ("tuned", "schedule"):
+            assert r.evidence["reason"].split(":")[0] in ("span", "resolution", "degenerate")
         r.to_dict()  # JSON-ready
-    assert "| arm |" in c2.summarize(results)
+    text = c2.summarize(results)
+    assert "**random-4x3**" in text and "| arm | protocol |" in text and "Trapped fraction" in text
+    # a second runner over the same cache recomputes nothing and measures the same
+    again = Context(mode="quick", sweep=Sweep(tmp_path / "cache", jobs=1, progress=False), out=tmp_path)
+    results2 = c2.check(again)
+    assert again.sweep.computed == 0
+    assert [r.to_dict() for r in results2] == [r.to_dict() for r in results]
+
+
+def test_check_runs_on_the_study_instances(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(c2, "setting", lambda q: replace(_tiny(q), arms=cr.ARMS[:2], budget=100, sched_budget=100))
+    target = parse_instance("random:S=3,A=2,gamma=0.7,seed=5")
+    ctx = Context(mode="quick", sweep=Sweep(None, jobs=1, progress=False), out=tmp_path,
+                  study=Study(instances=(target,)))  # fmt: skip
+    results = c2.check(ctx)
+    assert results and {r.conditions["instance"] for r in results} == {target.label}
+    sw = c2.runs(ctx)
+    assert [ir.inst.params for ir in sw.instances] == [target.params]
+    assert (sw.instances[0].S, sw.instances[0].A) == (3, 2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
         mp.setattr(c1, "dampings", lambda quick: [0.1, 10.0])
         mp.setattr(c1, "step_grid", lambda quick: [1.0, 10.0, 100.0])
         real = c2.setting(True)
-        tiny_c2 = c2.Setting(**{**real.__dict__, "iterations": 150, "batch": 10, "seeds": 3, "n_boot": 40,
-                                "mc_draws": 2000})  # fmt: skip
+        tiny_c2 = replace(real, instances=real.instances[:1], budget=300, sched_budget=300, batches=(1, 4),
+                          ratios=(0.01, 0.1, 1.0), seeds=3, fresh_seeds=3, sched_levels=3, n_boot=40,
+                          mc_draws=2000, records=200)  # fmt: skip
         mp.setattr(c2, "setting", lambda quick: tiny_c2)
         mp.setattr(ascent_map, "RESOLUTION", {"quick": (24, 40, 200), "full": (24, 40, 200)})
         mp.setitem(_style.RC, "savefig.dpi", 50)  # the bytes, not the pixels, are under test: draw small
@@ -270,37 +272,40 @@ def test_c2_figures_reuse_the_checks_tasks_and_numbers(tiny: Context) -> None:
     sc = sample_complexity.data(fresh)
     eb = figures.module("estimator_bias_variance").data(fresh)
     assert fresh.sweep.computed == 0 and fresh.sweep.reused > 0
-    rate = {r.conditions["arm"]: r.measured for r in results if r.conditions.get("part") == "rate-vs-theory"}
-    stat = next(p for p in sc["panels"] if p["criterion"] == "stationarity")
-    for arm in stat["arms"]:
-        want = rate[arm["label"]]
+    for r in results:
+        if r.conditions.get("part") != "tuned":
+            continue
+        row = next(x for x in sc["rows"] if x["instance"] == r.conditions["instance"])
+        arm = next(a for a in row["tuned"][r.conditions["criterion"]] if a["method"] == r.variant)
+        want = r.measured["method"]["fit"]
         got = arm["fit"]
         assert (None if got is None else got["k"]) == want["exponent"]
-        assert (None if got is None or got["ci"] is None else list(got["ci"])) == (
-            None if want["exponent_ci"] is None else list(want["exponent_ci"])
-        )
+        np.testing.assert_array_equal(arm["N_fresh"], np.asarray(r.measured["method"]["N_fresh_mean"], dtype=float))
     bias = next(r for r in results if r.conditions.get("part") == "bias" and r.variant == "r1-sample-same")
     for p in eb["points"]:
-        assert p["relative_bias_B1"] == pytest.approx(bias.measured[p["label"]]["B=1"]["relative_bias"], rel=1e-12)
+        assert p["relative_bias_B1"] == pytest.approx(bias.measured[p["point"]]["B=1"]["relative_bias"], rel=1e-12)
 
 
 def test_sample_complexity_data(all_data: dict[str, dict[str, Any]]) -> None:
     d = all_data["sample_complexity"]
-    assert [p["criterion"] for p in d["panels"]] == list(c2.CRITERIA)
-    for p in d["panels"]:
-        eps = np.asarray(p["eps"])
-        np.testing.assert_allclose(eps[1:] / eps[:-1], 10 ** (-1 / c2.EPS_PER_DECADE))
-        for a in p["arms"]:
-            lo, hi = a["band"]
-            ok = np.isfinite(lo)
-            assert np.all(lo[ok] <= hi[ok])
-            f = a["fit"]
-            if f is not None:  # the drawn line is the fitted power law: slope k in log N against log(1/ε)
-                slope = np.diff(np.log(f["N"])) / np.diff(np.log(1.0 / np.asarray(f["eps"])))
-                np.testing.assert_allclose(slope, f["k"], rtol=1e-9)
-        r = p["reference"]
-        if r is not None:
-            np.testing.assert_allclose(np.diff(np.log(r["N"])) / np.diff(np.log(1.0 / r["eps"])), 4.0, rtol=1e-12)
+    assert [r["instance"] for r in d["rows"]] == ["random-4x3"]
+    for row in d["rows"]:
+        for crit in c2.CRITERIA:
+            for a in row["tuned"][crit]:
+                eps = np.asarray(a["eps"])
+                np.testing.assert_allclose(eps[1:] / eps[:-1], 10 ** (-1 / 4))
+                np.testing.assert_allclose(eps[0], row["eps0"][crit] * 10 ** (-1 / 4))
+                # fresh re-runs are drawn where the grid reached ε; a censored level is drawn at the budget
+                grid_censored = ~np.isfinite(np.asarray(a["N_grid"], dtype=float))
+                assert np.all(np.asarray(a["censored"])[grid_censored])
+                assert not np.any(np.asarray(a["usable"])[np.asarray(a["censored"])])
+                f = a["fit"]
+                if f is not None:  # the drawn line is the fitted power law: slope k in log N against log(1/ε)
+                    slope = np.diff(np.log(f["N"])) / np.diff(np.log(1.0 / np.asarray(f["eps"])))
+                    np.testing.assert_allclose(slope, f["k"], rtol=1e-9)
+        for t in row["trapping"]:
+            assert np.all((0.0 <= t["fraction"]) & (t["fraction"] <= 1.0))
+        assert {s["schedule"] for s in row["schedules"]} == set(c2.SCHEDULES)
 
 
 def test_bias_figure_data(all_data: dict[str, dict[str, Any]]) -> None:

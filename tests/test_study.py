@@ -287,9 +287,16 @@ def test_a_check_run_alone_takes_the_study(small, tmp_path):
     assert exc.value.code == 2
 
 
-def test_c2_says_it_cannot_answer_for_a_study_s_instances(small, tmp_path):
-    """C2 keeps its own instance for now: for a study's instances it is inconclusive, with the reason."""
+def test_c2_runs_on_a_study_s_instances(small, tmp_path, monkeypatch):
+    """C2 takes the study's instances like every check: its results are about that file, and only that file."""
+    from dataclasses import replace
+
+    from proofs_checks import c2_sample_complexity as c2
+
+    real = c2.setting(True)
+    tiny = replace(real, arms=real.arms[:2], budget=100, sched_budget=100, batches=(1, 4), ratios=(0.01, 0.1, 1.0),
+                   seeds=2, fresh_seeds=2, sched_levels=3, n_boot=10, mc_draws=1000, records=100)  # fmt: skip
+    monkeypatch.setattr(c2, "setting", lambda quick: tiny)
     res = proofs_checks.study([small], claims="c2", out=tmp_path / "c2")
-    assert len(res) == 1 and res[0].verdict == "inconclusive"
-    assert "does not take a study's instances" in res[0].evidence["reason"]
-    assert res[0].conditions["instances"] == [small.name]
+    assert res and {r.conditions["instance"] for r in res} == {small.name}
+    assert {r.conditions["part"] for r in res} >= {"tuned", "schedule", "trapping", "bias"}
