@@ -194,7 +194,7 @@ def _weights(ep: Episodes) -> Array:
     return np.power(ep.gamma, ep.time.astype(np.float64))
 
 
-#: Episodes per block of :func:`_suffix_sums` (bounds its padded (block, T) scratch array).
+#: Episodes per block of :func:`_suffix_sums` (bounds its padded (T, block) scratch array).
 _SUFFIX_BLOCK_ENTRIES = 1 << 22
 
 
@@ -202,9 +202,9 @@ def _suffix_sums(ep: Episodes, x: Array) -> tuple[Array, Array]:
     """Per entry, Σ_{t' ≥ t} x_{t'} within its episode; and per episode the total Σ_t x_t.
 
     Each episode's sums are formed from its own entries only, x_{L−1} + x_{L−2} + … (a reversed cumulative
-    sum along the time axis of a zero-padded (episodes, T) array), so they do not depend on which other
+    sum along the time axis of a zero-padded (T, episodes) array), so they do not depend on which other
     episodes were sampled with it: the batched runs, which sample many runs' episodes at once, get the
-    single run's numbers bit for bit.
+    single run's numbers bit for bit. (Row by row: ``numpy.cumsum`` along the time axis was 7× slower.)
     """
     n = ep.n
     T = int(ep.lengths.max()) if n else 0
@@ -212,16 +212,17 @@ def _suffix_sums(ep: Episodes, x: Array) -> tuple[Array, Array]:
     total = np.zeros(n)
     if not n or not T:
         return out, total
-    rows = max(1, _SUFFIX_BLOCK_ENTRIES // T)
-    for lo in range(0, n, rows):
-        hi = min(n, lo + rows)
+    cols = max(1, _SUFFIX_BLOCK_ENTRIES // T)
+    for lo in range(0, n, cols):
+        hi = min(n, lo + cols)
         sel = slice(None) if (lo == 0 and hi == n) else np.flatnonzero((ep.episode >= lo) & (ep.episode < hi))
-        e, t = ep.episode[sel] - lo, ep.time[sel]
-        pad = np.zeros((hi - lo, T))
-        pad[e, t] = x[sel]
-        rc = np.cumsum(pad[:, ::-1], axis=1)[:, ::-1]  # rc[e, t] = Σ_{t' ≥ t} x_{t'} (padding adds exact zeros)
-        out[sel] = rc[e, t]
-        total[lo:hi] = rc[:, 0]
+        at = ep.time[sel] * (hi - lo) + (ep.episode[sel] - lo)  # entry (t, e) of a time-major (T, episodes) array
+        rc = np.zeros((T, hi - lo))
+        rc.reshape(-1)[at] = x[sel]
+        for t in range(T - 2, -1, -1):  # rc[t] = x_t + rc[t + 1] = Σ_{t' ≥ t} x_{t'} (padding adds exact zeros)
+            rc[t] += rc[t + 1]
+        out[sel] = rc.reshape(-1).take(at)
+        total[lo:hi] = rc[0]
     return out, total
 
 

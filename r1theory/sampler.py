@@ -122,9 +122,10 @@ def _exclusive_cumsum(x: IntArray) -> IntArray:
 
 #: Rows at most NARROW wide, drawn for at least SMALL episodes at once, are drawn column by column (one
 #: gather-compare-add per column); otherwise by a 2-d gather and argmax (the first index with C > u).
-#: Both give the same index; the first is ~7× faster for narrow rows, the second has fewer calls.
+#: Both give the same index; the first is faster for narrow rows (measured 1.2–2× at 100–1000 rows of width 3–4,
+#: ~7× for 50 000 rows), the second has fewer calls, which wins below ~64 rows.
 NARROW = 16
-SMALL = 256
+SMALL = 64
 
 
 def _draw(cdf_t: Array, rows: IntArray, u: Array) -> IntArray:
@@ -429,22 +430,24 @@ class TabularSampler:
         pos = first[ep_all] + 2 * t_all + 1
         u_act, u_next = u.take(pos), u.take(pos + 1)
         col_off = None if policy_offset is None else policy_offset[ep_all]
-        states = np.empty(total, dtype=np.int64)
-        actions = np.empty(total, dtype=np.int64)
+        s_l: list[IntArray] = []
+        a_l: list[IntArray] = []
+        support = self.support.reshape(-1, w)
         cur = s0[order[: K[0]]] if T else s0[:0]
         for t in range(T):
             lo, k = int(at[t]), int(K[t])
             hi = lo + k
-            col = cur if col_off is None else cur + col_off[lo:hi]
-            a = _draw(policy_cdf, col, u_act[lo:hi])
-            states[lo:hi] = cur
-            actions[lo:hi] = a
+            a = _draw(policy_cdf, cur if col_off is None else cur + col_off[lo:hi], u_act[lo:hi])
+            s_l.append(cur)
+            a_l.append(a)
             row = cur * A + a
-            nxt = self.support[row * w + _draw(self.next_cdf, row, u_next[lo:hi])]
+            nxt = support[row, _draw(self.next_cdf, row, u_next[lo:hi])]
             k_next = int(K[t + 1]) if t + 1 < T else 0
             if k_next < k:
                 final[order[k_next:k]] = nxt[k_next:]
             cur = nxt[:k_next]
+        states = np.concatenate(s_l) if s_l else np.zeros(0, dtype=np.int64)
+        actions = np.concatenate(a_l) if a_l else np.zeros(0, dtype=np.int64)
         return Episodes(
             episode=ep_all,
             time=t_all,
@@ -514,10 +517,16 @@ class UniformStreams:
     :meth:`take` returns the next ``counts[j]`` uniforms of stream ``rows[j]`` for every j, concatenated in
     that order, in one gather: the same numbers as ``rngs[rows[j]].random(counts[j])`` called in turn,
     because a generator's doubles do not depend on how the calls cut them (module docstring). Each stream
-    is buffered ``block`` uniforms at a time (a row of one (R, block) array, refilled or widened when a
-    request does not fit), so a batched engine draws for R runs with a few numpy calls instead of R
-    generator calls. The generators are advanced by the read-ahead: after use they are further along
-    than the uniforms handed out.
+    is buffered ``block`` uniforms at a time (a row of one (R, cap) array, ``cap`` ≥ ``block``, refilled or
+    widened when a request does not fit), so a batched engine draws for R runs with a few numpy calls
+    instead of R generator calls. The generators are advanced by the read-ahead: after use they are
+    further along than the uniforms handed out.
+
+    Uniforms can also be used in place: :meth:`reserve` hands out the next ``counts[j]`` of each stream as
+    *stream positions* (absolute indices), and :meth:`index` turns positions into indices of the flat
+    buffer :attr:`flat`, valid until the next :meth:`take` or :meth:`reserve` (a refill moves a row's
+    data). A refill keeps every uniform from the row's :meth:`release` mark on, so positions reserved since
+    then stay readable: reserve, reserve, ..., then index and read.
 
     Parameters
     ----------
@@ -532,40 +541,60 @@ class UniformStreams:
         if len({id(g) for g in self.rngs}) != len(self.rngs):
             raise ValueError("rngs must be distinct Generator objects (one stream each); got one object twice")
         self.cap = check_count(block, "block")
-        self.buf = np.empty((len(self.rngs), self.cap))
+        R = len(self.rngs)
+        self.buf = np.empty((R, self.cap))
         for r, g in enumerate(self.rngs):
             self.buf[r] = g.random(self.cap)
-        self.pos = np.zeros(len(self.rngs), dtype=np.int64)
+        self.base = np.zeros(R, dtype=np.int64)  # stream position of buf[r, 0]
+        self.pos = np.zeros(R, dtype=np.int64)  # stream position of the next unread uniform
+        self.mark = np.zeros(R, dtype=np.int64)  # uniforms before it may be dropped by a refill
+
+    @property
+    def flat(self) -> Array:
+        """The buffer as one flat array (a view): :meth:`index` points into it."""
+        return self.buf.reshape(-1)
+
+    def index(self, rows: IntArray, position: IntArray) -> IntArray:
+        """Flat buffer indices of the stream positions ``position`` of streams ``rows`` (elementwise)."""
+        return rows * self.cap + (position - self.base[rows])
+
+    def release(self, rows: IntArray) -> None:
+        """Let a refill drop the uniforms of ``rows`` read so far."""
+        self.mark[rows] = self.pos[rows]
+
+    def reserve(self, rows: IntArray, counts: IntArray) -> IntArray:
+        """Hand out the next ``counts[j]`` uniforms of each stream ``rows[j]`` (distinct); their first positions."""
+        short = self.pos[rows] + counts - self.base[rows] > self.cap
+        if short.any():
+            self._refill(rows[short], counts[short])
+        first = self.pos[rows].copy()
+        self.pos[rows] += counts
+        return first
 
     def take(self, rows: IntArray, counts: IntArray) -> Array:
         """The next ``counts[j]`` uniforms of stream ``rows[j]`` (distinct rows), concatenated in ``rows``' order."""
-        end = self.pos[rows] + counts
-        short = end > self.cap
-        if short.any():
-            self._refill(rows[short], counts[short])
-        start = rows * self.cap + self.pos[rows]
-        idx = np.repeat(start - _exclusive_cumsum(counts), counts) + np.arange(int(counts.sum()), dtype=np.int64)
-        self.pos[rows] += counts
-        return self.buf.reshape(-1).take(idx)
+        first = self.index(rows, self.reserve(rows, counts))
+        idx = np.repeat(first - _exclusive_cumsum(counts), counts) + np.arange(int(counts.sum()), dtype=np.int64)
+        return self.flat.take(idx)
 
     def _refill(self, rows: IntArray, counts: IntArray) -> None:
-        """Make room for ``counts`` more uniforms in each of ``rows``: widen every buffer if one request is larger."""
-        need = int(counts.max())
-        if need > self.cap:
+        """Make room for ``counts`` more uniforms in each of ``rows``, keeping each row's uniforms from its mark on."""
+        need = int((self.pos[rows] + counts - self.mark[rows]).max())
+        if need > self.cap:  # widen every row: each continues its stream where its buffer ended
             cap = max(2 * self.cap, need)
             grown = np.empty((len(self.rngs), cap))
             grown[:, : self.cap] = self.buf
-            for r, g in enumerate(self.rngs):  # each row continues its stream where the buffer ended
+            for r, g in enumerate(self.rngs):
                 grown[r, self.cap :] = g.random(cap - self.cap)
             self.buf, self.cap = grown, cap
         for r, c in zip(rows.tolist(), counts.tolist(), strict=True):
-            p = int(self.pos[r])
-            if p + c <= self.cap:
+            if self.pos[r] + c - self.base[r] <= self.cap:
                 continue
-            rest = self.cap - p
-            self.buf[r, :rest] = self.buf[r, p:].copy()
+            keep = int(self.mark[r] - self.base[r])  # buffer index of the mark: shift it to the front
+            rest = self.cap - keep
+            self.buf[r, :rest] = self.buf[r, keep:].copy()
             self.buf[r, rest:] = self.rngs[r].random(self.cap - rest)
-            self.pos[r] = 0
+            self.base[r] = self.mark[r]
 
 
 def rollout(

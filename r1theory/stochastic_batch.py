@@ -63,7 +63,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._types import Array, IntArray
-from .batch import BatchPolicyPoint, _batch_policy_point
+from .batch import _batch_policy_point
 from .batch_iterates import _check_theta0
 from .estimators import (
     _episodic_per_sample,
@@ -86,7 +86,7 @@ from .sampler import (
     geometric_from_uniforms,
 )
 from .score import scores
-from .sherman_morrison import sherman_morrison
+from .sherman_morrison import ShermanMorrison
 from .steps import InverseSqrt, StepRule, as_step_rule
 from .stochastic import StochasticRun, fisher_counts_solve
 
@@ -228,51 +228,44 @@ class _Sampler:
             return geometric_from_uniforms(self.streams.take(rows, B), g), None
         return np.full(n, self.horizon, dtype=np.int64), None
 
-    def _blocks(self, rows: IntArray, L: IntArray, run: IntArray, extra: int) -> tuple[Array, IntArray]:
-        """Each episode's block of 1 + 2L (+ ``extra``) uniforms, from its row's stream: (uniforms, first index)."""
+    def _blocks(self, rows: IntArray, L: IntArray, run: IntArray, extra: int) -> IntArray:
+        """Reserve each episode's block of 1 + 2L (+ ``extra``) uniforms in its row's stream; the stream positions."""
         size = 1 + extra + 2 * L
-        u = self.streams.take(rows, _per_row_sum(run, size, rows.size))
-        return u, _exclusive_cumsum(size)
+        counts = _per_row_sum(run, size, rows.size)
+        start = self.streams.reserve(rows, counts)
+        return (start - _exclusive_cumsum(counts))[run] + _exclusive_cumsum(size)  # run's start + offset within it
 
     def draw(self, rows: IntArray, B: IntArray, pairs: IntArray, pi: Array, V: Array | None) -> _Samples:
         """Gradient batches of B[j] samples and ``pairs[j]`` extra pairs (s, a) ∼ d × π for every active row j."""
         R, S, _ = pi.shape
-        sampler = self.sampler
+        sampler, streams = self.sampler, self.streams
         cdf = sampler.policy_tables(pi)
         fitted = self.baseline == "fitted"
         run_g = np.repeat(np.arange(R, dtype=np.int64), B)
         n_g = run_g.size
         # the uniforms, in each run's order: gradient lengths, gradient blocks, [fitted lengths, fitted blocks],
-        # pair lengths, pair blocks (the order of stochastic_direction: gradient_sample, then the method's draws)
+        # pair lengths, pair blocks (the order of stochastic_direction: gradient_sample, then the method's draws).
+        # The blocks are used in place in the streams' buffer: reserved now, indexed after the last reservation.
+        streams.release(rows)
         L_g, T1_g = self._lengths(rows, B, run_g)
-        u_g, first_g = self._blocks(rows, L_g, run_g, 0)
-        Ls, us, firsts, runs = [L_g], [u_g], [first_g], [run_g]
+        Ls, runs, starts = [L_g], [run_g], [self._blocks(rows, L_g, run_g, 0)]
         if fitted:
             L_f, T1_f = self._lengths(rows, B, run_g)
-            u_f, first_f = self._blocks(rows, L_f, run_g, 0)
             Ls.append(L_f)
-            us.append(u_f)
-            firsts.append(first_f)
             runs.append(run_g)
+            starts.append(self._blocks(rows, L_f, run_g, 0))
         run_p = np.repeat(np.arange(R, dtype=np.int64), pairs)
         n_p = run_p.size
         if n_p:
-            T_p = geometric_from_uniforms(self.streams.take(rows, pairs), self.gamma) - 1
-            u_p, first_p = self._blocks(rows, T_p, run_p, 1)  # + the final action's uniform
+            T_p = geometric_from_uniforms(streams.take(rows, pairs), self.gamma) - 1
             Ls.append(T_p)
-            us.append(u_p)
-            firsts.append(first_p)
             runs.append(run_p)
-        # one walk for every episode of every row
-        shift = _exclusive_cumsum(np.array([u.size for u in us], dtype=np.int64))
-        ep = sampler.walk(
-            cdf,
-            np.concatenate(Ls),
-            np.concatenate(us),
-            np.concatenate([f + o for f, o in zip(firsts, shift.tolist(), strict=True)]),
-            policy_offset=np.concatenate(runs) * S,
-            horizon=self.horizon,
-        )
+            starts.append(self._blocks(rows, T_p, run_p, 1))  # + the final action's uniform
+        # one walk for every episode of every row, reading the uniforms where they lie
+        run_all = np.concatenate(runs)
+        first = streams.index(rows[run_all], np.concatenate(starts))
+        u = streams.flat
+        ep = sampler.walk(cdf, np.concatenate(Ls), u, first, policy_offset=run_all * S, horizon=self.horizon)
         transitions = _per_row_sum(run_g, L_g, R)
         episodes = B.copy()
         ep_g = _subset(ep, 0, n_g)
@@ -306,7 +299,7 @@ class _Sampler:
         if n_p:
             lo = n_g * (2 if fitted else 1)
             s_p = ep.final_states[lo:]
-            a_p = _draw(cdf, s_p + run_p * S, u_p.take(first_p + 1 + 2 * T_p))
+            a_p = _draw(cdf, s_p + run_p * S, u.take(first[lo:] + 1 + 2 * T_p))
             transitions += _per_row_sum(run_p, T_p, R)
             episodes += pairs
         else:
@@ -333,44 +326,69 @@ def _subset(ep: Episodes, lo: int, n: int) -> Episodes:
     )
 
 
-def _rank1(pi: Array, s: IntArray, a: IntArray, g: Array, lam: Array) -> Array:
-    """(λ_j I + u_j u_jᵀ)⁻¹ ĝ_j for every row j, u_j the score of (s_j, a_j) (:func:`r1theory.sherman_morrison`)."""
-    R, S, A = pi.shape
-    rows = np.arange(R)
-    u = np.zeros((R, S, A))
-    u[rows, s] = scores(pi[rows, s])[rows, a]  # e_a − π_s on block s
-    out = np.empty((R, S * A))
-    flat_u, flat_g = u.reshape(R, S * A), g.reshape(R, S * A)
-    for value in np.unique(lam).tolist():  # one Sherman–Morrison operator per distinct λ
-        sel = np.flatnonzero(lam == value)
-        out[sel] = sherman_morrison(flat_u[sel], value).mv(flat_g[sel])
-    return out.reshape(R, S, A)
+@dataclass(frozen=True)
+class _Plan:
+    """How the active rows' directions are computed: index sets per method and per λ, rebuilt when rows leave.
+
+    ``rank1`` holds the rows of both V4 forms (one Sherman–Morrison call per distinct λ serves them all),
+    ``rank1_same`` marks those whose u is the first gradient sample's pair (else the row's own extra pair).
+    """
+
+    sgd: IntArray
+    npg: IntArray
+    rank1: IntArray
+    rank1_same: BoolArray
+    rank1_groups: list[tuple[float, IntArray]]  # (λ, positions in rank1)
+    pair_start: IntArray  # index of each row's first extra pair (pairs are grouped by row)
+    pairs: IntArray
+
+
+def _plan(names: list[str], key: IntArray, lam: Array, pairs: IntArray) -> _Plan:
+    same, indep = names.index("r1-sample-same"), names.index("r1-sample-independent")
+    rank1 = np.flatnonzero((key == same) | (key == indep))
+    lam1 = lam[rank1]
+    return _Plan(
+        sgd=np.flatnonzero(key == names.index("sgd-pg")),
+        npg=np.flatnonzero(key == names.index("npg-sample")),
+        rank1=rank1,
+        rank1_same=key[rank1] == same,
+        rank1_groups=[(v, np.flatnonzero(lam1 == v)) for v in np.unique(lam1).tolist()],
+        pair_start=_exclusive_cumsum(pairs),
+        pairs=pairs,
+    )
 
 
 def _directions(
-    names: list[str], key: IntArray, point: BatchPolicyPoint, smp: _Samples, lam: Array, B: IntArray, idx: IntArray
+    plan: _Plan, names: list[str], key: IntArray, pi: Array, smp: _Samples, lam: Array, idx: IntArray
 ) -> Array:
-    """Every active row's sampled direction D̂, method by method on the index set of its rows."""
+    """Every active row's sampled direction D̂, method by method on the index set of its rows.
+
+    ``r1-sample-*``: (λI + uuᵀ)⁻¹ĝ by :class:`r1theory.ShermanMorrison`, u = e_a − π_s on block s of the row's
+    Fisher pair; ``npg-sample``: the blockwise solve of :func:`r1theory.stochastic.fisher_counts_solve` on the
+    row's m pair counts.
+    """
     g = smp.gradient
-    out = np.empty_like(g)
-    pi = point.pi
     R, S, A = pi.shape
-    for k in np.unique(key).tolist():
-        sel = np.flatnonzero(key == k)
-        name = names[k]
-        if name == "sgd-pg":
-            out[sel] = g[sel]
-        elif name == "r1-sample-same":
-            out[sel] = _rank1(pi[sel], smp.first_s[sel], smp.first_a[sel], g[sel], lam[sel])
-        else:
-            # the extra pairs are grouped by row; pair_run maps each to its row
-            at = _exclusive_cumsum(np.bincount(smp.pair_run, minlength=R))
-            if name == "r1-sample-independent":
-                out[sel] = _rank1(pi[sel], smp.pair_s[at[sel]], smp.pair_a[at[sel]], g[sel], lam[sel])
-            else:  # npg-sample: the pair counts C(s, a) of each row's m draws
-                C = np.bincount((smp.pair_run * S + smp.pair_s) * A + smp.pair_a, minlength=R * S * A).reshape(R, S, A)
-                m = np.bincount(smp.pair_run, minlength=R)
-                out[sel] = fisher_counts_solve(pi[sel], C[sel].astype(np.float64), m[sel], g[sel], lam[sel])
+    out = np.empty_like(g)
+    out[plan.sgd] = g[plan.sgd]
+    rows = plan.rank1
+    if rows.size:
+        s, a = smp.first_s[rows], smp.first_a[rows]  # the first gradient sample's pair (r1-sample-same)
+        indep = np.flatnonzero(~plan.rank1_same)
+        own = plan.pair_start[rows[indep]]  # the row's own extra pair (r1-sample-independent)
+        s[indep], a[indep] = smp.pair_s[own], smp.pair_a[own]
+        n = rows.size
+        u = np.zeros((n, S, A))
+        u[np.arange(n), s] = scores(pi[rows, s])[np.arange(n), a]  # e_a − π_s on block s
+        flat_u, flat_g = u.reshape(n, S * A), g[rows].reshape(n, S * A)
+        d = np.empty((n, S * A))
+        for value, sel in plan.rank1_groups:
+            d[sel] = ShermanMorrison(flat_u[sel], value).mv(flat_g[sel])
+        out[rows] = d.reshape(n, S, A)
+    if plan.npg.size:
+        C = np.bincount((smp.pair_run * S + smp.pair_s) * A + smp.pair_a, minlength=R * S * A).reshape(R, S, A)
+        rows = plan.npg
+        out[rows] = fisher_counts_solve(pi[rows], C[rows].astype(np.float64), plan.pairs[rows], g[rows], lam[rows])
     if np.isnan(out).any():
         j = int(np.flatnonzero(np.isnan(out).any(axis=(1, 2)))[0])
         raise ValueError(f"configs[{int(idx[j])}]: method {names[key[j]]!r}: direction returned NaN at a finite θ")
@@ -520,13 +538,16 @@ def stochastic_iterate_batch(
     idx, point, n_tr, n_ep, last_t = idx[live], point.take(np.flatnonzero(live)), n_tr[live], n_ep[live], last_t[live]
 
     t = 0
+    plan_for = np.zeros(0, dtype=np.int64)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite rows are detected and stopped
         while idx.size:
-            key, B, lam = key_all[idx], B_all[idx], lam_all[idx]
-            smp = draws.draw(idx, B, m_all[idx], point.pi, point.ev.V if baseline == "value" else None)
+            if plan_for.size != idx.size:  # rows left: the index sets change (rows only ever leave)
+                key, B, lam, pairs = key_all[idx], B_all[idx], lam_all[idx], m_all[idx]
+                plan, plan_for = _plan(names, key, lam, pairs), idx
+            smp = draws.draw(idx, B, pairs, point.pi, point.ev.V if baseline == "value" else None)
             n_tr += smp.transitions
             n_ep += smp.episodes
-            dirn = _directions(names, key, point, smp, lam, B, idx)
+            dirn = _directions(plan, names, key, point.pi, smp, lam, idx)
             kind, eta = kind_all[idx], eta_all[idx]
             if (kind == 1).any():
                 norm = np.sqrt(np.einsum("bsa,bsa->b", dirn, dirn))
