@@ -123,17 +123,12 @@ class GradientSample:
         return self.per_sample.mean(axis=0)
 
 
-def _scores_times(
-    pi: Array, s: IntArray, a: IntArray, c: Array, ep: IntArray, B: int, run: IntArray | None = None
-) -> Array:
-    """Per-episode Σ c_k u_{s_k,a_k} over the entries k of each episode, as (B, S, A) (vectorised bincounts).
-
-    ``pi`` is one policy (S, A), or R policies (R, S, A) with ``run[i]`` the policy of episode i.
-    """
-    S, A = pi.shape[-2:]
+def _scores_times(pi: Array, s: IntArray, a: IntArray, c: Array, ep: IntArray, B: int) -> Array:
+    """Per-episode Σ c_k u_{s_k,a_k} over the entries k of each episode, as (B, S, A) (vectorised bincounts)."""
+    S, A = pi.shape
     E = np.bincount((ep * S + s) * A + a, weights=c, minlength=B * S * A).reshape(B, S, A)
     C = np.bincount(ep * S + s, weights=c, minlength=B * S).reshape(B, S)
-    return E - C[:, :, None] * (pi[None, :, :] if run is None else pi[run])
+    return E - C[:, :, None] * pi[None, :, :]
 
 
 def _per_state_mean(s: IntArray, x: Array, S: int, group: IntArray | None = None, groups: int = 1) -> Array:
@@ -248,22 +243,37 @@ def _fit_episodic(ep: Episodes, S: int, run: IntArray | None = None, runs: int =
     return _per_state_mean(ep.states[ok], suffix[ok] / w[ok], S, group, runs)
 
 
-def _episodic_per_sample(
-    ep: Episodes, estimator: str, pi: Array, b: Array, run: IntArray | None = None
-) -> tuple[Array, IntArray, IntArray]:
-    """REINFORCE or GPOMDP per-episode estimates (n, S, A) with baseline b, and each episode's last pair.
+def _episodic_coefficients(ep: Episodes, estimator: str, b: Array, run: IntArray | None = None) -> Array:
+    """The weight c_k of each entry's score in REINFORCE or GPOMDP: ĝ_i = Σ_{k ∈ episode i} c_k u_{s_k,a_k}.
 
-    ``pi``, ``b``: one policy (S, A) and baseline (S,), or R of each ((R, S, A), (R, S)) with ``run[i]`` the
-    run of episode i.
+    GPOMDP: c = Σ_{t' ≥ t} w_{t'} r_{t'} − wₜ b(sₜ); REINFORCE: c = Σ_{t'} w_{t'} r_{t'} − wₜ b(sₜ). ``b`` is one
+    baseline (S,), or one per run (R, S) with ``run[i]`` the run of episode i.
     """
     w = _weights(ep)
     suffix, total = _suffix_sums(ep, w * ep.rewards)
     ret = suffix if estimator == "gpomdp" else total[ep.episode]
     base = b[ep.states] if run is None else b[run[ep.episode], ep.states]
-    c = ret - w * base
-    per = _scores_times(pi, ep.states, ep.actions, c, ep.episode, ep.n, run)
+    return ret - w * base
+
+
+def _episodic_per_sample(ep: Episodes, estimator: str, pi: Array, b: Array) -> tuple[Array, IntArray, IntArray]:
+    """REINFORCE or GPOMDP per-episode estimates (n, S, A) of one policy with baseline b; each episode's last pair."""
+    c = _episodic_coefficients(ep, estimator, b)
+    per = _scores_times(pi, ep.states, ep.actions, c, ep.episode, ep.n)
     s_last, a_last = _last_pairs(ep)
     return per, s_last, a_last
+
+
+def _run_means(pi: Array, s: IntArray, a: IntArray, c: Array, run: IntArray, B: IntArray) -> Array:
+    """(1/B_r) Σ_{k ∈ run r} c_k u_{s_k,a_k} for R runs at once, shape (R, S, A) (``run[k]`` the run of entry k).
+
+    The batch mean of :func:`_scores_times` without the per-sample array: one bincount per (run, s, a), each
+    run's entries summed in their own order (so a run's mean does not depend on the other runs).
+    """
+    R, S, A = pi.shape
+    E = np.bincount((run * S + s) * A + a, weights=c, minlength=R * S * A).reshape(R, S, A)
+    C = np.bincount(run * S + s, weights=c, minlength=R * S).reshape(R, S)
+    return (E - C[:, :, None] * pi) / B[:, None, None]
 
 
 def gradient_sample(

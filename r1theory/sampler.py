@@ -419,35 +419,43 @@ class TabularSampler:
         n = int(L.size)
         A, w = self.mdp.A, self.width
         s0 = np.searchsorted(self.start_cdf, u.take(first), side="right").astype(np.int64)
-        final = s0.copy()
-        order = np.argsort(-L, kind="stable")  # running episodes are a prefix at every t
+        # running episodes are a prefix at every t (a 16-bit key takes numpy's radix sort)
+        order = np.argsort((-L).astype(np.int16) if n and L.max() < 1 << 15 else -L, kind="stable")
         K = (n - np.cumsum(np.bincount(L)))[:-1] if n else np.zeros(0, dtype=np.int64)  # K[t] = #{e : L_e > t}
         T = int(K.size)
         at = _exclusive_cumsum(K)  # where step t's entries start
-        total = int(K.sum())
+        total = int(at[-1] + K[-1]) if T else 0
         t_all = np.repeat(np.arange(T, dtype=np.int64), K)
-        ep_all = order[np.arange(total, dtype=np.int64) - at[t_all]]
+        j_all = np.arange(total, dtype=np.int64) - at[t_all]  # rank of the entry's episode in ``order``
+        ep_all = order[j_all]
         pos = first[ep_all] + 2 * t_all + 1
         u_act, u_next = u.take(pos), u.take(pos + 1)
         col_off = None if policy_offset is None else policy_offset[ep_all]
-        s_l: list[IntArray] = []
         a_l: list[IntArray] = []
+        n_l: list[IntArray] = []
         support = self.support.reshape(-1, w)
+        bounds = [(int(x), int(y)) for x, y in zip(at.tolist(), (at + K).tolist(), strict=True)]
         cur = s0[order[: K[0]]] if T else s0[:0]
-        for t in range(T):
-            lo, k = int(at[t]), int(K[t])
-            hi = lo + k
+        for t, (lo, hi) in enumerate(bounds):
             a = _draw(policy_cdf, cur if col_off is None else cur + col_off[lo:hi], u_act[lo:hi])
-            s_l.append(cur)
-            a_l.append(a)
             row = cur * A + a
             nxt = support[row, _draw(self.next_cdf, row, u_next[lo:hi])]
-            k_next = int(K[t + 1]) if t + 1 < T else 0
-            if k_next < k:
-                final[order[k_next:k]] = nxt[k_next:]
-            cur = nxt[:k_next]
-        states = np.concatenate(s_l) if s_l else np.zeros(0, dtype=np.int64)
+            a_l.append(a)
+            n_l.append(nxt)
+            cur = nxt[: hi - lo if t + 1 == T else int(K[t + 1])]
         actions = np.concatenate(a_l) if a_l else np.zeros(0, dtype=np.int64)
+        nexts = np.concatenate(n_l) if n_l else np.zeros(0, dtype=np.int64)
+        # the state at (t, j) is the next state of (t − 1, j); the final state of a run of L ≥ 1 steps is the
+        # next state of its last entry, (L − 1, rank)
+        states = np.empty(total, dtype=np.int64)
+        k0 = int(K[0]) if T else 0
+        states[:k0] = s0[order[:k0]]
+        later = t_all[k0:]
+        states[k0:] = nexts[at[later - 1] + j_all[k0:]]
+        final = s0.copy()
+        moved = order[:k0]
+        rank = np.arange(k0, dtype=np.int64)
+        final[moved] = nexts[at[L[moved] - 1] + rank]
         return Episodes(
             episode=ep_all,
             time=t_all,

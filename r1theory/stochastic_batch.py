@@ -66,11 +66,12 @@ from ._types import Array, IntArray
 from .batch import _batch_policy_point
 from .batch_iterates import _check_theta0
 from .estimators import (
-    _episodic_per_sample,
+    _episodic_coefficients,
     _fit_episodic,
+    _last_pairs,
     _one_sample_from,
     _per_state_mean,
-    _scores_times,
+    _run_means,
     check_estimator,
 )
 from .evaluation import Optimal, optimal
@@ -212,6 +213,7 @@ class _Sampler:
         self.baseline = baseline
         self.horizon = horizon
         self.gamma = sampler.mdp.gamma
+        self.first_pairs = True  # whether the gradient samples' Fisher pairs are needed (r1-sample-same)
 
     def _lengths(self, rows: IntArray, B: IntArray, run: IntArray) -> tuple[IntArray, IntArray | None]:
         """The episode lengths of one gradient batch per row (and T₁ for one-sample), from each row's stream."""
@@ -286,16 +288,20 @@ class _Sampler:
         else:
             b = np.zeros((R, S))
         # per-sample estimates and each sample's Fisher pair
+        # ĝ of each row: the mean over its B samples of c·u, summed over its own entries only (module docstring)
         if self.estimator == "one-sample":
             assert T1_g is not None
             s_g, a_g, R_g = _one_sample_from(ep_g, T1_g)
             c = (R_g - b[run_g, s_g]) / (1.0 - self.gamma)
-            per = _scores_times(pi, s_g, a_g, c, np.arange(n_g, dtype=np.int64), n_g, run_g)
+            gradient = _run_means(pi, s_g, a_g, c, run_g, B)
         else:
-            per, s_g, a_g = _episodic_per_sample(ep_g, self.estimator, pi, b, run_g)
+            c = _episodic_coefficients(ep_g, self.estimator, b, run_g)
+            gradient = _run_means(pi, ep_g.states, ep_g.actions, c, run_g[ep_g.episode], B)
+            if self.first_pairs:
+                s_g, a_g = _last_pairs(ep_g)
+            else:  # no r1-sample-same row: the Fisher pairs of the gradient samples are not used
+                s_g = a_g = np.zeros(n_g, dtype=np.int64)
         start = _exclusive_cumsum(B)
-        # each row's sum over its own samples only, whatever the other rows' B: a run does not depend on its batch
-        gradient = np.add.reduceat(per, start, axis=0) / B[:, None, None]
         if n_p:
             lo = n_g * (2 if fitted else 1)
             s_p = ep.final_states[lo:]
@@ -541,22 +547,26 @@ def stochastic_iterate_batch(
     plan_for = np.zeros(0, dtype=np.int64)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite rows are detected and stopped
         while idx.size:
-            if plan_for.size != idx.size:  # rows left: the index sets change (rows only ever leave)
-                key, B, lam, pairs = key_all[idx], B_all[idx], lam_all[idx], m_all[idx]
-                plan, plan_for = _plan(names, key, lam, pairs), idx
+            if plan_for.size != idx.size:  # rows left: the per-row settings change (rows only ever leave)
+                key, B, lam, pairs, T = key_all[idx], B_all[idx], lam_all[idx], m_all[idx], T_all[idx]
+                kind, eta0 = kind_all[idx], eta_all[idx]
+                normalized, decreasing, custom = kind == 1, kind == 2, np.flatnonzero(kind < 0).tolist()
+                any_normalized, any_decreasing = bool(normalized.any()), bool(decreasing.any())
+                plan, plan_for, next_end = _plan(names, key, lam, pairs), idx, int(T.min())
+                draws.first_pairs = bool(plan.rank1_same.any())
             smp = draws.draw(idx, B, pairs, point.pi, point.ev.V if baseline == "value" else None)
             n_tr += smp.transitions
             n_ep += smp.episodes
             dirn = _directions(plan, names, key, point.pi, smp, lam, idx)
-            kind, eta = kind_all[idx], eta_all[idx]
-            if (kind == 1).any():
+            eta = eta0  # the step rule's η_t, vectorised by kind (constant: η)
+            if any_normalized:
                 norm = np.sqrt(np.einsum("bsa,bsa->b", dirn, dirn))
-                eta = np.where(kind == 1, np.where(norm > 0, eta / np.where(norm > 0, norm, 1.0), 0.0), eta)
-            if (kind == 2).any():
-                eta = np.where(kind == 2, eta / math.sqrt(t + 1), eta)
-            if (kind < 0).any():
+                eta = np.where(normalized, np.where(norm > 0, eta / np.where(norm > 0, norm, 1.0), 0.0), eta)
+            if any_decreasing:
+                eta = np.where(decreasing, eta / math.sqrt(t + 1), eta)
+            if custom:
                 eta = eta.copy()
-                for j in np.flatnonzero(kind < 0).tolist():
+                for j in custom:
                     eta[j] = checked[int(idx[j])].rule(t, dirn[j])
             new_theta = point.theta + eta[:, None, None] * dirn
             finite = np.isfinite(new_theta).all(axis=(1, 2))
@@ -575,17 +585,21 @@ def stochastic_iterate_batch(
                 new_theta = new_theta[keep]
                 if not idx.size:
                     break
+                T = T[keep]  # the other per-row settings are rebuilt at the top (plan_for no longer matches)
+                next_end = int(T.min())
             point = _batch_policy_point(mdp, new_theta)
-            T = T_all[idx]
-            due = ((t + 1) % every == 0) | (T == t + 1)
-            if due.any():
-                sel = np.flatnonzero(due)
-                gs = point.gradient[sel]
-                rec.add(idx[sel], t + 1, point.ev.J[sel], np.einsum("bsa,bsa->b", gs, gs), n_tr[sel], n_ep[sel])
-                last_t[sel] = t + 1
             t += 1
-            done = T == t
-            if done.any():
+            if t % every == 0:  # every row records θ_t
+                g = point.gradient
+                rec.add(idx, t, point.ev.J, np.einsum("bsa,bsa->b", g, g), n_tr, n_ep)
+                last_t[:] = t
+            elif t == next_end:  # rows at their last iteration record it
+                sel = np.flatnonzero(T == t)
+                gs = point.gradient[sel]
+                rec.add(idx[sel], t, point.ev.J[sel], np.einsum("bsa,bsa->b", gs, gs), n_tr[sel], n_ep[sel])
+                last_t[sel] = t
+            if t == next_end:
+                done = T == t
                 for j in np.flatnonzero(done).tolist():
                     final_theta[int(idx[j])] = point.theta[j].copy()
                 keep = np.flatnonzero(~done)
