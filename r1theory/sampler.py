@@ -582,6 +582,8 @@ class UniformStreams:
     def take(self, rows: IntArray, counts: IntArray) -> Array:
         """The next ``counts[j]`` uniforms of stream ``rows[j]`` (distinct rows), concatenated in ``rows``' order."""
         first = self.index(rows, self.reserve(rows, counts))
+        if counts.size and counts.min() == counts.max():  # equal counts: a (rows, count) block of indices
+            return self.flat.take((first[:, None] + np.arange(int(counts[0]), dtype=np.int64)).reshape(-1))
         idx = np.repeat(first - _exclusive_cumsum(counts), counts) + np.arange(int(counts.sum()), dtype=np.int64)
         return self.flat.take(idx)
 

@@ -230,12 +230,16 @@ class _Sampler:
             return geometric_from_uniforms(self.streams.take(rows, B), g), None
         return np.full(n, self.horizon, dtype=np.int64), None
 
-    def _blocks(self, rows: IntArray, L: IntArray, run: IntArray, extra: int) -> IntArray:
-        """Reserve each episode's block of 1 + 2L (+ ``extra``) uniforms in its row's stream; the stream positions."""
-        size = 1 + extra + 2 * L
+    def _blocks(self, rows: IntArray, L: IntArray, run: IntArray, extra: int) -> tuple[IntArray, IntArray]:
+        """Reserve each episode's block of 1 + 2L (+ ``extra``) uniforms in its row's stream.
+
+        Returns the blocks' stream positions and each row's number of transitions Σ L.
+        """
+        size = 2 * L + (1 + extra)
         counts = _per_row_sum(run, size, rows.size)
         start = self.streams.reserve(rows, counts)
-        return (start - _exclusive_cumsum(counts))[run] + _exclusive_cumsum(size)  # run's start + offset within it
+        first = (start - _exclusive_cumsum(counts))[run] + _exclusive_cumsum(size)  # run's start + offset within it
+        return first, (counts - (1 + extra) * np.bincount(run, minlength=rows.size)) // 2
 
     def draw(self, rows: IntArray, B: IntArray, pairs: IntArray, pi: Array, V: Array | None) -> _Samples:
         """Gradient batches of B[j] samples and ``pairs[j]`` extra pairs (s, a) ∼ d × π for every active row j."""
@@ -250,31 +254,35 @@ class _Sampler:
         # The blocks are used in place in the streams' buffer: reserved now, indexed after the last reservation.
         streams.release(rows)
         L_g, T1_g = self._lengths(rows, B, run_g)
-        Ls, runs, starts = [L_g], [run_g], [self._blocks(rows, L_g, run_g, 0)]
+        first_g, transitions = self._blocks(rows, L_g, run_g, 0)
+        Ls, runs, starts = [L_g], [run_g], [first_g]
+        episodes = B.copy()
         if fitted:
             L_f, T1_f = self._lengths(rows, B, run_g)
+            first_f, tr_f = self._blocks(rows, L_f, run_g, 0)
             Ls.append(L_f)
             runs.append(run_g)
-            starts.append(self._blocks(rows, L_f, run_g, 0))
+            starts.append(first_f)
+            transitions += tr_f
+            episodes += B
         run_p = np.repeat(np.arange(R, dtype=np.int64), pairs)
         n_p = run_p.size
         if n_p:
             T_p = geometric_from_uniforms(streams.take(rows, pairs), self.gamma) - 1
+            first_p, tr_p = self._blocks(rows, T_p, run_p, 1)  # + the final action's uniform
             Ls.append(T_p)
             runs.append(run_p)
-            starts.append(self._blocks(rows, T_p, run_p, 1))  # + the final action's uniform
+            starts.append(first_p)
+            transitions += tr_p
+            episodes += pairs
         # one walk for every episode of every row, reading the uniforms where they lie
         run_all = np.concatenate(runs)
         first = streams.index(rows[run_all], np.concatenate(starts))
         u = streams.flat
         ep = sampler.walk(cdf, np.concatenate(Ls), u, first, policy_offset=run_all * S, horizon=self.horizon)
-        transitions = _per_row_sum(run_g, L_g, R)
-        episodes = B.copy()
         ep_g = _subset(ep, 0, n_g)
         if fitted:
             ep_f = _subset(ep, n_g, n_g)
-            transitions += _per_row_sum(run_g, L_f, R)
-            episodes += B
         # the baseline b (R, S)
         if self.baseline == "value":
             assert V is not None
@@ -306,8 +314,6 @@ class _Sampler:
             lo = n_g * (2 if fitted else 1)
             s_p = ep.final_states[lo:]
             a_p = _draw(cdf, s_p + run_p * S, u.take(first[lo:] + 1 + 2 * T_p))
-            transitions += _per_row_sum(run_p, T_p, R)
-            episodes += pairs
         else:
             s_p = a_p = np.zeros(0, dtype=np.int64)
         return _Samples(gradient, s_g[start], a_g[start], s_p, a_p, run_p, transitions, episodes)
