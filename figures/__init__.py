@@ -47,6 +47,7 @@ FIGURES: tuple[str, ...] = (
     "ascent_map",
     "sample_complexity",
     "estimator_bias_variance",
+    "smac_learning_curves",
 )
 
 #: Sub-folder of the output folder that receives the figures.

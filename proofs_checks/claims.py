@@ -158,6 +158,7 @@ CLAIMS: list[Claim] = [
         ),
     ),
     Claim("c2.sample-complexity", f"{_P}c2_sample_complexity:STATEMENT", f"{_P}c2_sample_complexity"),
+    Claim("smac.vs-baselines", f"{_P}smac_vs_baselines:STATEMENT", f"{_P}smac_vs_baselines"),
 ]
 
 

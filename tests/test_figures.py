@@ -29,6 +29,7 @@ from figures import (
 )
 from proofs_checks import c1_faster_than_pg as c1
 from proofs_checks import c2_sample_complexity as c2
+from proofs_checks import smac_vs_baselines as smac
 from proofs_checks.context import Context
 from proofs_checks.report import claim_markdown, markdown
 from proofs_checks.result import CheckResult
@@ -56,6 +57,10 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
                           ratios=(0.01, 0.1, 1.0), seeds=3, fresh_seeds=3, sched_levels=3, n_boot=40,
                           mc_draws=2000, records=200)  # fmt: skip
         mp.setattr(c2, "setting", lambda quick: tiny_c2)
+        tiny_smac = replace(smac.setting(True), iterations=12, record_every=4, seeds_tune=3, seeds_fresh=3, n_boot=40)
+        garnet_only = smac.suite(True)[:1]
+        mp.setattr(smac, "setting", lambda quick: tiny_smac)
+        mp.setattr(smac, "suite", lambda quick: garnet_only)
         mp.setattr(ascent_map, "RESOLUTION", {"quick": (24, 40, 200), "full": (24, 40, 200)})
         mp.setitem(_style.RC, "savefig.dpi", 50)  # the bytes, not the pixels, are under test: draw small
         yield figures.context(out, "quick", jobs=1, progress=False)
