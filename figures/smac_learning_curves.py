@@ -57,10 +57,9 @@ def data(ctx: Context) -> dict[str, Any]:
         actors = []
         for a, arm in ir.arms.items():
             step = arm.chosen[first]
-            rec, orc = arm.fresh[step], arm.oracle[step]
-            gap, gap_o = np.asarray(rec["gap"]), np.asarray(orc["gap"])
-            c, band = iqm_band(gap, rng)
-            co, band_o = iqm_band(gap_o, rng)
+            rec, orc = arm.fresh[step], arm.oracle.get(step)
+            c, band = iqm_band(np.asarray(rec["gap"]), rng)
+            co, band_o = iqm_band(np.asarray(orc["gap"]), rng) if orc is not None else (None, None)
             with np.errstate(divide="ignore", invalid="ignore"):
                 rel = np.asarray(rec["critic_bias"]) / np.asarray(rec["oracle_norm"])
             cols = np.flatnonzero(np.isfinite(rel).any(axis=0))
@@ -69,7 +68,7 @@ def data(ctx: Context) -> dict[str, Any]:
                     "actor": a,
                     "step": step,
                     "episodes": np.median(np.asarray(rec["episodes"]), axis=0),
-                    "episodes_oracle": np.median(np.asarray(orc["episodes"]), axis=0),
+                    "episodes_oracle": None if orc is None else np.median(np.asarray(orc["episodes"]), axis=0),
                     "gap_iqm": c,
                     "gap_band": band,
                     "gap_oracle_iqm": co,
@@ -110,12 +109,13 @@ def draw(data: dict[str, Any], path_stem: Path | str) -> list[Path]:
                 continue
             for a in row["actors"]:
                 col = COLOR.get(a["actor"], "#8c564b")
-                ep, epo = np.asarray(a["episodes"]), np.asarray(a["episodes_oracle"])
-                band, band_o = np.asarray(a["gap_band"]), np.asarray(a["gap_oracle_band"])
+                ep, band = np.asarray(a["episodes"]), np.asarray(a["gap_band"])
                 axs[0].plot(ep, a["gap_iqm"], "-", color=col, label=f"{a['actor']} (step {_style.fmt_num(a['step'])})")
                 axs[0].fill_between(ep, band[0], band[1], color=col, alpha=0.15, lw=0)
-                axs[0].plot(epo, a["gap_oracle_iqm"], "--", color=col, lw=1.0)
-                axs[0].fill_between(epo, band_o[0], band_o[1], color=col, alpha=0.07, lw=0)
+                if a["episodes_oracle"] is not None:  # the oracle critic (not run on large instances)
+                    epo, band_o = np.asarray(a["episodes_oracle"]), np.asarray(a["gap_oracle_band"])
+                    axs[0].plot(epo, a["gap_oracle_iqm"], "--", color=col, lw=1.0)
+                    axs[0].fill_between(epo, band_o[0], band_o[1], color=col, alpha=0.07, lw=0)
                 be, bm, bb = np.asarray(a["bias_episodes"]), np.asarray(a["bias_median"]), np.asarray(a["bias_band"])
                 floor = 1e-17
                 axs[1].plot(be, np.maximum(bm, floor), "o-", color=col, ms=3, label=a["actor"])

@@ -22,7 +22,8 @@ Protocol (docs/claims.md#smac-vs-baselines)
 * Tuning per actor and ε (as issue #18 asks of C2): a step grid (η = c/‖∇J(θ₀)‖ for a2c and smac, δ for
   npg-cg), extended beyond an edge that wins; the chosen step is the one with the smallest interquartile
   mean (IQM) of the episodes over the tuning seeds; it is **re-run on fresh seeds**, and only the fresh runs
-  are reported (selection noise excluded from the CIs; stated). The oracle-critic variant (V_w = V^π) runs
+  are reported (selection noise excluded from the CIs; stated). The oracle-critic variant (V_w = V^π; up to
+  :data:`ORACLE_MAX_S` states, as it solves for V^π at every iteration) runs
   at the same step on the same fresh seeds, which separates the critic's contribution.
 * Interval estimates (rliable's conventions, Agarwal et al. 2021, "Deep RL at the edge of the statistical
   precipice"): IQM over seeds, 95 % percentile CIs from a stratified bootstrap (seeds resampled with
@@ -48,8 +49,6 @@ Verdicts
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,11 +64,10 @@ from r1theory.sampler import BoolArray
 from .context import Context
 from .report import table_row
 from .result import CheckResult
-from .runs import instance as catalog_instance
+from .smac_runs import RUN_FN, build_mdp, split
 from .sweep import Task, make_task
 
 CLAIM = "smac.vs-baselines"
-RUN_FN = "proofs_checks.smac_vs_baselines:run_config"
 
 STATEMENT = (
     "SM-ActorCritic (arXiv 2601.18626, abstract): with a learned critic, the Sherman–Morrison rank-1 actor step "
@@ -104,6 +102,8 @@ CONFIDENCE = 0.95
 CENSOR_MAX = 0.25
 #: A relative bias below this is rounding (the exact instruments are accurate to ~1e-14).
 BIAS_RTOL = 1e-8
+#: The oracle critic (V^π at every iteration: one S³ solve per run and iteration) runs only up to this many states.
+ORACLE_MAX_S = 100
 #: Trapped: final ‖∇J‖ at most this fraction of ‖∇J(θ₀)‖ while above ε.
 TRAP_GRAD = 1e-3
 ROOT = 20260601
@@ -159,14 +159,6 @@ class Instance:
     spec: dict[str, Any]
 
 
-#: Gymnasium toy-text ids tried in order (Taxi-v3 became v4 in Gymnasium 1.3).
-GYM_IDS: dict[str, tuple[str, ...]] = {
-    "FrozenLake": ("FrozenLake-v1",),
-    "CliffWalking": ("CliffWalking-v1", "CliffWalking-v0"),
-    "Taxi": ("Taxi-v4", "Taxi-v3"),
-}
-
-
 def suite(quick: bool) -> list[Instance]:
     """Garnet(10, 4, 2) and FrozenLake (quick); + CliffWalking and Taxi (full); γ = 0.9."""
     out = [
@@ -186,103 +178,6 @@ def suite(quick: bool) -> list[Instance]:
             Instance("Taxi", {"source": "gymnasium", "env": "Taxi", "gamma": GAMMA, "kwargs": {}}),
         ]
     return out
-
-
-def gymnasium_mdp(env: str, gamma: float, kwargs: dict[str, Any] | None = None) -> r1.TabularMDP:
-    """The exact MDP of a Gymnasium toy-text environment (a :data:`GYM_IDS` name or a full id).
-
-    Raises
-    ------
-    ImportError
-        gymnasium is not installed (with the install hint).
-    TypeError
-        The environment is not toy text: its observation or action space is not ``Discrete`` (e.g.
-        CartPole's continuous Box); the message names ``env`` and what is accepted.
-    """
-    import tabular_mdps
-
-    try:
-        import gymnasium
-    except ImportError as exc:
-        raise ImportError("gymnasium is not installed; install it with: pip install 'r1theory[gym]'") from exc
-    ids = GYM_IDS.get(env, (env,))
-    known = [i for i in ids if i in gymnasium.envs.registry]
-    if not known:
-        raise ValueError(f"env {env!r}: none of {list(ids)} is registered in this gymnasium {gymnasium.__version__}")
-    e = gymnasium.make(known[0], **(kwargs or {}))
-    try:
-        spaces = (e.observation_space, e.action_space)
-        if not all(isinstance(sp, gymnasium.spaces.Discrete) for sp in spaces):
-            raise TypeError(
-                f"env {known[0]!r} has observation space {spaces[0]} and action space {spaces[1]}; accepted: "
-                "toy-text environments with Discrete observation and action spaces and a transition table "
-                "(FrozenLake, CliffWalking, Taxi)"
-            )
-        return tabular_mdps.from_gymnasium(e, gamma)
-    finally:
-        e.close()
-
-
-@functools.lru_cache(maxsize=16)
-def _mdp(spec_json: str) -> tuple[r1.TabularMDP, r1.Optimal]:
-    spec = json.loads(spec_json)
-    if spec["source"] == "gymnasium":
-        mdp = gymnasium_mdp(spec["env"], float(spec["gamma"]), spec.get("kwargs"))
-        return mdp, r1.optimal(mdp)
-    mdp, _, opt = catalog_instance(spec["name"], spec["params"])
-    return mdp, opt
-
-
-def build_mdp(spec: dict[str, Any]) -> tuple[r1.TabularMDP, r1.Optimal]:
-    """The MDP of a spec and its optimum; memoised.
-
-    A spec is ``{"source": "catalog", "name", "params"}`` or ``{"source": "gymnasium", "env", "gamma", "kwargs"}``.
-    """
-    return _mdp(json.dumps(spec, sort_keys=True))
-
-
-def run_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Worker: R seeds of one actor-critic configuration in lockstep; the record of :class:`ActorCriticRuns`."""
-    mdp, opt = build_mdp(config["instance"])
-    steps = [float(x) for x in config["steps"]]
-    cfg = ac.ActorCriticConfig(
-        config["actor"],
-        steps[0],
-        critic=config["critic"],
-        critic_step=float(config["critic_step"]),
-        batch=int(config["batch"]),
-        damping=config["damping"],
-        gae_lambda=float(config["gae_lambda"]),
-        n_step=int(config["n_step"]),
-    )
-    seeds = np.random.SeedSequence(int(config["root"])).spawn(int(config["seeds"]))
-    runs = ac.actor_critic(
-        mdp,
-        np.zeros((mdp.S, mdp.A)),
-        cfg,
-        int(config["iterations"]),
-        seeds * len(steps),
-        record_every=int(config["record_every"]),
-        instruments_every=int(config["instruments_every"]),
-        steps=np.repeat(steps, len(seeds)).tolist(),
-        optimum=opt,
-    )
-    return runs.to_record()
-
-
-#: Record fields with one row per run (the rest are shared: ``t``, ``J_star``, ``config``).
-PER_RUN: tuple[str, ...] = (*ac.HISTORIES, "episodes", "transitions", "theta", "w", "max_pi_min", "steps")
-
-
-def split(record: dict[str, Any], steps: Sequence[float]) -> dict[float, dict[str, Any]]:
-    """The record of a step grid run in lockstep (step-major runs), one record per step."""
-    n = len(steps)
-    R = np.asarray(record["steps"]).shape[0]
-    k = R // n
-    return {
-        float(s): {**record, **{f: np.asarray(record[f])[i * k : (i + 1) * k] for f in PER_RUN}}
-        for i, s in enumerate(steps)
-    }
 
 
 def task(
@@ -560,11 +455,14 @@ def _runs(ctx: Context) -> SweepS:
         tasks = [
             task(inst, st, a, ss, "tabular", ROOT + 1, st.seeds_fresh, st.instruments_every) for a, ss in fresh.items()
         ]
-        tasks += [task(inst, st, a, ss, "exact", ROOT + 1, st.seeds_fresh) for a, ss in fresh.items()]
+        oracle = mdp.S <= ORACLE_MAX_S
+        if oracle:
+            tasks += [task(inst, st, a, ss, "exact", ROOT + 1, st.seeds_fresh) for a, ss in fresh.items()]
         res = ctx.sweep.run(tasks, label=f"{CLAIM} {inst.label} fresh seeds")
-        for (a, ss), r, o in zip(fresh.items(), res[: len(fresh)], res[len(fresh) :], strict=True):
-            arms[a].fresh.update(split(r, ss))
-            arms[a].oracle.update(split(o, ss))
+        for i, (a, ss) in enumerate(fresh.items()):
+            arms[a].fresh.update(split(res[i], ss))
+            if oracle:
+                arms[a].oracle.update(split(res[len(fresh) + i], ss))
         out.append(InstanceRuns(inst, None, gap0, grad0, eps, arms, mdp.S, mdp.A))
     return SweepS(st, out)
 
@@ -638,7 +536,7 @@ def check(ctx: Context) -> list[CheckResult]:
                     "step": step,
                     "edge": arm.edge[name],
                     **_stats(arm.fresh[step], e, rng, st.n_boot),
-                    "oracle": _stats(arm.oracle[step], e, rng, st.n_boot),
+                    "oracle": _stats(arm.oracle[step], e, rng, st.n_boot) if step in arm.oracle else None,
                 }
             for sm in SMAC:
                 for base in BASELINES:
@@ -752,10 +650,8 @@ def summarize(results: Sequence[CheckResult]) -> str:
 
         def cell(a: str, per: dict[str, Any] = per) -> str:
             s = per[a]
-            return (
-                f"{s['iqm']:.0f} {_fmt_ci(s['iqm_ci'])} ({s['oracle']['iqm']:.0f}) "
-                f"c{s['censored']:.2f} t{s['trapped']:.2f}"
-            )
+            oracle = "—" if s["oracle"] is None else f"{s['oracle']['iqm']:.0f}"
+            return f"{s['iqm']:.0f} {_fmt_ci(s['iqm_ci'])} ({oracle}) c{s['censored']:.2f} t{s['trapped']:.2f}"
 
         ratios = []
         for sm in SMAC:

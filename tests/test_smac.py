@@ -10,6 +10,7 @@ import pytest
 import scipy.stats
 
 from proofs_checks import claims
+from proofs_checks import smac_runs as smr
 from proofs_checks import smac_vs_baselines as sm
 from proofs_checks.context import Context
 from proofs_checks.sweep import Sweep
@@ -106,9 +107,9 @@ def test_gymnasium_instances_convert_exactly_and_others_are_refused() -> None:
     np.testing.assert_array_equal(mdp.r, ref.r)
     assert mdp.gamma == 0.9 and opt.J > 0
     with pytest.raises(TypeError, match=r"env 'CartPole-v1' .*accepted: toy-text environments with Discrete"):
-        sm.gymnasium_mdp("CartPole-v1", 0.9)
+        smr.gymnasium_mdp("CartPole-v1", 0.9)
     with pytest.raises(ValueError, match="registered"):
-        sm.gymnasium_mdp("NoSuchEnv-v9", 0.9)
+        smr.gymnasium_mdp("NoSuchEnv-v9", 0.9)
     assert gym is not None
 
 
@@ -155,13 +156,13 @@ def test_missing_gymnasium_is_inconclusive_with_the_reason(monkeypatch: pytest.M
     def no_gym(env: str, gamma: float, kwargs: object = None) -> None:
         raise ImportError("gymnasium is not installed; install it with: pip install 'r1theory[gym]'")
 
-    monkeypatch.setattr(sm, "gymnasium_mdp", no_gym)
-    sm._mdp.cache_clear()
+    monkeypatch.setattr(smr, "gymnasium_mdp", no_gym)
+    smr._mdp.cache_clear()
     try:
         lake = sm.Instance("FrozenLake", {"source": "gymnasium", "env": "FrozenLake", "gamma": 0.9, "kwargs": {}})
         results = _tiny_check(monkeypatch, tmp_path, [lake])
     finally:
-        sm._mdp.cache_clear()
+        smr._mdp.cache_clear()
     assert len(results) == 1 and results[0].verdict == "inconclusive"
     assert "gymnasium is not installed" in results[0].evidence["reason"]
     assert "gymnasium is not installed" in sm.summarize(results)
@@ -197,3 +198,14 @@ def test_figure_draws_the_checks_runs(monkeypatch: pytest.MonkeyPatch, tmp_path:
         assert np.all(lo <= hi + 1e-15)
     paths = fig.draw(data, tmp_path / "smac")
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in paths)
+
+
+def test_large_instances_skip_the_oracle(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(sm, "ORACLE_MAX_S", 2)
+    inst = sm.Instance(
+        "tiny", {"source": "catalog", "name": "random", "params": {"S": 3, "A": 2, "gamma": 0.6, "seed": 1}}
+    )
+    results = _tiny_check(monkeypatch, tmp_path, [inst])
+    vs = [r for r in results if r.conditions["part"].startswith("vs-")]
+    assert vs and all(m["oracle"] is None for r in vs for m in r.measured["per_method"].values())
+    assert "(—)" in sm.summarize(results)
