@@ -68,7 +68,8 @@ def param_from(spec: dict[str, Any] | None, mdp: TabularMDP) -> Parametrisation:
     """Build a parametrisation from its JSON description.
 
     ``{"kind": "tabular"}`` (default); ``{"kind": "log-linear", "k": k, "seed": s}`` with features
-    φ(s, a) ~ N(0, I_k/k) drawn from ``default_rng(s)``; ``{"kind": "log-linear-onehot"}``;
+    φ(s, a) ~ N(0, I_k/k) drawn from ``default_rng(s)``, and with ``"cond": κ`` those features made
+    κ-conditioned (:func:`conditioned_features`); ``{"kind": "log-linear-onehot"}``;
     ``{"kind": "neural", "hidden": [h, ...], "seed": s}`` with one-hot state inputs.
     """
     spec = spec or TABULAR
@@ -78,12 +79,44 @@ def param_from(spec: dict[str, Any] | None, mdp: TabularMDP) -> Parametrisation:
     if kind == "log-linear":
         k = int(spec["k"])
         rng = np.random.default_rng(int(spec["seed"]))
-        return LogLinear(rng.normal(size=(mdp.S, mdp.A, k)) / np.sqrt(k))
+        phi = rng.normal(size=(mdp.S, mdp.A, k)) / np.sqrt(k)
+        if spec.get("cond") is not None:
+            phi = conditioned_features(phi, float(spec["cond"]))
+        return LogLinear(phi)
     if kind == "log-linear-onehot":
         return LogLinear.one_hot(mdp.S, mdp.A)
     if kind == "neural":
         return NeuralSoftmax(mdp.S, mdp.A, tuple(int(h) for h in spec["hidden"]))
     raise ValueError(f"unknown parametrisation kind {kind!r}")
+
+
+def conditioned_features(phi: Array, cond: float) -> Array:
+    """Centred features with the same singular vectors as ``phi`` and singular values geometric in [1/κ, 1].
+
+    The policy depends on the logits Φθ only through their per-state centred part C·Φθ (C subtracts
+    each state's mean over actions), so the map that matters is C·Φ, an (S·A) × k matrix of rank
+    r ≤ min(k, S(A − 1)). With C·Φ = U Σ Vᵀ (thin SVD, the r nonzero singular values), the returned
+    features are U diag(σ) Vᵀ with σ_i = κ^{−i/(r−1)}, i = 0..r−1: centred, of condition number κ
+    exactly on their range. For k ≥ S(A − 1) and a full-rank draw the class is then all of tabular
+    softmax, reparametrised with condition number κ; Gaussian features themselves have a condition
+    number that grows without bound with k (their smallest singular value → 0 as k → S(A − 1)),
+    which makes the same class far slower for every method (docs/claims.md, log-linear families).
+
+    Raises
+    ------
+    ValueError
+        When ``cond`` is not a finite number ≥ 1, or the centred draw has rank 0.
+    """
+    if not np.isfinite(cond) or cond < 1.0:
+        raise ValueError(f"cond (the features' condition number κ) must be a finite number >= 1; got {cond!r}")
+    S, A, k = phi.shape
+    centred = (phi - phi.mean(axis=1, keepdims=True)).reshape(S * A, k)
+    U, sig, Vt = np.linalg.svd(centred, full_matrices=False)
+    r = int(np.sum(sig > sig[0] * 1e-10)) if sig.size else 0
+    if r == 0:
+        raise ValueError("the centred features are zero: no direction of the logits to condition")
+    target = cond ** (-np.arange(r) / max(r - 1, 1))
+    return ((U[:, :r] * target) @ Vt[:r]).reshape(S, A, k)
 
 
 def initial_theta(name: str, params: dict[str, Any], theta0: str, param: dict[str, Any] | None = None) -> Array:
