@@ -67,10 +67,10 @@ def data(ctx: Context) -> dict[str, Any]:
         cap = f.iterations
         cells = []
         for m in s1.methods:
-            for lam in s1.dampings:
+            for lam in s1.dampings_of(f.label):
                 s = s1.series[c1.key(f.label, m, lam)]
                 equal = []
-                for eta in s1.grid:
+                for eta in s1.grid_of(f.label):
                     sp = speedup(s.T(eta, eps), pg.T(eta, eps), cap)
                     if sp is not None:
                         equal.append({"eta": eta, "ratio": sp[0], "kind": sp[1]})

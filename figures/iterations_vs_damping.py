@@ -37,7 +37,7 @@ def data(ctx: Context) -> dict[str, Any]:
             lines = []
             for m in s1.methods:
                 T, etas = [], []
-                for lam in s1.dampings:
+                for lam in s1.dampings_of(f.label):
                     s = s1.series[c1.key(f.label, m, lam)]
                     b = s.best(eps)
                     T.append(s.T(b, eps))
@@ -45,20 +45,28 @@ def data(ctx: Context) -> dict[str, Any]:
                 lines.append({"method": m, "T": T, "eta": etas})
             bp = pg.best(eps)
             per_eps[which] = {"eps": eps, "lines": lines, "pg_T": pg.T(bp, eps), "pg_eta": bp}
-        panels.append({"family": f.label, "title": _c1.title_of(f), "cap": f.iterations, "eps": per_eps})
+        panels.append(
+            {
+                "family": f.label,
+                "title": _c1.title_of(f),
+                "cap": f.iterations,
+                "eps": per_eps,
+                "dampings": list(s1.dampings_of(f.label)),
+            }
+        )
     return {"mode": ctx.mode, "dampings": list(s1.dampings), "panels": panels}
 
 
 def draw(data: dict[str, Any], path_stem: Path | str) -> list[Path]:
     """One panel per family: T against λ (log–log), one colour per method, PG's tuned T as a line."""
     panels = data["panels"]
-    lams = np.asarray(data["dampings"], dtype=np.float64)
     rows, cols = _style.grid_shape(len(panels))
     with _style.style():
         fig = _style.new_figure(5.4 * cols, 3.9 * rows + 0.6)
         axes = fig.subplots(rows, cols, squeeze=False)
         for ax, p in zip(axes.flat, panels, strict=False):
             cap = p["cap"]
+            lams = np.asarray(p.get("dampings", data["dampings"]), dtype=np.float64)  # the family's own λ grid
             for which, alpha, lw in (("loose", 0.35, 1.0), ("tight", 1.0, 1.6)):
                 e = p["eps"][which]
                 for ln in e["lines"]:

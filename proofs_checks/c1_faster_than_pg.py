@@ -64,6 +64,8 @@ class Family:
     theta0: str
     iterations: int
     param: dict[str, Any] | None = None  # the policy parametrisation (tabular softmax when None)
+    dampings: tuple[float, ...] | None = None  # its λ grid, when not the mode's (:func:`dampings`)
+    steps: tuple[float, ...] | None = None  # its base step grid, when not the mode's (:func:`step_grid`)
 
 
 def method_dampings(method: str, lams: Sequence[float]) -> list[float | None]:
@@ -109,14 +111,25 @@ def suite(quick: bool) -> list[Family]:
             Family(f"garnet-s{s}", "garnet", {"S": 30, "A": 4, "branching": 1, "gamma": 0.95, "seed": s}, "uniform", T)
             for s in (1, 2)
         ]
+        # dense-Fisher families run one configuration at a time (no batched engine): the quick grids, cap 5,000
+        lams_q, steps_q = tuple(dampings(True)), tuple(step_grid(True))
+        dense: dict[str, Any] = {"dampings": lams_q, "steps": steps_q}
+        fams = [
+            dataclasses.replace(f, iterations=DENSE_T, dampings=lams_q, steps=steps_q) if f.param else f for f in fams
+        ]
         fams += [
             Family("garnet-loglinear", "garnet", {"S": 20, "A": 4, "branching": 2, "gamma": 0.95, "seed": 4},
-                   "uniform", T, loglinear(60)),
-            Family("li-chain-loglinear", "li_chain", {"H": 5, "gamma": 0.9}, "uniform", T, LOGLINEAR_FULL),
-            Family("li-chain-neural", "li_chain", {"H": 5, "gamma": 0.9}, "uniform", T,
-                   {"kind": "neural", "hidden": [8], "seed": 0}),
+                   "uniform", DENSE_T, loglinear(60), **dense),
+            Family("li-chain-loglinear", "li_chain", {"H": 5, "gamma": 0.9}, "uniform", DENSE_T, LOGLINEAR_FULL,
+                   **dense),
+            Family("li-chain-neural", "li_chain", {"H": 5, "gamma": 0.9}, "uniform", DENSE_T,
+                   {"kind": "neural", "hidden": [8], "seed": 0}, **dense),
         ]  # fmt: skip
     return fams
+
+
+#: Iteration cap of the dense-Fisher (log-linear, neural) families in full mode.
+DENSE_T = 5000
 
 
 def pi_steps_from_start(f: Family, cap: int = 100) -> int:
@@ -258,6 +271,16 @@ class Sweep1:
     gap0: dict[str, float]
     series: dict[tuple[str, str, float | None], Series]
     effective: dict[tuple[str, str, float | None], float | None]
+    family_dampings: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    family_grid: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+    def dampings_of(self, label: str) -> list[float]:
+        """The λ grid of family ``label`` (its own, or the run's)."""
+        return self.family_dampings.get(label, self.dampings)
+
+    def grid_of(self, label: str) -> list[float]:
+        """The base step grid of family ``label`` (its own, or the run's)."""
+        return self.family_grid.get(label, self.grid)
 
 
 def runs(ctx: Context) -> Sweep1:
@@ -270,10 +293,15 @@ def _runs(ctx: Context) -> Sweep1:
     fams = families(ctx)
     lams = list(ctx.grid("damping", dampings(quick)))
     grid = sorted(ctx.grid("steps", step_grid(quick)))
+    # a family's own grids apply unless the study sets the grid
+    fam_lams = {f.label: list(f.dampings) for f in fams if f.dampings and ctx.grid("damping", None) is None}
+    fam_grid = {f.label: sorted(f.steps) for f in fams if f.steps and ctx.grid("steps", None) is None}
     methods = list(ctx.grid("methods", list(METHODS)))
     eps = eps_levels(ctx)
     keys: list[tuple[str, str, float | None]] = [(f.label, "pg", None) for f in fams]
-    keys += [(f.label, m, lam) for f in fams for m in methods for lam in method_dampings(m, lams)]
+    keys += [
+        (f.label, m, lam) for f in fams for m in methods for lam in method_dampings(m, fam_lams.get(f.label, lams))
+    ]
     by_label = {f.label: f for f in fams}
     gap0 = {f.label: _initial_gap(f) for f in fams}
     tols = {f.label: min(eps.values()) * gap0[f.label] for f in fams}
@@ -284,7 +312,7 @@ def _runs(ctx: Context) -> Sweep1:
         for (k, eta), res in zip(todo, ctx.sweep.run(tasks, label=label), strict=True):
             series[k].runs[eta] = Run.from_record(res)
 
-    execute([(k, eta) for k in keys for eta in grid], CLAIM)
+    execute([(k, eta) for k in keys for eta in fam_grid.get(k[0], grid)], CLAIM)
     for round_ in range(MAX_EXTENSIONS):
         todo = []
         for k in keys:
@@ -311,26 +339,19 @@ def _runs(ctx: Context) -> Sweep1:
             pg_eff_todo.append(((k[0], "pg", None), e))
     if pg_eff_todo:
         execute(list(dict.fromkeys(pg_eff_todo)), f"{CLAIM} PG at effective steps")
-    return Sweep1(fams, lams, grid, methods, eps, gap0, series, eff)
+    return Sweep1(fams, lams, grid, methods, eps, gap0, series, eff, fam_lams, fam_grid)
 
 
 def check(ctx: Context) -> list[CheckResult]:
     """Run the C1 sweep on the suite or a study's instances; one result per family, method, λ, ε, protocol."""
     data = runs(ctx)
-    fams, lams, grid, gap0, series, eff = (
-        data.families,
-        data.dampings,
-        data.grid,
-        data.gap0,
-        data.series,
-        data.effective,
-    )
+    fams, gap0, series, eff = data.families, data.gap0, data.series, data.effective
     pi_steps = {f.label: pi_steps_from_start(f) for f in fams}
     results: list[CheckResult] = []
     for f in fams:
         pg = series[(f.label, "pg", None)]
         for m in data.methods:
-            for lam in method_dampings(m, lams):
+            for lam in method_dampings(m, data.dampings_of(f.label)):
                 k = (f.label, m, lam)
                 for eps_name, rel in data.eps.items():
                     eps = rel * gap0[f.label]
@@ -346,7 +367,7 @@ def check(ctx: Context) -> list[CheckResult]:
                         "pi_steps_from_start": pi_steps[f.label],
                         "param": f.param or {"kind": "tabular"},
                     }
-                    results.append(_equal_step(m, cond, series[k], pg, grid, eps))
+                    results.append(_equal_step(m, cond, series[k], pg, data.grid_of(f.label), eps))
                     results.append(_tuned(m, cond, series[k], pg, eps))
                     results.append(_effective(m, cond, series[k], pg, eff[k], eps))
     return results
