@@ -14,7 +14,7 @@ states them:
 * **tuned choice.** N*(ε) = min over the (η, B) grid of N_c(ε); ties go to the first configuration in
   grid order. A choice at the end of the η/B range, or at the largest B, is a **grid-edge** choice: the
   true minimum may lie outside, so that ε is not used in a fit (B = 1 is the smallest batch there is,
-  not an edge).
+  not an edge; a smallest B > 1 is one).
 * **regime.** The deterministic cost of ε at a configuration is T_exact(ε)·e, T_exact the iterations of
   the exact-gradient iteration at the same η and e the episodes per update; an ε is **noise-dominated**
   when the sampled N(ε) ≥ :data:`NOISE_FACTOR` × that cost. Exponents are fitted there only.
@@ -126,11 +126,12 @@ def choose(N: Array, edge: Any) -> Choice:
 
 
 def grid_edges(ratios: Any, batches: Any, ratio_grid: Sequence[float], batch_grid: Sequence[float]) -> BoolArray:
-    """Per configuration: on the edge of the η/B range (either end) or at the largest B."""
+    """Per configuration: on the edge of the η/B range (either end), at the largest B, or at the smallest B > 1."""
     r = np.asarray(ratios, dtype=np.float64)
     b = np.asarray(batches, dtype=np.float64)
     lo, hi = min(ratio_grid), max(ratio_grid)
-    return np.isclose(r, lo, rtol=1e-9) | np.isclose(r, hi, rtol=1e-9) | (b >= max(batch_grid))
+    small = (b <= min(batch_grid)) & (min(batch_grid) > 1)
+    return np.isclose(r, lo, rtol=1e-9) | np.isclose(r, hi, rtol=1e-9) | (b >= max(batch_grid)) | small
 
 
 # ---------------------------------------------------------------------------------------------

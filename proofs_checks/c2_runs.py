@@ -1,8 +1,9 @@
 """C2 runs: the protocol (instances, arms, grids, budgets, seeds) and the sweep worker of a group of runs.
 
-One sweep task is a **group**: one arm on one instance, a list of configurations (batch B, step rule) ×
-the same seeds, each run for the same episode budget (iterations = ⌈budget / episodes per update⌉), run in
-lockstep through :func:`_run_group`. The task returns, per configuration, the exact histories
+One sweep task is a **group**: every arm on one instance, each with a list of configurations (batch B,
+step rule) × the same seeds, each run for the same episode budget (iterations = ⌈budget / episodes per
+update⌉), the runs of one B in lockstep through :func:`_run_group` (its cost is mostly per lockstep
+iteration, so the more runs share a call the cheaper each is). The task returns, per configuration, the exact histories
 (J* − J(θ_t) and ‖∇J(θ_t)‖² at every ``record_every``-th iterate, seeds × records), the episodes at each
 record, and whether each seed ended trapped (:func:`proofs_checks.c2_analysis.trapped`); optionally the
 exact-gradient counterpart of each configuration (same η, no sampling) for the regime diagnostic.
@@ -126,20 +127,20 @@ def setting(quick: bool) -> Setting:
             arms=ARMS[:3],
             estimator="gpomdp",
             baseline="value",
-            budget=3000,
+            budget=4000,
             batches=(1, 4, 16),
-            ratios=quarter_decades(10**-2.5, 10**-0.5, 2),
+            ratios=quarter_decades(10**-2.5, 10**0.5, 2),
             seeds=6,
             fresh_seeds=6,
             records=300,
             opt_levels=8,
             stat_levels=8,
-            sched_eta=0.1,
+            sched_eta=0.3,
             sched_batch0=1,
             sched_levels=6,
             isqrt_eta0=1.0,
             isqrt_batch=4,
-            sched_budget=3000,
+            sched_budget=4000,
             sched_seeds=6,
             fitted_variant=False,
             root=20260126,
@@ -153,13 +154,13 @@ def setting(quick: bool) -> Setting:
         baseline="value",
         budget=40_000,
         batches=(1, 4, 16, 64),
-        ratios=quarter_decades(10**-3.0, 10**-0.5, 4),
+        ratios=quarter_decades(10**-3.0, 10**0.5, 4),
         seeds=12,
         fresh_seeds=12,
         records=800,
         opt_levels=12,
         stat_levels=12,
-        sched_eta=0.1,
+        sched_eta=0.3,
         sched_batch0=1,
         sched_levels=12,
         isqrt_eta0=1.0,
@@ -197,25 +198,13 @@ def episodes_per_update(method: str, batch: int, baseline: str | None = "value")
 # ---------------------------------------------------------------------------------------------
 # step rules
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _InverseSqrt(StepRule):
-    """η_t = η₀/√(t + 1) (fallback until :mod:`r1theory.steps` has its own rule)."""
-
-    def __call__(self, t: int, direction: Array) -> float:
-        return self.eta / math.sqrt(t + 1.0)
-
-
 def step_rule(spec: dict[str, Any]) -> StepRule:
     """``{"kind": "constant" | "inverse-sqrt", "eta": η}`` → the rule (η_t = η, or η₀/√(t + 1))."""
     kind, eta = spec["kind"], float(spec["eta"])
     if kind == "constant":
         return r1.steps.constant(eta)
     if kind == "inverse-sqrt":
-        make = getattr(r1.steps, "inverse_sqrt", None)
-        if make is not None:
-            rule: StepRule = make(eta)
-            return rule
-        return _InverseSqrt("constant", eta, f"{eta:g}/sqrt(t+1)")
+        return r1.steps.inverse_sqrt(eta)
     raise ValueError(f"C2 step kind must be 'constant' or 'inverse-sqrt'; got {kind!r}")
 
 
@@ -234,47 +223,50 @@ def _run_group(
     optimum: r1.Optimal,
     record_every: int,
 ) -> list[stochastic.StochasticRun]:
-    """Run i = ``stochastic_iterate(mdp, θ₀, method_i, step_i, T_i, default_rng(seeds[i]), batch=B_i, damping=λ_i)``."""
-    return [
-        stochastic.stochastic_iterate(
-            mdp,
-            theta0,
-            method,
-            step,
-            T,
-            np.random.default_rng(seed),
-            estimator=estimator,
-            batch=B,
-            baseline=baseline,
-            damping=lam,
-            optimum=optimum,
-            record_every=record_every,
-        )
-        for (method, step, lam, B), T, seed in zip(configs, iterations, seeds, strict=True)
-    ]
+    """Run i = ``stochastic_iterate(mdp, θ₀, method_i, step_i, T_i, default_rng(seeds[i]), batch=B_i, damping=λ_i)``.
+
+    All runs in lockstep through :func:`r1theory.stochastic_iterate_batch` (the same numbers as the single-run
+    path, by its contract); a sparse MDP (a study's large file) runs them one by one.
+    """
+    if mdp.is_sparse:
+        return [
+            stochastic.stochastic_iterate(
+                mdp, theta0, method, step, T, np.random.default_rng(seed), estimator=estimator, batch=B,
+                baseline=baseline, damping=lam, optimum=optimum, record_every=record_every,
+            )
+            for (method, step, lam, B), T, seed in zip(configs, iterations, seeds, strict=True)
+        ]  # fmt: skip
+    return r1.stochastic_iterate_batch(
+        mdp,
+        theta0,
+        configs,
+        iterations,
+        seeds,
+        estimator=estimator,
+        baseline=baseline,
+        optimum=optimum,
+        record_every=record_every,
+    )
 
 
 def group_config(
     inst: Instance,
-    arm: Arm,
+    plan: list[tuple[Arm, list[dict[str, Any]]]],
     st: Setting,
-    configs: list[dict[str, Any]],
     budget: int,
     seeds: list[dict[str, Any]],
     *,
     baseline: str | None = None,
     exact_levels: dict[str, list[float]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON configuration of one group task; ``configs`` are ``{"batch": B, "step": {...}}``."""
+    """The JSON configuration of one group task: per arm its configurations ``{"batch": B, "step": {...}}``."""
     return {
         "instance": inst.name,
         "params": inst.params,
         "theta0": inst.theta0,
-        "method": arm.method,
-        "damping": arm.damping,
+        "arms": [{"method": a.method, "damping": a.damping, "configs": cfgs} for a, cfgs in plan],
         "estimator": st.estimator,
         "baseline": st.baseline if baseline is None else baseline,
-        "configs": configs,
         "budget": int(budget),
         "records": int(st.records),
         "seeds": seeds,
@@ -292,75 +284,72 @@ def _pad(rows: list[Array], R: int) -> Array:
 
 
 def group_task(config: dict[str, Any]) -> dict[str, Any]:
-    """Worker: every configuration × seed of one arm on one instance; per configuration ``{i}.<field>`` arrays.
+    """Worker: every arm × configuration × seed of a group on one instance; ``<method>:<i>.<field>`` arrays.
 
-    Fields: ``t`` and ``episodes`` (records,), ``gap`` and ``grad2`` (seeds, records; NaN after a divergence),
+    Runs of the same batch B go through one :func:`_run_group` call (all arms in lockstep; the iteration count
+    ⌈budget/e⌉ is per arm, ``record_every`` = ⌈max T/records⌉ per call). Fields per arm and configuration i:
+    ``t`` and ``episodes`` (records,), ``gap`` and ``grad2`` (seeds, records; NaN after a divergence),
     ``gap_T`` (seeds,), ``theta_T`` (seeds, S, A), ``trapped``, ``near_det`` and ``diverged`` (seeds,) as 0/1;
-    with ``exact_levels``,
-    ``{i}.exact_T_optimality`` and ``{i}.exact_T_stationarity``: the first iteration at which the exact-gradient
-    counterpart (:data:`EXACT_COUNTERPART`, same η) reaches each level, −1 within the cap ⌈budget/e⌉.
+    with ``exact_levels``, ``exact_T_optimality`` and ``exact_T_stationarity``: the first iteration at which
+    the exact-gradient counterpart (:data:`EXACT_COUNTERPART`, same η) reaches each level, −1 within the cap
+    ⌈budget/e⌉. Also ``gap0`` and ``trap_gap`` (the trap threshold).
     """
     mdp, _, opt = instance(config["instance"], config["params"])
     theta0 = initial_theta(config["instance"], config["params"], config["theta0"])
-    method, lam = str(config["method"]), config["damping"]
-    seeds = [seed_sequence(s) for s in config["seeds"]]
-    n = len(seeds)
-    budget, R = int(config["budget"]), int(config["records"])
+    n = len(config["seeds"])
+    budget, R, base = int(config["budget"]), int(config["records"]), config["baseline"]
     gap0 = float(opt.J - r1.policy_point(mdp, theta0).ev.J)
     tau = float(config["trap_gap_frac"]) * gap0
     out: dict[str, Any] = {"gap0": gap0, "trap_gap": tau}
-    cfgs = config["configs"]
-    by_batch: dict[int, list[int]] = {}
-    for i, c in enumerate(cfgs):
-        by_batch.setdefault(int(c["batch"]), []).append(i)
-    for B, idx in sorted(by_batch.items()):
-        T = max(1, math.ceil(budget / episodes_per_update(method, B, config["baseline"])))
-        every = max(1, math.ceil(T / R))
+    # (method, λ, i, configuration) for every arm's configurations, grouped by B
+    items = [(str(a["method"]), a["damping"], i, c) for a in config["arms"] for i, c in enumerate(a["configs"])]
+    by_batch: dict[int, list[tuple[str, Any, int, dict[str, Any]]]] = {}
+    for it in items:
+        by_batch.setdefault(int(it[3]["batch"]), []).append(it)
+    for B, group in sorted(by_batch.items()):
+        Ts = [max(1, math.ceil(budget / episodes_per_update(m, B, base))) for m, _, _, _ in group]
+        every = max(1, math.ceil(max(Ts) / R))
         runs = _run_group(
             mdp,
             theta0,
-            [(method, step_rule(cfgs[i]["step"]), lam, B) for i in idx for _ in range(n)],
-            [T] * (len(idx) * n),
-            [seeds[j] for _ in idx for j in range(n)],
+            [(m, step_rule(c["step"]), lam, B) for m, lam, _, c in group for _ in range(n)],
+            [T for T in Ts for _ in range(n)],
+            [seed_sequence(config["seeds"][j]) for _ in group for j in range(n)],  # distinct objects per run
             estimator=str(config["estimator"]),
-            baseline=config["baseline"],
+            baseline=base,
             optimum=opt,
             record_every=every,
         )
-        for k, i in enumerate(idx):
+        for k, (m, _, i, _) in enumerate(group):
             mine = runs[k * n : (k + 1) * n]
+            key = f"{m}:{i}"
             longest = max(mine, key=lambda r: len(r.t))
             Rr = len(longest.t)
-            gap = _pad([r.gap for r in mine], Rr)
-            out[f"{i}.t"] = longest.t.astype(np.int64)
-            out[f"{i}.episodes"] = longest.episodes.astype(np.int64)
-            out[f"{i}.gap"] = gap
-            out[f"{i}.grad2"] = _pad([r.grad_norm_sq for r in mine], Rr)
-            out[f"{i}.gap_T"] = np.array([r.gap[-1] for r in mine])
+            out[f"{key}.t"] = longest.t.astype(np.int64)
+            out[f"{key}.episodes"] = longest.episodes.astype(np.int64)
+            out[f"{key}.gap"] = _pad([r.gap for r in mine], Rr)
+            out[f"{key}.grad2"] = _pad([r.grad_norm_sq for r in mine], Rr)
+            out[f"{key}.gap_T"] = np.array([r.gap[-1] for r in mine])
             div = np.array([r.status == "diverged" for r in mine])
             near = np.array([not d and an.near_deterministic(mdp, r.theta, float(config["trap_det_tol"]))
                              for r, d in zip(mine, div, strict=True)])  # fmt: skip
-            out[f"{i}.near_det"] = near.astype(np.int8)
-            out[f"{i}.trapped"] = (near & (out[f"{i}.gap_T"] > tau)).astype(np.int8)
-            out[f"{i}.diverged"] = div.astype(np.int8)
-            out[f"{i}.theta_T"] = np.stack([r.theta for r in mine])
+            out[f"{key}.near_det"] = near.astype(np.int8)
+            out[f"{key}.trapped"] = (near & (out[f"{key}.gap_T"] > tau)).astype(np.int8)
+            out[f"{key}.diverged"] = div.astype(np.int8)
+            out[f"{key}.theta_T"] = np.stack([r.theta for r in mine])
     levels = config.get("exact_levels")
     if levels:
-        exact_method = EXACT_COUNTERPART[method]
-        cap = max(math.ceil(budget / episodes_per_update(method, int(c["batch"]))) for c in cfgs)
+        caps = [math.ceil(budget / episodes_per_update(m, int(c["batch"]), base)) for m, _, _, c in items]
         runs_ex = r1.iterate_batch(
             mdp,
             theta0,
-            [(exact_method, step_rule(c["step"]), lam if exact_method != "pg" else None) for c in cfgs],
-            cap,
+            [(EXACT_COUNTERPART[m], step_rule(c["step"]), None if m == "sgd-pg" else lam) for m, lam, _, c in items],
+            max(caps),
             optimum=opt,
         )
         lo = np.asarray(levels["optimality"], dtype=np.float64)
         ls = np.asarray(levels["stationarity"], dtype=np.float64)
-        for i, (c, run) in enumerate(zip(cfgs, runs_ex, strict=True)):
-            T_i = math.ceil(budget / episodes_per_update(method, int(c["batch"])))
-            h_opt = an.first_hits(run.gap[: T_i + 1], lo)
-            h_stat = an.first_hits(run.grad_norm[: T_i + 1] ** 2, ls**2)
-            out[f"{i}.exact_T_optimality"] = h_opt.astype(np.int64)
-            out[f"{i}.exact_T_stationarity"] = h_stat.astype(np.int64)
+        for (m, _, i, _), cap, run in zip(items, caps, runs_ex, strict=True):
+            out[f"{m}:{i}.exact_T_optimality"] = an.first_hits(run.gap[: cap + 1], lo).astype(np.int64)
+            out[f"{m}:{i}.exact_T_stationarity"] = an.first_hits(run.grad_norm[: cap + 1] ** 2, ls**2).astype(np.int64)
     return out

@@ -18,20 +18,22 @@ says so where it does not. The protocol (:func:`proofs_checks.c2_runs.setting`; 
 Measured (rules in :mod:`proofs_checks.c2_analysis`):
 
 1. **Tuned per ε** (part ``tuned``): every arm runs a grid B ∈ {1, 4, 16[, 64]} × η/B on half- (quick) or
-   quarter-decades (full) from 10^−2.5 (10^−3) to 10^−0.5, each run for the same episode budget (3·10³ /
+   quarter-decades (full) from 10^−2.5 (10^−3) to 10^0.5, each run for the same episode budget (4·10³ /
    4·10⁴), 6 / 12 seeds. N*(ε) is the fewest episodes over the grid at which the seed mean reaches ε
-   (reported also for the 75 % quantile of the per-seed hits); a choice on the η/B edge or at the largest B
-   is a grid-edge choice and is not fitted; a level no configuration reaches is censored (reported as
-   "> budget"). The chosen configuration of each ε is **re-run on fresh seeds**, and the fresh N is what is
-   fitted (the grid minimum is biased low: the ratio fresh/grid is reported). The **regime diagnostic**
-   compares it with the deterministic cost T_exact(ε)·e (the exact-gradient counterpart at the chosen η,
-   :data:`proofs_checks.c2_runs.EXACT_COUNTERPART`, times the episodes per update): an ε is fitted only when
-   the sampled cost is ≥ 2× that (noise-dominated). Stationarity is reported with the seed-mean gap at the
-   hit and flagged **degenerate** when that gap exceeds the trap threshold and at least half of the chosen
-   configuration's fresh seeds end trapped (stationary at a bad policy); a degenerate ε is not fitted.
-2. **Schedules from the theory** (part ``schedule``), which need no selection: a constant step η = 0.1 with
-   B_l = ⌈10^((l−1)/2)⌉ at level l (B ∝ ε⁻²), one run per level; and η_t = η₀/√(t+1), η₀ = 1, B = 4, one
-   run read at every level. Budgets 3·10³ / 2·10⁵ episodes per run; a level not reached is censored.
+   (reported also for the 75 % quantile of the per-seed hits), for 8 / 12 levels (2 / 3 decades). A
+   choice on the η/B edge, at the largest B or at a smallest B > 1 is a grid-edge choice, not fitted; a
+   level no configuration reaches is censored (reported as "> budget"). The chosen configuration of each ε
+   is **re-run on fresh seeds**, and the fresh N is what is fitted (the grid minimum is biased low: the
+   ratio fresh/grid is reported). The **regime diagnostic** compares it with the deterministic cost
+   T_exact(ε)·e (the exact-gradient counterpart at the chosen η,
+   :data:`proofs_checks.c2_runs.EXACT_COUNTERPART`, times the episodes per update): an ε is fitted only
+   when the sampled cost is ≥ 2× that (noise-dominated). Stationarity is reported with the seed-mean gap at
+   the hit and flagged **degenerate** when that gap exceeds the trap threshold and at least half of the
+   chosen configuration's fresh seeds end trapped (stationary at a bad policy); a degenerate ε is not fitted.
+2. **Schedules from the theory** (part ``schedule``), which need no selection: a constant step η = 0.3 with
+   B_l = ⌈10^((l−1)/2)⌉ at level l (B ∝ ε⁻²), one run per level (a level with B_l·10 > budget is censored
+   without a run: it cannot reach t ≥ 10); and η_t = η₀/√(t+1), η₀ = 1, B = 4, one
+   run read at every level. Budgets 4·10³ / 2·10⁵ episodes per run; a level not reached is censored.
 3. **Trapping** (part ``trapping``): at the end of each grid run, *trapped* = gap > 0.1·(J* − J(θ₀)) at a
    near-deterministic policy (max_a π(a|s) > 1 − 10⁻³ in every state the greedy policy reaches from ρ). The
    trapped fraction per configuration is reported against η/B per arm; the arms are compared at matched
@@ -273,9 +275,18 @@ def schedule_batches(st: cr.Setting) -> list[int]:
     return [math.ceil(st.sched_batch0 * 10.0 ** ((k - 1) / 2.0) - 1e-9) for k in range(1, st.sched_levels + 1)]
 
 
+def schedule_runnable(st: cr.Setting) -> int:
+    """How many constant-step levels can reach t ≥ T_MIN within the budget (B_l·T_MIN ≤ budget).
+
+    The rest are censored by the budget without being run.
+    """
+    return sum(B * an.T_MIN <= st.sched_budget for B in schedule_batches(st))
+
+
 def schedule_configs(st: cr.Setting) -> list[dict[str, Any]]:
-    """The constant-step levels, then the η₀/√(t+1) run."""
-    const = [{"batch": B, "step": {"kind": "constant", "eta": st.sched_eta}} for B in schedule_batches(st)]
+    """The runnable constant-step levels (:func:`schedule_runnable`), then the η₀/√(t+1) run."""
+    Bs = schedule_batches(st)[: schedule_runnable(st)]
+    const = [{"batch": B, "step": {"kind": "constant", "eta": st.sched_eta}} for B in Bs]
     return [*const, {"batch": st.isqrt_batch, "step": {"kind": "inverse-sqrt", "eta": st.isqrt_eta0}}]
 
 
@@ -292,6 +303,14 @@ def runs(ctx: Context) -> C2Sweep:
     Shared by :func:`check` and the C2 figures, so both show the same runs, choices and fits.
     """
     return ctx.sweep.memoised((CLAIM, ctx.mode, ctx.study.key()), lambda: _runs(ctx))
+
+
+def _arm_view(res: dict[str, Any], method: str) -> dict[str, Any]:
+    """One arm's part of a group task's result (keys ``<method>:<i>.<field>`` → ``<i>.<field>``), with its scalars."""
+    head = f"{method}:"
+    view = {k[len(head) :]: v for k, v in res.items() if k.startswith(head)}
+    view.update({k: v for k, v in res.items() if ":" not in k})
+    return view
 
 
 def _arrays(res: dict[str, Any], i: int, key: str) -> Array:
@@ -314,9 +333,9 @@ def _runs(ctx: Context) -> C2Sweep:
     st = setting(ctx.quick)
     insts = ctx.instances(list(st.instances), _instance_of(str(ctx.grid("theta0", "uniform"))))
     grid = grid_configs(st)
-    sched = schedule_configs(st)
+    sched = schedule_configs(st)  # the η₀/√(t+1) run is the last
     # stage 1: the grid, the schedules (and the fitted-baseline variant), the bias at θ₀
-    plan: list[tuple[str, int, str, Task]] = []
+    plan: list[tuple[str, int, Task]] = []
     info: list[dict[str, Any]] = []
     for ii, inst in enumerate(insts):
         mdp, _, opt = instance(inst.name, inst.params)
@@ -324,17 +343,19 @@ def _runs(ctx: Context) -> C2Sweep:
         p0 = r1.policy_point(mdp, th0)
         eps0 = {"optimality": float(opt.J - p0.ev.J), "stationarity": float(np.linalg.norm(p0.gradient))}
         info.append({"mdp": mdp, "theta0": th0, "eps0": eps0})
-        for arm in st.arms:
-            plan.append(("grid", ii, arm.method, make_task(cr.GROUP_FN, cr.group_config(
-                inst, arm, st, grid, st.budget, _seeds(st, cr.STREAM_GRID, st.seeds)))))  # fmt: skip
-            plan.append(("schedule", ii, arm.method, make_task(cr.GROUP_FN, cr.group_config(
-                inst, arm, st, sched, st.sched_budget, _seeds(st, cr.STREAM_SCHEDULE, st.sched_seeds)))))  # fmt: skip
-            if st.fitted_variant:
-                plan.append(("fitted", ii, arm.method, make_task(cr.GROUP_FN, cr.group_config(
-                    inst, arm, st, sched[-1:], st.sched_budget, _seeds(st, cr.STREAM_SCHEDULE, st.sched_seeds),
-                    baseline="fitted"))))  # fmt: skip
-    out1 = ctx.sweep.run([p[3] for p in plan], label=CLAIM)
-    res1 = {(k, ii, m): r for (k, ii, m, _), r in zip(plan, out1, strict=True)}
+        plan.append(("grid", ii, make_task(cr.GROUP_FN, cr.group_config(
+            inst, [(a, grid) for a in st.arms], st, st.budget, _seeds(st, cr.STREAM_GRID, st.seeds)))))  # fmt: skip
+        plan.append(("schedule", ii, make_task(cr.GROUP_FN, cr.group_config(
+            inst, [(a, sched) for a in st.arms], st, st.sched_budget,
+            _seeds(st, cr.STREAM_SCHEDULE, st.sched_seeds)))))  # fmt: skip
+        if st.fitted_variant:
+            plan.append(("fitted", ii, make_task(cr.GROUP_FN, cr.group_config(
+                inst, [(a, sched[-1:]) for a in st.arms], st, st.sched_budget,
+                _seeds(st, cr.STREAM_SCHEDULE, st.sched_seeds), baseline="fitted"))))  # fmt: skip
+    out1 = ctx.sweep.run([p[2] for p in plan], label=CLAIM)
+    res1 = {
+        (k, ii, a.method): _arm_view(r, a.method) for (k, ii, _), r in zip(plan, out1, strict=True) for a in st.arms
+    }
 
     # stage 2: fresh re-runs of the chosen configurations (with their exact counterparts), the bias at θ_T
     ratios = np.array([c["step"]["eta"] / c["batch"] for c in grid])
@@ -363,9 +384,10 @@ def _runs(ctx: Context) -> C2Sweep:
                 chosen |= {int(i) for i in ch.index if i >= 0}
             idx = sorted(chosen) or [0]
             fresh_index[(ii, arm.method)] = idx
-            plan2.append(("fresh", ii, arm.method, make_task(cr.GROUP_FN, cr.group_config(
-                inst, arm, st, [grid[i] for i in idx], st.budget, _seeds(st, cr.STREAM_FRESH, st.fresh_seeds),
-                exact_levels={c: lv[c].tolist() for c in CRITERIA}))))  # fmt: skip
+        chosen_plan = [(a, [grid[i] for i in fresh_index[(ii, a.method)]]) for a in st.arms]
+        plan2.append(("fresh", ii, "", make_task(cr.GROUP_FN, cr.group_config(
+            inst, chosen_plan, st, st.budget, _seeds(st, cr.STREAM_FRESH, st.fresh_seeds),
+            exact_levels={c: lv[c].tolist() for c in CRITERIA}))))  # fmt: skip
         sgd_sched = res1[("schedule", ii, st.arms[0].method)]
         theta_T = np.asarray(sgd_sched[f"{len(sched) - 1}.theta_T"])[0]
         mdp = info[ii]["mdp"]
@@ -375,6 +397,9 @@ def _runs(ctx: Context) -> C2Sweep:
                 batch=st.isqrt_batch, draws=st.mc_draws, estimator=st.estimator, baseline=st.baseline))))  # fmt: skip
     out2 = ctx.sweep.run([p[3] for p in plan2], label=f"{CLAIM} fresh")
     res2 = {(k, ii, m): r for (k, ii, m, _), r in zip(plan2, out2, strict=True)}
+    for ii in range(len(insts)):
+        for a in st.arms:
+            res2[("fresh", ii, a.method)] = _arm_view(res2[("fresh", ii, "")], a.method)
 
     # analysis
     sweep = C2Sweep(st)
@@ -423,12 +448,12 @@ def _runs(ctx: Context) -> C2Sweep:
                 tuned[(m, crit)] = Tuned(eps, etas, batches, ratios, Nm, ch, chq, series, fN, fT, fNq, det, noise,
                                          gap_hit, degenerate, usable, fit, st.budget)  # fmt: skip
             sres = res1[("schedule", ii, m)]
-            K = st.sched_levels
+            K, Kr = st.sched_levels, schedule_runnable(st)
             for crit in CRITERIA:
                 eps_c = lv[crit][:K]
-                s_const = _series(sres, range(K), eps_c, crit, np.arange(K))
+                s_const = _series(sres, range(Kr), eps_c[:Kr], crit, np.arange(Kr))
                 eps_i = lv[crit]
-                s_isqrt = _series(sres, [K], eps_i, crit, np.zeros(eps_i.size, dtype=np.int64))
+                s_isqrt = _series(sres, [Kr], eps_i, crit, np.zeros(eps_i.size, dtype=np.int64))
                 pairs = [("constant-step-growing-batch", s_const, np.array(schedule_batches(st), dtype=float)),
                          ("inverse-sqrt-step", s_isqrt, np.full(eps_i.size, float(st.isqrt_batch)))]  # fmt: skip
                 if st.fitted_variant:
@@ -438,7 +463,11 @@ def _runs(ctx: Context) -> C2Sweep:
                     N, T = s.N()
                     usable = np.isfinite(N) & (T >= an.T_MIN)
                     fit = an.fit_series(s, usable, boot, st.n_boot)
-                    scheds[(m, name, crit)] = Schedule(s.eps, bs, s, N, T, usable, fit, st.sched_budget)
+                    pad = bs.size - N.size  # levels censored by the budget without a run (B_l·T_MIN > budget)
+                    N, T = np.concatenate([N, np.full(pad, np.inf)]), np.concatenate([T, np.full(pad, -1.0)])
+                    usable = np.concatenate([usable, np.zeros(pad, dtype=bool)])
+                    eps_all = eps_c if name == "constant-step-growing-batch" else eps_i
+                    scheds[(m, name, crit)] = Schedule(eps_all, bs, s, N, T, usable, fit, st.sched_budget)
             traps[m] = Trapping(
                 etas,
                 batches,
@@ -453,12 +482,14 @@ def _runs(ctx: Context) -> C2Sweep:
         for arm in st.arms[1:]:
             m = arm.method
             for crit in CRITERIA:
-                a, r = tuned[(m, crit)], tuned[(ref, crit)]
-                comps[(m, "tuned", "tuned", crit)] = an.compare(r.fresh, a.fresh, a.usable & r.usable, boot,
+                ta, tr = tuned[(m, crit)], tuned[(ref, crit)]
+                comps[(m, "tuned", "tuned", crit)] = an.compare(tr.fresh, ta.fresh, ta.usable & tr.usable, boot,
                                                                 st.n_boot)  # fmt: skip
                 for name in (*SCHEDULES, *((SCHEDULE_FITTED,) if st.fitted_variant else ())):
                     sa, sr = scheds[(m, name, crit)], scheds[(ref, name, crit)]
-                    comps[(m, "schedule", name, crit)] = an.compare(sr.series, sa.series, sa.usable & sr.usable,
+                    n_run = sa.series.eps.size
+                    comps[(m, "schedule", name, crit)] = an.compare(sr.series, sa.series,
+                                                                    (sa.usable & sr.usable)[:n_run],
                                                                     boot, st.n_boot)  # fmt: skip
             tdiff[m] = an.trap_difference(traps[m].trapped, traps[ref].trapped, boot, st.n_boot)
         bias = {label: res2[("bias", ii, label)] for label in cb.BIAS_POINTS}

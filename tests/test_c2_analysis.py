@@ -65,6 +65,8 @@ def test_grid_edges() -> None:
     batches = [1, 1, 1, 16, 16, 16]
     e = an.grid_edges(ratios, batches, [0.01, 0.1, 1.0], [1, 16])
     np.testing.assert_array_equal(e, [True, False, True, True, True, True])  # B = 1 is not an edge, B = 16 is
+    e = an.grid_edges(ratios, [4, 4, 4, 16, 16, 16], [0.01, 0.1, 1.0], [4, 16])
+    assert e[1]  # a smallest B above 1 is an edge: B = 1 or 2 might do better
 
 
 # ---------------------------------------------------------------------------------------------
