@@ -342,8 +342,8 @@ def conditions_sentence(rs: Sequence[CheckResult]) -> str:
     return f"{'exactly' if pure else 'mostly'} by `{key}` — {by}"
 
 
-def _cx_phrase(r: CheckResult, out: Path | None) -> str:
-    """``[file](link) (cos −0.145)`` for one replayed record."""
+def _cx_phrase(r: CheckResult, out: Path | None, links: bool = True) -> str:
+    """``[file](link) (cos −0.145)`` for one replayed record (the file name as code without ``links``)."""
     name = Path(str(r.conditions.get("file", "?"))).name
     path = r.evidence.get("path")
     link = os.path.relpath(path, out).replace(os.sep, "/") if (out is not None and path) else str(r.conditions["file"])
@@ -356,10 +356,11 @@ def _cx_phrase(r: CheckResult, out: Path | None) -> str:
     else:
         what = str(r.evidence.get("reason", ""))[:100]
     kind = r.conditions.get("param", "tabular")
-    return f"[{name}]({link}) ({what}{'' if kind == 'tabular' else f', {kind} policy'})"
+    ref = f"[{name}]({link})" if links else f"`{name}`"
+    return f"{ref} ({what}{'' if kind == 'tabular' else f', {kind} policy'})"
 
 
-def corpus_sentence(replays: Sequence[CheckResult], out: Path | None) -> str:
+def corpus_sentence(replays: Sequence[CheckResult], out: Path | None, links: bool = True) -> str:
     """What the replayed counterexamples of one row say: fails with the strongest one, no longer violates, …."""
     bits = []
     fails = sorted(
@@ -370,12 +371,13 @@ def corpus_sentence(replays: Sequence[CheckResult], out: Path | None) -> str:
         kinds = Counter(str(r.conditions.get("param", "tabular")) for r in fails)
         more = f" and {len(fails) - 1} more" if len(fails) > 1 else ""
         by_kind = f" ({', '.join(f'{n} {k}' for k, n in kinds.items())})" if len(kinds) > 1 else ""
-        bits.append(f"**fails**: counterexample {_cx_phrase(fails[0], out)}{more}{by_kind}")
+        bits.append(f"**fails**: counterexample {_cx_phrase(fails[0], out, links)}{more}{by_kind}")
     for r in replays:
         if r.verdict == "holds":
-            bits.append(f"counterexample {_cx_phrase(r, out)} **no longer violates** (re-measured)")
+            bits.append(f"counterexample {_cx_phrase(r, out, links)} **no longer violates** (re-measured)")
         elif r.verdict == "inconclusive":
-            bits.append(f"counterexample {_cx_phrase(r, out)} undecided: {str(r.evidence.get('reason', ''))[:120]}")
+            reason = str(r.evidence.get("reason", ""))[:120]
+            bits.append(f"counterexample {_cx_phrase(r, out, links)} undecided: {reason}")
     return "; ".join(bits)
 
 
@@ -413,6 +415,7 @@ def summary(
     provenance: dict[str, Any],
     crashed: Sequence[dict[str, str]] = (),
     out: Path | None = None,
+    links: bool = True,
 ) -> str:
     """``summary.md``: per claim and method, where it holds, fails or is undecided, and the evidence against it.
 
@@ -421,7 +424,13 @@ def summary(
     related claim's with a ``same`` relation) are stated first — "fails: counterexample …" — and the suite's
     counts separately, "holds on the suite's instances"; related records of another statement are listed
     with the relation, not counted. ``out`` (the output folder) makes the counterexample links relative to it.
+    Without ``links`` (a page outside the output folder, :mod:`proofs_checks.findings`), claims and files are
+    named, not linked.
     """
+
+    def ref(claim: str) -> str:
+        return f"[`{claim}`]({claim_file(claim)})" if links else f"`{claim}`"
+
     rows = _rows(results)
     methods = _method_order(results)
     n_replays = sum(is_replay(r) for r in results)
@@ -430,8 +439,13 @@ def summary(
         "",
         f"Mode `{provenance.get('mode')}`, git {provenance.get('git_revision') or 'n/a'}: "
         f"{len(results) - n_replays} results on the suite's instances, {n_replays} counterexamples of corpus/ "
-        "replayed (re-measured). Details: [report.md](report.md) (index), one file per claim in "
-        f"[{CLAIM_FOLDER}/]({CLAIM_FOLDER}/); data: `results.csv` (`proofs_checks.load_results`), `results.json`.",
+        "replayed (re-measured). "
+        + (
+            f"Details: [report.md](report.md) (index), one file per claim in [{CLAIM_FOLDER}/]({CLAIM_FOLDER}/); "
+            "data: `results.csv` (`proofs_checks.load_results`), `results.json`."
+            if links
+            else "Details: the run's report.md and report/<claim>.md; data: its results.csv and results.json."
+        ),
         "",
         "## Matrix",
         "",
@@ -454,12 +468,12 @@ def summary(
                 elif cx:
                     text = f"cx {_symbols(_counts(cx))}"
                 cells.append(text)
-            link = f"[`{cell(claim)}`]({claim_file(claim)})"
+            link = f"[`{cell(claim)}`]({claim_file(claim)})" if links else f"`{cell(claim)}`"
             lines.append("| " + " | ".join([link, cell(sub or ""), *(cell(c) for c in cells)]) + " |")
     lines += ["", "## Per claim and method", ""]
     for claim, groups in rows.items():
         rs_all = [r for g in groups.values() for r in g]
-        lines += [f"### [`{claim}`]({claim_file(claim)})", "", f"> {_statement(claim, rs_all)}", ""]
+        lines += [f"### {ref(claim)}", "", f"> {_statement(claim, rs_all)}", ""]
         if all(is_replay(r) for r in rs_all):
             lines += ["Not verified on the suite: a searched claim; its counterexamples in corpus/:", ""]
         all_hold: list[str] = []
@@ -472,7 +486,7 @@ def summary(
                 continue
             bits = []
             if cx:
-                bits.append(corpus_sentence(cx, out))
+                bits.append(corpus_sentence(cx, out, links))
                 ids = {id(r) for r in cx}
                 rels = {r.claim: rel for r, rel in bearing(results, claim, sub) if id(r) in ids and rel is not None}
                 bits += [f"counterexample(s) of `{other}`: {rel.how}" for other, rel in rels.items()]
@@ -503,7 +517,7 @@ def summary(
             if fails:
                 ms = ", ".join(f"`{m}`" for m in dict.fromkeys(r.variant for r in fails))
                 lines.append(
-                    f"- related, not counted: [`{other.id}`]({claim_file(other.id)}) has {len(fails)} "
+                    f"- related, not counted: {ref(other.id)} has {len(fails)} "
                     f"counterexample(s) in corpus/ ({ms}): {rel.how}."
                 )
         lines.append("")

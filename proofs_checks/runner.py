@@ -7,8 +7,10 @@ a rerun with the same ``--out`` reuses every cached sweep task.
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
 import importlib
+import os
 import platform
 import subprocess
 import sys
@@ -73,6 +75,10 @@ def git_revision() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+#: The command line of this process's run, as typed (set by ``r1theory verify``); empty: ``sys.argv``.
+command_line: list[str] = []
+
+
 def provenance(mode: Mode, only: str | None, jobs: int) -> dict[str, Any]:
     """Versions and configuration of this run."""
     import numpy
@@ -90,7 +96,9 @@ def provenance(mode: Mode, only: str | None, jobs: int) -> dict[str, Any]:
         "mode": mode,
         "only": only,
         "jobs": jobs,
-        "argv": sys.argv,
+        "argv": list(command_line) or sys.argv,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
     }
 
 
@@ -175,9 +183,9 @@ def verify(
         if progress:
             print(f"[corpus] replayed in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         write_error = _write(out, results, prov, crashed, summaries) or write_error
+    figs: dict[str, list[str]] | None = None
     if figure_hook is not None and results and not write_error:
         t0 = time.monotonic()
-        figs: dict[str, list[str]] | None = None
         try:
             figs = figure_hook(ctx, results)
         except Exception as exc:  # the verdicts stand; the failure is reported like a crashed check
@@ -185,7 +193,8 @@ def verify(
             traceback.print_exc(file=sys.stderr)
         if progress:
             print(f"[figures] done in {time.monotonic() - t0:.1f}s", file=sys.stderr)
-        write_error = _write(out, results, prov, crashed, summaries, figs) or write_error
+    prov["elapsed_seconds"] = round(time.monotonic() - start, 1)  # checks, corpus and figures
+    write_error = _write(out, results, prov, crashed, summaries, figs) or write_error
     if collect is not None:
         collect.extend(results)
     print(verdict_table(results, crashed))

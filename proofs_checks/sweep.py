@@ -536,6 +536,7 @@ class Sweep:
                     done.update(zip(ts, _run_job(job), strict=True))
                     bar.advance(len(ts))
             else:
+                watch = _Watch(todo, [self.path(t) for t in todo], done, bar)
                 from joblib import Parallel, delayed
 
                 par = Parallel(
@@ -548,9 +549,11 @@ class Sweep:
                 results = par(delayed(_indexed)(k, job) for k, job in enumerate(jobs))
                 try:
                     for k, res in results:
-                        done.update(zip(groups[k], res, strict=True))
-                        bar.advance(len(groups[k]))
+                        with watch.lock:
+                            done.update(zip(groups[k], res, strict=True))
+                        watch.sync()
                 finally:  # left early (an interrupt between results): joblib cancels the rest, kills the workers
+                    watch.stop()
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")  # joblib's "tasks ... have been cancelled"
                         results.close()
@@ -629,6 +632,48 @@ class Sweep:
                     bar.advance(len(ts))
             finally:
                 client.cancel(list(futures))  # no-op for finished tasks; stops the rest after an error
+
+
+class _Watch:
+    """Advance a sweep's bar as results appear in the cache, also those a worker writes within a chunk.
+
+    A chunk reports to this process only when all its runs are done, which can take minutes; its
+    worker writes each run's cache file as soon as it is final. A daemon thread counts, every
+    :data:`WATCH_EVERY` seconds, the tasks that are done or have their cache file, and advances the
+    bar to that count (:meth:`sync`, also called as each chunk returns).
+    """
+
+    def __init__(self, todo: list[Task], paths: list[Path | None], done: dict[Task, Any], bar: Progress) -> None:
+        self.todo, self.paths, self.done, self.bar = todo, paths, done, bar
+        self.lock = threading.Lock()
+        self.shown = 0
+        self.seen = [False] * len(todo)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="r1theory-sweep-watch", daemon=True)
+        self._thread.start()
+
+    def sync(self) -> None:
+        """Advance the bar to the number of tasks done or cached."""
+        with self.lock:
+            for i, (t, p) in enumerate(zip(self.todo, self.paths, strict=True)):
+                if not self.seen[i] and (t in self.done or (p is not None and p.exists())):
+                    self.seen[i] = True
+            n = sum(self.seen)
+            if n > self.shown:
+                self.bar.advance(n - self.shown)
+                self.shown = n
+
+    def stop(self) -> None:
+        """Stop the thread (idempotent)."""
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(WATCH_EVERY):
+            self.sync()
+
+
+#: Seconds between two counts of a sweep's cache files (:class:`_Watch`).
+WATCH_EVERY = 2.0
 
 
 def _indexed(k: int, job: _Job) -> tuple[int, list[dict[str, Any]]]:

@@ -53,6 +53,13 @@ def _add_verify(sub: Any) -> None:
         help="run the sweeps on this Dask cluster instead of local processes (--jobs is then ignored; "
         "needs the extra: pip install 'r1theory[dask]')",
     )
+    v.add_argument(
+        "--findings",
+        metavar="FILE.md",
+        type=Path,
+        help="also write the run's one-page findings there (e.g. docs/findings.md) and its results beside it "
+        "(FILE.results.json.gz)",
+    )
     add_study_arguments(v)
 
 
@@ -80,14 +87,50 @@ def _run_verify(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         except (ValueError, ImportError, ConnectionError) as exc:
             parser.error(str(exc))
     from figures import for_report
+    from proofs_checks import runner
 
+    runner.command_line[:] = args.argv
     try:
         results = proofs_checks.study(
             **options, jobs=args.jobs, progress=not args.no_progress, figure_hook=for_report, scheduler=args.scheduler
         )
     except proofs_checks.StudyError as exc:
         return _usage_error(str(exc))
+    if args.findings is not None:
+        from proofs_checks.findings import results_path, write_findings
+
+        try:
+            page = write_findings(results.out / "results.json", args.findings)
+        except (OSError, ValueError) as exc:
+            print(f"r1theory: error: cannot write the findings to {args.findings}: {exc}", file=sys.stderr)
+            return 1
+        print(f"findings: {page} (results: {results_path(page)})")
     return results.status
+
+
+def _add_findings(sub: Any) -> None:
+    f = sub.add_parser(
+        "findings",
+        help="write the one-page findings (docs/findings.md) from a run's stored results",
+        description="Write the findings page of a verify run from its results.json (or the gzipped copy stored "
+        "beside a findings page) without running anything.",
+    )
+    f.add_argument("results", metavar="RESULTS", type=Path, help="results.json or FILE.results.json.gz")
+    f.add_argument("--to", metavar="FILE.md", type=Path, required=True, help="the page to write")
+
+
+def _run_findings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from proofs_checks.findings import write_findings
+
+    try:
+        page = write_findings(args.results, args.to)
+    except ValueError as exc:
+        return _usage_error(str(exc))
+    except OSError as exc:
+        print(f"r1theory: error: cannot write {args.to}: {exc}", file=sys.stderr)
+        return 1
+    print(f"findings: {page}")
+    return 0
 
 
 def _usage_error(message: str) -> int:
@@ -286,6 +329,7 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Runner]] = {
     "catalog": (_add_catalog, _run_catalog),
     "replay": (_add_replay, _run_replay),
     "cache": (_add_cache, _run_cache),
+    "findings": (_add_findings, _run_findings),
 }
 
 _PLUGIN_HELP = (
@@ -376,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM stops the run like Ctrl-C: the sweep kills its workers while the exception unwinds
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    args.argv = ["r1theory", *argv]  # the command as typed, for the provenance of what it writes
     try:
         return COMMANDS[args.command][1](args.command_parser, args)
     except KeyboardInterrupt:
