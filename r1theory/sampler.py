@@ -267,6 +267,7 @@ class TabularSampler:
         k = support.shape[1]
         self.width = k
         self.support: IntArray = support.ravel()  # flat, row-major (S·A, w)
+        self.support_rows: IntArray = self.support * A  # the same next states as their first rows s'·A
         self.next_cdf: Array = np.ascontiguousarray(cumulative_rows(probs).T)  # (k, S·A), column per row
         self.start_cdf: Array = cumulative_rows(mdp.rho)
         self.reward: Array = mdp.r.ravel().copy()
@@ -430,38 +431,44 @@ class TabularSampler:
         ep_all = order[j_all]
         pos = first[ep_all] + 2 * t_all + 1
         u_act, u_next = u.take(pos), u.take(pos + 1)
-        col_off = None if policy_offset is None else policy_offset[ep_all]
+        # states are carried as s·A, the first row s·A + a of their block: then the action's row is one addition
+        # away, and the policy table is read at columns (offset + s)·A of a copy spaced A apart
+        cols = policy_cdf.shape[1]
+        spaced = np.ones((policy_cdf.shape[0], cols * A))
+        spaced[:, ::A] = policy_cdf
+        off = None if policy_offset is None else policy_offset[ep_all] * A
+        support = self.support_rows.reshape(-1, w)  # next states as s'·A
+        s_l: list[IntArray] = []
         a_l: list[IntArray] = []
+        r_l: list[IntArray] = []
         n_l: list[IntArray] = []
-        support = self.support.reshape(-1, w)
         bounds = [(int(x), int(y)) for x, y in zip(at.tolist(), (at + K).tolist(), strict=True)]
-        cur = s0[order[: K[0]]] if T else s0[:0]
+        cur = s0[order[: K[0]]] * A if T else s0[:0]
         for t, (lo, hi) in enumerate(bounds):
-            a = _draw(policy_cdf, cur if col_off is None else cur + col_off[lo:hi], u_act[lo:hi])
-            row = cur * A + a
+            a = _draw(spaced, cur if off is None else cur + off[lo:hi], u_act[lo:hi])
+            row = cur + a
             nxt = support[row, _draw(self.next_cdf, row, u_next[lo:hi])]
+            s_l.append(cur)
             a_l.append(a)
+            r_l.append(row)
             n_l.append(nxt)
             cur = nxt[: hi - lo if t + 1 == T else int(K[t + 1])]
-        actions = np.concatenate(a_l) if a_l else np.zeros(0, dtype=np.int64)
-        nexts = np.concatenate(n_l) if n_l else np.zeros(0, dtype=np.int64)
-        # the state at (t, j) is the next state of (t − 1, j); the final state of a run of L ≥ 1 steps is the
-        # next state of its last entry, (L − 1, rank)
-        states = np.empty(total, dtype=np.int64)
-        k0 = int(K[0]) if T else 0
-        states[:k0] = s0[order[:k0]]
-        later = t_all[k0:]
-        states[k0:] = nexts[at[later - 1] + j_all[k0:]]
+        empty = np.zeros(0, dtype=np.int64)
+        states = np.concatenate(s_l) // A if s_l else empty
+        actions = np.concatenate(a_l) if a_l else empty
+        rewards = self.reward.take(np.concatenate(r_l)) if r_l else np.zeros(0)
+        # the final state of an episode of L ≥ 1 steps is the next state of its last entry, (L − 1, its rank)
         final = s0.copy()
-        moved = order[:k0]
-        rank = np.arange(k0, dtype=np.int64)
-        final[moved] = nexts[at[L[moved] - 1] + rank]
+        if T:
+            k0 = int(K[0])
+            moved = order[:k0]
+            final[moved] = np.concatenate(n_l)[at[L[moved] - 1] + np.arange(k0, dtype=np.int64)] // A
         return Episodes(
             episode=ep_all,
             time=t_all,
             states=states,
             actions=actions,
-            rewards=self.reward.take(states * A + actions),
+            rewards=rewards,
             lengths=L.astype(np.int64, copy=True),
             start_states=s0,
             final_states=final,
