@@ -411,6 +411,12 @@ def trapped(mdp: TabularMDP, theta: Array, gap: float, gap_threshold: float, tol
     return bool(gap > gap_threshold) and near_deterministic(mdp, theta, tol)
 
 
+def trapping_regime(arm: Any, ref: Any) -> BoolArray:
+    """Configurations (rows of the (configs, seeds) booleans) where either arm traps at least one seed."""
+    both = np.concatenate([np.asarray(arm, dtype=bool), np.asarray(ref, dtype=bool)], axis=1)
+    return np.asarray(both.any(axis=1), dtype=bool)
+
+
 def trap_difference(arm: Any, ref: Any, rng: np.random.Generator, n_boot: int) -> tuple[float, tuple[float, float]]:
     """Mean over matched configurations of (trapped fraction of the arm − of the reference), bootstrap CI.
 

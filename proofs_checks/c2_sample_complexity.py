@@ -37,7 +37,7 @@ Measured (rules in :mod:`proofs_checks.c2_analysis`):
 3. **Trapping** (part ``trapping``): at the end of each grid run, *trapped* = gap > 0.1·(J* − J(θ₀)) at a
    near-deterministic policy (max_a π(a|s) > 1 − 10⁻³ in every state the greedy policy reaches from ρ). The
    trapped fraction per configuration is reported against η/B per arm; the arms are compared at matched
-   (η, B) on the same seed streams.
+   (η, B) on the same seed streams, over the configurations where either arm traps a seed.
 
 Verdicts, per instance, arm and criterion (tolerance 0.25 on exponents):
 
@@ -48,7 +48,8 @@ Verdicts, per instance, arm and criterion (tolerance 0.25 on exponents):
   are given) or *resolution* (CI too wide). For ``tuned`` the CI is over the fresh seeds with the choice
   held fixed: **it omits the selection noise**. The constant ratio exp(mean log(N_arm/N_sgd)) comes with its
   CI, beside the worst-case factor ((λ + 2)/λ)² of the correct-version bound.
-* ``trapping``: the mean over matched configurations of the trapped-fraction difference (arm − SGD-PG), CI
+* ``trapping``: the mean over matched configurations (those where either arm traps a seed: the trapping
+  regime; zeros elsewhere would dilute it) of the trapped-fraction difference (arm − SGD-PG), CI
   by bootstrap over seeds: holds when [lo − 0.1, hi + 0.1] ∋ 0 with a CI at most 0.2 wide, fails when it
   excludes 0 by more than 0.1, inconclusive otherwise — and inconclusive (regime) when no seed of either arm
   ends trapped anywhere on the grid.
@@ -491,7 +492,9 @@ def _runs(ctx: Context) -> C2Sweep:
                     comps[(m, "schedule", name, crit)] = an.compare(sr.series, sa.series,
                                                                     (sa.usable & sr.usable)[:n_run],
                                                                     boot, st.n_boot)  # fmt: skip
-            tdiff[m] = an.trap_difference(traps[m].trapped, traps[ref].trapped, boot, st.n_boot)
+            live = an.trapping_regime(traps[m].trapped, traps[ref].trapped)
+            if live.any():
+                tdiff[m] = an.trap_difference(traps[m].trapped[live], traps[ref].trapped[live], boot, st.n_boot)
         bias = {label: res2[("bias", ii, label)] for label in cb.BIAS_POINTS}
         sweep.instances.append(InstanceRuns(inst, mdp.S, mdp.A, float(mdp.gamma), eps0, trap_gap, tuned, scheds,
                                             traps, comps, tdiff, bias))  # fmt: skip
@@ -647,11 +650,13 @@ def check(ctx: Context) -> list[CheckResult]:
                         {**cond, "schedule": SCHEDULE_TEXT[name], "schedule_budget_episodes": st.sched_budget},
                         _schedule_measured(sa), _schedule_measured(sr),
                         f"censored {miss}" if miss else "", False))  # fmt: skip
-            est, ci = ir.trap_diff[arm.method]
             ta_, tr_ = ir.trapping[arm.method], ir.trapping[ref.method]
-            n_cfg = int(ta_.trapped.shape[0])
-            v, why = an.assess_difference(ci, n_cfg, tol=an.TRAP_TOL, max_width=an.TRAP_MAX_CI_WIDTH)
-            if not (ta_.trapped.any() or tr_.trapped.any()):
+            live = an.trapping_regime(ta_.trapped, tr_.trapped)
+            if arm.method in ir.trap_diff:
+                est, ci = ir.trap_diff[arm.method]
+                v, why = an.assess_difference(ci, int(live.sum()), tol=an.TRAP_TOL, max_width=an.TRAP_MAX_CI_WIDTH)
+            else:
+                est, ci = None, None
                 v, why = "inconclusive", "regime: no seed of either arm ends trapped anywhere on the grid"
             rs, fa = ta_.by_ratio()
             _, fr = tr_.by_ratio()
@@ -669,6 +674,7 @@ def check(ctx: Context) -> list[CheckResult]:
                     measured={
                         "trapped_difference": est,
                         "trapped_difference_ci": _ci(ci),
+                        "configs_in_trapping_regime": int(live.sum()),
                         "eta_over_B": rs.tolist(),
                         "trapped_fraction_method": fa.tolist(),
                         "trapped_fraction_sgd": fr.tolist(),
@@ -743,8 +749,8 @@ def summarize(results: Sequence[CheckResult]) -> str:
         by_inst.setdefault(str(r.conditions["instance"]), []).append(r)
     for label, rs in by_inst.items():
         out += ["", f"**{label}**", "",
-                "| arm | protocol | criterion | k_sgd | k_method | decades | censored | noise from ε | Δk CI | "
-                "C ratio | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                "| arm | protocol | criterion | k_sgd | k_method | decades | censored | noise from ε | fresh/grid | "
+                "Δk CI | C ratio | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for r in rs:
             m = r.measured
             ma, mr = m["method"], m["sgd"]
@@ -757,7 +763,7 @@ def summarize(results: Sequence[CheckResult]) -> str:
             out.append(table_row([
                 r.variant, r.conditions.get("schedule", "tuned (η, B)"), r.conditions["criterion"],
                 _fmt_k(mr["fit"]), _fmt_k(ma["fit"]), f"{ma['fit']['decades']:.2f}", cens,
-                _fmt_eps(ma.get("noise_onset_eps")) if "noise_onset_eps" in ma else "n/a",
+                _fmt_eps(ma.get("noise_onset_eps")) if "noise_onset_eps" in ma else "n/a", _selection(ma),
                 _fmt_ci(m["exponent_difference_ci"]), "—" if ratio is None else f"{ratio:.2f}",
                 f"{r.verdict}: {r.evidence['reason']}" if r.verdict == "inconclusive" else r.verdict,
             ]))  # fmt: skip
@@ -773,9 +779,51 @@ def summarize(results: Sequence[CheckResult]) -> str:
             for t in traps:
                 tm = t.measured
                 out.append(table_row([t.variant, *(f"{x:.2f}" for x in tm["trapped_fraction_method"]),
-                                      f"{tm['trapped_difference']:+.2f} {_fmt_ci(tm['trapped_difference_ci'])}",
+                                      "—" if tm["trapped_difference"] is None else
+                                      f"{tm['trapped_difference']:+.2f} {_fmt_ci(tm['trapped_difference_ci'])} "
+                                      f"({tm['configs_in_trapping_regime']} configs)",
                                       t.verdict]))  # fmt: skip
+    out += ["", _note(results)]
     return "\n".join(out)
+
+
+def _selection(measured: dict[str, Any]) -> str:
+    """Median fresh/grid ratio of N over the levels both reached, and how many chosen levels fresh seeds miss."""
+    if "selection_ratio_fresh_over_grid" not in measured:
+        return "n/a"
+    r = [x for x in measured["selection_ratio_fresh_over_grid"] if x is not None]
+    grid = np.isfinite(np.asarray(measured["N_star_grid_mean"], dtype=float))
+    miss = int((grid & ~np.isfinite(np.asarray(measured["N_fresh_mean"], dtype=float))).sum())
+    med = "—" if not r else f"{float(np.median(r)):.2f}×"
+    return f"{med}, {miss} of {int(grid.sum())} missed"
+
+
+def _note(results: Sequence[CheckResult]) -> str:
+    """One paragraph: the verdict counts per protocol and the reasons of the undecided, and the trapping verdicts."""
+    parts = []
+    for proto in ("tuned", *SCHEDULES, SCHEDULE_FITTED):
+        rs = [r for r in results if r.claim == CLAIM and r.conditions.get("protocol") == proto]
+        if not rs:
+            continue
+        n = {v: sum(r.verdict == v for r in rs) for v in ("holds", "fails", "inconclusive")}
+        why: dict[str, int] = {}
+        for r in rs:
+            if r.verdict == "inconclusive":
+                key = str(r.evidence.get("reason", "")).split(":")[0]
+                why[key] = why.get(key, 0) + 1
+        reasons = ", ".join(f"{k} {v}" for k, v in why.items())
+        text = SCHEDULE_TEXT.get(proto, "tuned (η, B) per ε, noise-dominated ε only")
+        parts.append(f"{text}: holds {n['holds']}, fails {n['fails']}, inconclusive {n['inconclusive']}"
+                     + (f" ({reasons})" if reasons else ""))  # fmt: skip
+    traps = [r for r in results if r.claim == CLAIM and r.conditions.get("part") == "trapping"]
+    tn = {v: sum(r.verdict == v for r in traps) for v in ("holds", "fails", "inconclusive")}
+    return (
+        "**Note.** Exponent verdicts (arm against SGD-PG, per instance and criterion) — "
+        + "; ".join(parts)
+        + f". Same trapping at matched (η, B): holds {tn['holds']}, fails {tn['fails']}, inconclusive "
+        f"{tn['inconclusive']}. 'span' means the budget or the regime left too few usable ε; 'resolution' that the "
+        "bootstrap CI is too wide to decide."
+    )
 
 
 __all__ = [

@@ -206,3 +206,5 @@ def test_trap_difference_and_its_ci() -> None:
     assert an.assess_difference(ci, 5, tol=an.TRAP_TOL, max_width=an.TRAP_MAX_CI_WIDTH)[0] == "fails"
     est, ci = an.trap_difference(ref, ref, rng, 50)
     assert est == 0.0 and ci == (0.0, 0.0)
+    ref[3, 0] = True  # the comparison is restricted to the configurations where either arm traps a seed
+    np.testing.assert_array_equal(an.trapping_regime(np.zeros((5, 40), dtype=bool), ref), [0, 0, 0, 1, 0])
