@@ -40,7 +40,8 @@ and the uniforms are used in a fixed layout, so the same generator state gives t
   final action a ∼ π(·|s_T).
 
 Generator.random(m) followed by Generator.random(k) returns the same numbers as Generator.random(m + k)
-(one 64-bit draw per double, for every numpy bit generator), so how a stream is cut into calls does not
+(each double is made from the bit generator's next raw output(s), nothing is buffered across calls: checked
+for PCG64, PCG64DXSM, Philox, SFC64 and MT19937), so how a stream is cut into calls does not
 matter: only this layout does. That is what lets :func:`r1theory.stochastic_iterate_batch` read every
 run's uniforms from its own generator in large blocks (:class:`UniformStreams`) and walk the episodes of
 all runs at once, reproducing each single run. (Before issue #18 the lengths came from
@@ -151,7 +152,8 @@ class Episodes:
     ----------
     episode, time, states, actions : (m,) int arrays
         Entry k is the transition of episode ``episode[k]`` at time ``time[k]``: action
-        ``actions[k]`` taken in state ``states[k]``. Entries are sorted by time, then by episode.
+        ``actions[k]`` taken in state ``states[k]``. Entries are sorted by time; within a time step the
+        episodes come in one order fixed for the batch (by decreasing length for known lengths).
     rewards : (m,) the rewards r(sₜ, aₜ).
     lengths : (n,) the number of actions each episode took (its L; smaller only when
         ``stop_at_absorbing`` ended it early).
