@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,15 +22,18 @@ _QUICK = cr.setting(True)
 RANDOM = _QUICK.instances[0]
 
 
-def _config(arm: cr.Arm, configs: list[dict], budget: int = 60, seeds: int = 2, stream: int = 0, **kw: object) -> dict:
+Cfg = dict[str, Any]
+
+
+def _config(arm: cr.Arm, configs: list[Cfg], budget: int = 60, seeds: int = 2, stream: int = 0, **kw: Any) -> Cfg:
     seeds_ = [cr.seed_config(7, stream, j) for j in range(seeds)]
-    return cr.group_config(RANDOM, [(arm, configs)], replace(_QUICK, records=1000), budget, seeds_, **kw)  # type: ignore[arg-type]
+    return cr.group_config(RANDOM, [(arm, configs)], replace(_QUICK, records=1000), budget, seeds_, **kw)
 
 
 @pytest.mark.parametrize("arm", cr.ARMS, ids=lambda a: a.method)
 def test_group_task_is_the_single_run_path_with_spawned_seeds(arm: cr.Arm) -> None:
     """Each (configuration, seed) of a group is stochastic_iterate with default_rng(SeedSequence(root, (s, j)))."""
-    cfgs = [
+    cfgs: list[Cfg] = [
         {"batch": 2, "step": {"kind": "constant", "eta": 0.5}},
         {"batch": 1, "step": {"kind": "inverse-sqrt", "eta": 1.0}},
     ]
@@ -77,7 +81,7 @@ def test_group_task_is_deterministic_and_seed_streams_differ() -> None:
 
 def test_a_group_of_all_arms_equals_each_arm_alone() -> None:
     """Sharing a lockstep call with the other arms leaves each arm's runs unchanged."""
-    cfgs = [
+    cfgs: list[Cfg] = [
         {"batch": 1, "step": {"kind": "constant", "eta": 0.5}},
         {"batch": 4, "step": {"kind": "constant", "eta": 2.0}},
     ]
@@ -95,7 +99,7 @@ def test_a_group_of_all_arms_equals_each_arm_alone() -> None:
 def test_regime_diagnostic_matches_an_exact_run() -> None:
     """exact_T is the first iterate of the exact counterpart (by iterate, not the batch) below each level."""
     levels = {"optimality": [0.9, 0.5, 0.2, 1e-9], "stationarity": [0.3, 0.1, 1e-9]}
-    cfgs = [
+    cfgs: list[Cfg] = [
         {"batch": 4, "step": {"kind": "constant", "eta": 2.0}},
         {"batch": 1, "step": {"kind": "constant", "eta": 0.3}},
     ]
