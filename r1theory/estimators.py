@@ -249,10 +249,13 @@ def _episodic_coefficients(ep: Episodes, estimator: str, b: Array, run: IntArray
     GPOMDP: c = Σ_{t' ≥ t} w_{t'} r_{t'} − wₜ b(sₜ); REINFORCE: c = Σ_{t'} w_{t'} r_{t'} − wₜ b(sₜ). ``b`` is one
     baseline (S,), or one per run (R, S) with ``run[i]`` the run of episode i.
     """
+    base = b[ep.states] if run is None else b[run[ep.episode], ep.states]
+    if ep.horizon is None:  # wₜ = 1: the same numbers without the products by 1.0
+        suffix, total = _suffix_sums(ep, ep.rewards)
+        return (suffix if estimator == "gpomdp" else total[ep.episode]) - base
     w = _weights(ep)
     suffix, total = _suffix_sums(ep, w * ep.rewards)
     ret = suffix if estimator == "gpomdp" else total[ep.episode]
-    base = b[ep.states] if run is None else b[run[ep.episode], ep.states]
     return ret - w * base
 
 

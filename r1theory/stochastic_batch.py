@@ -228,6 +228,8 @@ class _Sampler:
         self.horizon = horizon
         self.gamma = sampler.mdp.gamma
         self.first_pairs = True  # whether the gradient samples' Fisher pairs are needed (r1-sample-same)
+        self._layout_for: IntArray | None = None  # the rows array the cached layout below belongs to
+        self._run_g = self._run_p = self._start = np.zeros(0, dtype=np.int64)
 
     def _lengths(self, rows: IntArray, B: IntArray, run: IntArray) -> tuple[IntArray, IntArray | None]:
         """The episode lengths of one gradient batch per row (and T₁ for one-sample), from each row's stream."""
@@ -261,7 +263,12 @@ class _Sampler:
         sampler, streams = self.sampler, self.streams
         cdf = sampler.policy_tables(pi)
         fitted = self.baseline == "fitted"
-        run_g = np.repeat(np.arange(R, dtype=np.int64), B)
+        if self._layout_for is not rows:  # the rows changed: each episode's row, each row's first sample
+            self._layout_for = rows
+            self._run_g = np.repeat(np.arange(R, dtype=np.int64), B)
+            self._run_p = np.repeat(np.arange(R, dtype=np.int64), pairs)
+            self._start = _exclusive_cumsum(B)
+        run_g, run_p, start = self._run_g, self._run_p, self._start
         n_g = run_g.size
         # the uniforms, in each run's order: gradient lengths, gradient blocks, [fitted lengths, fitted blocks],
         # pair lengths, pair blocks (the order of stochastic_direction: gradient_sample, then the method's draws).
@@ -279,7 +286,6 @@ class _Sampler:
             starts.append(first_f)
             transitions += tr_f
             episodes += B
-        run_p = np.repeat(np.arange(R, dtype=np.int64), pairs)
         n_p = run_p.size
         if n_p:
             T_p = geometric_from_uniforms(streams.take(rows, pairs), self.gamma) - 1
@@ -323,7 +329,6 @@ class _Sampler:
                 s_g, a_g = _last_pairs(ep_g)
             else:  # no r1-sample-same row: the Fisher pairs of the gradient samples are not used
                 s_g = a_g = np.zeros(n_g, dtype=np.int64)
-        start = _exclusive_cumsum(B)
         if n_p:
             lo = n_g * (2 if fitted else 1)
             s_p = ep.final_states[lo:]
