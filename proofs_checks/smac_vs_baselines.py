@@ -49,6 +49,7 @@ Verdicts
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -104,6 +105,8 @@ CENSOR_MAX = 0.25
 BIAS_RTOL = 1e-8
 #: The oracle critic (V^π at every iteration: one S³ solve per run and iteration) runs only up to this many states.
 ORACLE_MAX_S = 100
+#: Beyond ORACLE_MAX_S states the runs are recorded LARGE_RECORD times less often (a record is R solves of size S).
+LARGE_RECORD = 5
 #: Trapped: final ‖∇J‖ at most this fraction of ‖∇J(θ₀)‖ while above ε.
 TRAP_GRAD = 1e-3
 ROOT = 20260601
@@ -427,7 +430,16 @@ def _runs(ctx: Context) -> SweepS:
         eps = {k: v * gap0 for k, v in EPS_REL.items()}
         arms = {a: Arm(a, {}, {}, {}, {}, {}) for a in ACTORS}
 
-        def tune(todo: list[tuple[str, float]], label: str, inst: Instance = inst, arms: dict[str, Arm] = arms) -> None:
+        # large instances: an exact record costs R solves of size S, so they are recorded less often
+        ist = dataclasses.replace(st, record_every=st.record_every * LARGE_RECORD) if mdp.S > ORACLE_MAX_S else st
+
+        def tune(
+            todo: list[tuple[str, float]],
+            label: str,
+            inst: Instance = inst,
+            arms: dict[str, Arm] = arms,
+            st: Setting = ist,
+        ) -> None:
             by_actor = {a: [s for b, s in todo if b == a] for a in dict.fromkeys(a for a, _ in todo)}
             tasks = [task(inst, st, a, ss, "tabular", ROOT, st.seeds_tune) for a, ss in by_actor.items()]
             for (a, ss), res in zip(by_actor.items(), ctx.sweep.run(tasks, label=label), strict=True):
@@ -453,11 +465,11 @@ def _runs(ctx: Context) -> SweepS:
             tune(todo, f"{CLAIM} {inst.label} grid extension {round_ + 1}")
         fresh = {a: list(dict.fromkeys(arms[a].chosen.values())) for a in ACTORS}
         tasks = [
-            task(inst, st, a, ss, "tabular", ROOT + 1, st.seeds_fresh, st.instruments_every) for a, ss in fresh.items()
+            task(inst, ist, a, ss, "tabular", ROOT + 1, st.seeds_fresh, st.instruments_every) for a, ss in fresh.items()
         ]
         oracle = mdp.S <= ORACLE_MAX_S
         if oracle:
-            tasks += [task(inst, st, a, ss, "exact", ROOT + 1, st.seeds_fresh) for a, ss in fresh.items()]
+            tasks += [task(inst, ist, a, ss, "exact", ROOT + 1, st.seeds_fresh) for a, ss in fresh.items()]
         res = ctx.sweep.run(tasks, label=f"{CLAIM} {inst.label} fresh seeds")
         for i, (a, ss) in enumerate(fresh.items()):
             arms[a].fresh.update(split(res[i], ss))
