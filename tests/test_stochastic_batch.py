@@ -131,15 +131,17 @@ def test_each_run_equals_the_single_run_of_its_seed(estimator: str, baseline: st
             assert r.iterations == T and r.t[-1] == T
 
 
-def test_truncated_horizon_and_fisher_batch() -> None:
+@pytest.mark.parametrize(("estimator", "baseline"), [("gpomdp", "value"), ("gpomdp", "fitted"), ("reinforce", None)])
+def test_truncated_horizon_and_fisher_batch(estimator: str, baseline: str | None) -> None:
     configs = [("sgd-pg", 0.5, None, 3), ("npg-sample", 0.2, 1.0, 2), ("r1-sample-independent", 0.4, 0.3, 5)]
-    kw: dict[str, Any] = {"estimator": "gpomdp", "horizon": 6, "fisher_batch": 7, "baseline": "value"}
+    kw: dict[str, Any] = {"estimator": estimator, "horizon": 6, "fisher_batch": 7, "baseline": baseline}
     got = r1.stochastic_iterate_batch(MDP, np.zeros((4, 3)), configs, 25, [1, 2, 3], **kw)
     for g, w in zip(got, _singles(MDP, np.zeros((4, 3)), configs, [25] * 3, [1, 2, 3], **kw), strict=True):
         assert_same_run(g, w, MDP, "horizon")
-    # npg-sample draws fisher_batch pairs per update, B gradient episodes: 25·(2 + 7) episodes
-    assert got[1].episodes[-1] == 25 * (2 + 7)
-    assert got[0].transitions[-1] == 25 * 3 * 6  # truncated episodes take exactly H actions
+    # npg-sample draws fisher_batch pairs per update and B gradient episodes (B more for a fitted baseline)
+    fit = 2 if baseline == "fitted" else 1
+    assert got[1].episodes[-1] == 25 * (2 * fit + 7)
+    assert got[0].transitions[-1] == 25 * 3 * 6 * fit  # truncated episodes take exactly H actions
 
 
 def test_seeds_as_ints_seed_sequences_and_generators_and_per_run_theta0() -> None:
