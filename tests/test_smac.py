@@ -81,6 +81,8 @@ def test_performance_profile_and_speed_scores() -> None:
 def test_assess_each_way(ci, cs, cb, edge, verdict, why) -> None:  # type: ignore[no-untyped-def]
     v, reason = sm.assess(ci, cs, cb, edge)
     assert v == verdict and why in reason
+    if verdict != "inconclusive":  # both at the first record: no verdict, whatever the interval
+        assert sm.assess(ci, cs, cb, edge, unresolved=True)[1].startswith("both reach ε by the first record")
 
 
 def test_assess_bias_each_way() -> None:
