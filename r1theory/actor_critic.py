@@ -53,7 +53,7 @@ which is ∇J when X_w = A^π (the policy gradient theorem).
                        (:func:`r1theory.sherman_morrison`), O(SA)
 ``smac-independent``   the same with u the score of one independent draw (s, a) ∼ d × π (one more
                        episode, counted), as in ``r1-sample-independent``
-``npg-cg``             x ≈ (F̂ + λI)⁻¹ĝ by :data:`cg_iters` conjugate-gradient steps (relative residual
+``npg-cg``             x ≈ (F̂ + λI)⁻¹ĝ by ``cg_iters`` conjugate-gradient steps (relative residual
                        ``cg_tol``), F̂ = (1/B) Σᵢ uᵢuᵢᵀ the minibatch's empirical Fisher; Δθ = √(2δ/xᵀF̂x)·x,
                        the step that puts the quadratic KL model ½ΔθᵀF̂Δθ on the trust-region radius δ =
                        ``actor_step`` (TRPO's natural step, ACKTR's without the η cap); **no line
