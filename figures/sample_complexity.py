@@ -92,6 +92,7 @@ def data(ctx: Context) -> dict[str, Any]:
             "baseline": st.baseline,
             "budget": st.budget,
             "sched_budget": st.sched_budget,
+            "isqrt_budget": st.isqrt_budget,
             "seeds": st.seeds,
             "fresh_seeds": st.fresh_seeds,
             "batches": list(st.batches),
@@ -178,7 +179,8 @@ def draw(data: dict[str, Any], path_stem: Path | str) -> list[Path]:
         fig.suptitle(
             f"C2 sample complexity: {st['estimator']}, baseline {st['baseline']}, grid B ∈ {st['batches']}, budget "
             f"{st['budget']} episodes/run ({st['seeds']} seeds, {st['fresh_seeds']} fresh), schedules "
-            f"{st['sched_budget']} ({data['mode']} mode); filled: fitted, hollow: not fitted, small dots: grid N*",
+            f"{st['sched_budget']} / {st['isqrt_budget']} (B ∝ ε⁻² / η₀/√(t+1)) ({data['mode']} mode); "
+            "filled: fitted, hollow: not fitted, small dots: grid N*",
             fontsize=9.5,
         )
         return _style.save(fig, path_stem)

@@ -90,6 +90,7 @@ class Setting:
     sched_levels: int
     isqrt_eta0: float
     isqrt_batch: int
+    isqrt_budget: int
     sched_budget: int
     sched_seeds: int
     fitted_variant: bool
@@ -128,7 +129,7 @@ def setting(quick: bool) -> Setting:
             estimator="gpomdp",
             baseline="value",
             budget=4000,
-            batches=(1, 4, 16),
+            batches=(1, 4, 16, 64),
             ratios=quarter_decades(10**-2.5, 10**0.5, 2),
             seeds=6,
             fresh_seeds=6,
@@ -140,6 +141,7 @@ def setting(quick: bool) -> Setting:
             sched_levels=6,
             isqrt_eta0=1.0,
             isqrt_batch=4,
+            isqrt_budget=4000,
             sched_budget=4000,
             sched_seeds=6,
             fitted_variant=False,
@@ -153,8 +155,8 @@ def setting(quick: bool) -> Setting:
         estimator="gpomdp",
         baseline="value",
         budget=40_000,
-        batches=(1, 4, 16, 64),
-        ratios=quarter_decades(10**-3.0, 10**0.5, 4),
+        batches=(1, 4, 16, 64, 256),
+        ratios=quarter_decades(10**-2.5, 10**0.5, 4),
         seeds=12,
         fresh_seeds=12,
         records=800,
@@ -165,6 +167,7 @@ def setting(quick: bool) -> Setting:
         sched_levels=12,
         isqrt_eta0=1.0,
         isqrt_batch=4,
+        isqrt_budget=500_000,
         sched_budget=200_000,
         sched_seeds=12,
         fitted_variant=True,

@@ -17,8 +17,8 @@ says so where it does not. The protocol (:func:`proofs_checks.c2_runs.setting`; 
 
 Measured (rules in :mod:`proofs_checks.c2_analysis`):
 
-1. **Tuned per ε** (part ``tuned``): every arm runs a grid B ∈ {1, 4, 16[, 64]} × η/B on half- (quick) or
-   quarter-decades (full) from 10^−2.5 (10^−3) to 10^0.5, each run for the same episode budget (4·10³ /
+1. **Tuned per ε** (part ``tuned``): every arm runs a grid B ∈ {1, 4, 16, 64[, 256]} × η/B on half- (quick)
+   or quarter-decades (full) from 10^−2.5 to 10^0.5, each run for the same episode budget (4·10³ /
    4·10⁴), 6 / 12 seeds. N*(ε) is the fewest episodes over the grid at which the seed mean reaches ε
    (reported also for the 75 % quantile of the per-seed hits), for 8 / 12 levels (2 / 3 decades). A
    choice on the η/B edge, at the largest B or at a smallest B > 1 is a grid-edge choice, not fitted; a
@@ -32,8 +32,8 @@ Measured (rules in :mod:`proofs_checks.c2_analysis`):
    chosen configuration's fresh seeds end trapped (stationary at a bad policy); a degenerate ε is not fitted.
 2. **Schedules from the theory** (part ``schedule``), which need no selection: a constant step η = 0.3 with
    B_l = ⌈10^((l−1)/2)⌉ at level l (B ∝ ε⁻²), one run per level (a level with B_l·10 > budget is censored
-   without a run: it cannot reach t ≥ 10); and η_t = η₀/√(t+1), η₀ = 1, B = 4, one
-   run read at every level. Budgets 4·10³ / 2·10⁵ episodes per run; a level not reached is censored.
+   without a run: it cannot reach t ≥ 10), budget 4·10³ / 2·10⁵ episodes per run; and η_t = η₀/√(t+1),
+   η₀ = 1, B = 4, one run read at every level, budget 4·10³ / 5·10⁵. A level not reached is censored.
 3. **Trapping** (part ``trapping``): at the end of each grid run, *trapped* = gap > 0.1·(J* − J(θ₀)) at a
    near-deterministic policy (max_a π(a|s) > 1 − 10⁻³ in every state the greedy policy reaches from ρ). The
    trapped fraction per configuration is reported against η/B per arm; the arms are compared at matched
@@ -285,10 +285,14 @@ def schedule_runnable(st: cr.Setting) -> int:
 
 
 def schedule_configs(st: cr.Setting) -> list[dict[str, Any]]:
-    """The runnable constant-step levels (:func:`schedule_runnable`), then the η₀/√(t+1) run."""
+    """The runnable constant-step levels (:func:`schedule_runnable`)."""
     Bs = schedule_batches(st)[: schedule_runnable(st)]
-    const = [{"batch": B, "step": {"kind": "constant", "eta": st.sched_eta}} for B in Bs]
-    return [*const, {"batch": st.isqrt_batch, "step": {"kind": "inverse-sqrt", "eta": st.isqrt_eta0}}]
+    return [{"batch": B, "step": {"kind": "constant", "eta": st.sched_eta}} for B in Bs]
+
+
+def isqrt_config(st: cr.Setting) -> dict[str, Any]:
+    """The η₀/√(t+1) run with fixed B (run for its own budget, ``isqrt_budget``)."""
+    return {"batch": st.isqrt_batch, "step": {"kind": "inverse-sqrt", "eta": st.isqrt_eta0}}
 
 
 def _seeds(st: cr.Setting, stream: int, n: int) -> list[dict[str, Any]]:
@@ -334,7 +338,7 @@ def _runs(ctx: Context) -> C2Sweep:
     st = setting(ctx.quick)
     insts = ctx.instances(list(st.instances), _instance_of(str(ctx.grid("theta0", "uniform"))))
     grid = grid_configs(st)
-    sched = schedule_configs(st)  # the η₀/√(t+1) run is the last
+    sched = schedule_configs(st)
     # stage 1: the grid, the schedules (and the fitted-baseline variant), the bias at θ₀
     plan: list[tuple[str, int, Task]] = []
     info: list[dict[str, Any]] = []
@@ -349,9 +353,12 @@ def _runs(ctx: Context) -> C2Sweep:
         plan.append(("schedule", ii, make_task(cr.GROUP_FN, cr.group_config(
             inst, [(a, sched) for a in st.arms], st, st.sched_budget,
             _seeds(st, cr.STREAM_SCHEDULE, st.sched_seeds)))))  # fmt: skip
+        plan.append(("isqrt", ii, make_task(cr.GROUP_FN, cr.group_config(
+            inst, [(a, [isqrt_config(st)]) for a in st.arms], st, st.isqrt_budget,
+            _seeds(st, cr.STREAM_SCHEDULE, st.sched_seeds)))))  # fmt: skip
         if st.fitted_variant:
             plan.append(("fitted", ii, make_task(cr.GROUP_FN, cr.group_config(
-                inst, [(a, sched[-1:]) for a in st.arms], st, st.sched_budget,
+                inst, [(a, [isqrt_config(st)]) for a in st.arms], st, st.sched_budget,
                 _seeds(st, cr.STREAM_SCHEDULE, st.sched_seeds), baseline="fitted"))))  # fmt: skip
     out1 = ctx.sweep.run([p[2] for p in plan], label=CLAIM)
     res1 = {
@@ -389,8 +396,7 @@ def _runs(ctx: Context) -> C2Sweep:
         plan2.append(("fresh", ii, "", make_task(cr.GROUP_FN, cr.group_config(
             inst, chosen_plan, st, st.budget, _seeds(st, cr.STREAM_FRESH, st.fresh_seeds),
             exact_levels={c: lv[c].tolist() for c in CRITERIA}))))  # fmt: skip
-        sgd_sched = res1[("schedule", ii, st.arms[0].method)]
-        theta_T = np.asarray(sgd_sched[f"{len(sched) - 1}.theta_T"])[0]
+        theta_T = np.asarray(res1[("isqrt", ii, st.arms[0].method)]["0.theta_T"])[0]
         mdp = info[ii]["mdp"]
         for label, th, j in ((cb.BIAS_POINTS[0], info[ii]["theta0"], 0), (cb.BIAS_POINTS[1], theta_T, 1)):
             plan2.append(("bias", ii, label, make_task(cb.BIAS_FN, cb.bias_config(
@@ -454,7 +460,7 @@ def _runs(ctx: Context) -> C2Sweep:
                 eps_c = lv[crit][:K]
                 s_const = _series(sres, range(Kr), eps_c[:Kr], crit, np.arange(Kr))
                 eps_i = lv[crit]
-                s_isqrt = _series(sres, [Kr], eps_i, crit, np.zeros(eps_i.size, dtype=np.int64))
+                s_isqrt = _series(res1[("isqrt", ii, m)], [0], eps_i, crit, np.zeros(eps_i.size, dtype=np.int64))
                 pairs = [("constant-step-growing-batch", s_const, np.array(schedule_batches(st), dtype=float)),
                          ("inverse-sqrt-step", s_isqrt, np.full(eps_i.size, float(st.isqrt_batch)))]  # fmt: skip
                 if st.fitted_variant:

@@ -123,6 +123,7 @@ def _tiny(quick: bool) -> cr.Setting:
         instances=_QUICK.instances[:1],
         budget=300,
         sched_budget=300,
+        isqrt_budget=300,
         batches=(1, 4),
         ratios=(0.01, 0.1, 1.0),
         seeds=3,

@@ -53,8 +53,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
         mp.setattr(c1, "dampings", lambda quick: [0.1, 10.0])
         mp.setattr(c1, "step_grid", lambda quick: [1.0, 10.0, 100.0])
         real = c2.setting(True)
-        tiny_c2 = replace(real, instances=real.instances[:1], budget=300, sched_budget=300, batches=(1, 4),
-                          ratios=(0.01, 0.1, 1.0), seeds=3, fresh_seeds=3, sched_levels=3, n_boot=40,
+        tiny_c2 = replace(real, instances=real.instances[:1], budget=300, sched_budget=300, isqrt_budget=300,
+                          batches=(1, 4), ratios=(0.01, 0.1, 1.0), seeds=3, fresh_seeds=3, sched_levels=3, n_boot=40,
                           mc_draws=2000, records=200)  # fmt: skip
         mp.setattr(c2, "setting", lambda quick: tiny_c2)
         tiny_smac = replace(smac.setting(True), iterations=12, record_every=4, seeds_tune=3, seeds_fresh=3, n_boot=40)

@@ -294,8 +294,9 @@ def test_c2_runs_on_a_study_s_instances(small, tmp_path, monkeypatch):
     from proofs_checks import c2_sample_complexity as c2
 
     real = c2.setting(True)
-    tiny = replace(real, arms=real.arms[:2], budget=100, sched_budget=100, batches=(1, 4), ratios=(0.01, 0.1, 1.0),
-                   seeds=2, fresh_seeds=2, sched_levels=3, n_boot=10, mc_draws=1000, records=100)  # fmt: skip
+    tiny = replace(real, arms=real.arms[:2], budget=100, sched_budget=100, isqrt_budget=100, batches=(1, 4),
+                   ratios=(0.01, 0.1, 1.0), seeds=2, fresh_seeds=2, sched_levels=3, n_boot=10, mc_draws=1000,
+                   records=100)  # fmt: skip
     monkeypatch.setattr(c2, "setting", lambda quick: tiny)
     res = proofs_checks.study([small], claims="c2", out=tmp_path / "c2")
     assert res and {r.conditions["instance"] for r in res} == {small.name}
