@@ -29,6 +29,11 @@ zeros taken as real), or, with ``full_support=True`` or a π^b with no zero entr
 entries of Σ_a P^b[s, a, s'] (structural: every softmax policy, whatever its float value) — one
 vectorised breadth-first search over those MDPs.
 
+For policies on one MDP with more than :data:`LAPACK_FROM` states, :func:`evaluate_policies` solves
+the two systems of each policy by stacked LAPACK calls instead (``numpy.linalg.solve``, partial pivoting):
+there the elimination's O(S) vectorised steps, each over an (S + 1)² × B array, cost more than B
+compiled solves.
+
 Agreement with a loop of :func:`r1theory.evaluate` calls: both are backward-stable LU solves of the
 same systems (the single one with partial pivoting, ``scipy.linalg.lu_factor``) that differ only in
 the order of floating-point operations, so they agree to rounding,
@@ -333,6 +338,12 @@ def evaluate_policies(mdp: TabularMDP, pi: Any, *, full_support: bool = False) -
     return _evaluate_policies(mdp, arr, full_support=bool(full_support))
 
 
+#: Above this many states the batched evaluation of policies on one MDP solves by stacked LAPACK calls
+#: (``numpy.linalg.solve``, O(S³) per policy in compiled loops) instead of the vectorised elimination, whose
+#: O(S) Python steps each sweep an (S + 1)² × B array: slower once that array leaves the cache.
+LAPACK_FROM = 16
+
+
 def _evaluate_policies(mdp: TabularMDP, pi: Array, *, full_support: bool) -> BatchEvaluation:
     """:func:`evaluate_policies` without the input checks (``pi`` a float64 (B, S, A) array of distributions)."""
     return _evaluate_dominant(mdp, pi, _dominant_flat(np.argmax(pi, axis=2), pi.shape[2]), full_support=full_support)
@@ -348,16 +359,23 @@ def _evaluate_dominant(mdp: TabularMDP, pi: Array, fm: IntArray, *, full_support
     B, S, A = pi.shape
     g = mdp.gamma
     P = np.asarray(mdp.P)
-    # batch-last layout: aug[:, :, b] = [[I − γP_π^b, r_π^b], [ρᵀ, 0]], shape (S + 1, S + 1, B)
-    aug = np.empty((S + 1, S + 1, B))
     # (B, S, S): P_π^b[s, s'] = Σ_a π^b(a|s) P[s, a, s'], one product per (b, s) (row-independent, below)
     P_pi = np.matmul(P.transpose(0, 2, 1)[None], pi[:, :, :, None])[..., 0]
-    np.multiply(P_pi.transpose(1, 2, 0), -g, out=aug[:S, :S])
-    aug.reshape((S + 1) * (S + 1), B)[: (S + 1) * S : S + 2] += 1.0  # the diagonal of M: I − γP_π
-    aug[:S, S] = sum_actions(pi * mdp.r).T  # r_π
-    aug[S, :S] = mdp.rho[:, None]
-    aug[S, S] = 0.0
-    V, x = _solve_bordered(aug)  # (I − γP_π) V = r_π and (I − γP_π)ᵀ x = ρ
+    if S > LAPACK_FROM:  # stacked LAPACK solves (partial pivoting, one gesv per matrix): V, then x with Mᵀ
+        M = np.multiply(P_pi, -g)
+        M.reshape(B, S * S)[:, :: S + 1] += 1.0  # I − γP_π
+        V = np.ascontiguousarray(np.linalg.solve(M, sum_actions(pi * mdp.r)[:, :, None])[:, :, 0])
+        rhs = np.broadcast_to(mdp.rho[None, :, None], (B, S, 1))
+        x = np.ascontiguousarray(np.linalg.solve(M.transpose(0, 2, 1), rhs)[:, :, 0])
+    else:
+        # batch-last layout: aug[:, :, b] = [[I − γP_π^b, r_π^b], [ρᵀ, 0]], shape (S + 1, S + 1, B)
+        aug = np.empty((S + 1, S + 1, B))
+        np.multiply(P_pi.transpose(1, 2, 0), -g, out=aug[:S, :S])
+        aug.reshape((S + 1) * (S + 1), B)[: (S + 1) * S : S + 2] += 1.0  # the diagonal of M: I − γP_π
+        aug[:S, S] = sum_actions(pi * mdp.r).T  # r_π
+        aug[S, :S] = mdp.rho[:, None]
+        aug[S, S] = 0.0
+        V, x = _solve_bordered(aug)  # (I − γP_π) V = r_π and (I − γP_π)ᵀ x = ρ
     d = (1.0 - g) * x
     low = np.flatnonzero(d.min(axis=1) < _D_CHECK)
     if low.size and full_support:  # one call: the structural set is the same for every softmax policy

@@ -636,3 +636,25 @@ def test_a_row_does_not_depend_on_its_batch(mdp: r1.TabularMDP, data: st.DataObj
             assert (alone.status, alone.message) == (other.status, other.message)
             for f in _RUN_FIELDS:
                 np.testing.assert_array_equal(getattr(alone, f), getattr(other, f), err_msg=f"{cfg} {f}")
+
+
+def test_more_states_than_the_elimination_serves_solve_by_lapack_and_agree() -> None:
+    """S > LAPACK_FROM: the stacked LAPACK path equals the loop of iterate, and a row is independent of its batch."""
+    from r1theory.batch import LAPACK_FROM
+
+    S = LAPACK_FROM + 8
+    mdp = _mdp(5, S=S, A=3, gamma=0.95)
+    configs = [("pg", 1.0, None), ("npg", 0.5, None), ("r1-eigen", 0.3, 0.1), ("r1-same", 0.3, 1.0), ("pg", 30.0, None)]
+    theta0 = np.random.default_rng(1).normal(size=(S, 3))
+    runs = assert_batch_equals_loop(mdp, theta0, configs, 40, tol=1e-6)
+    for i, cfg in enumerate(configs):
+        alone = r1.iterate_batch(mdp, theta0, [cfg], 40, tol=1e-6)[0]
+        for f in _RUN_FIELDS:
+            np.testing.assert_array_equal(getattr(alone, f), getattr(runs[i], f), err_msg=f"{cfg} {f}")
+    pi = r1.softmax(np.random.default_rng(2).normal(size=(4, S, 3)))
+    ev = evaluate_policies(mdp, pi)
+    for b in range(4):
+        one = r1.evaluate(mdp, pi[b])
+        np.testing.assert_allclose(ev.V[b], one.V, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(ev.d[b], one.d, rtol=1e-12, atol=1e-13)
+        assert abs(ev.d[b].sum() - 1.0) < 1e-12
