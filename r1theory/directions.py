@@ -280,9 +280,10 @@ def _r1_eigen_batch(p: BatchPolicyPoint, lam: Array) -> Array:
     block), σ₁^b is the largest of row b's, and row b's eigenpairs with eigenvalue ≥ (1 − rtol)σ₁^b span
     E^b, in the single code's order (by state, then eigenvalue). P_E g = Σ_j b_j(b_jᵀg) is scattered as in
     :meth:`r1theory.fisher.TopEigenspace.project`, and Sherman–Morrison with u = √σ₁ v₁ reduces to
-    g/λ − σ₁/(λ(λ + σ₁))·P_E g (uᵀg = √σ₁‖P_E g‖, ‖u‖² = σ₁). Rows with σ₁ ≤ 0, with
-    ‖P_E g‖ ≤ rtol·‖g‖ (the fallback v₁ of :class:`r1theory.fisher.TopEigenspace`) or with A = 1 are
-    computed by the single :func:`_r1_eigen`.
+    g/λ − σ₁/(λ(λ + σ₁))·P_E g (uᵀg = √σ₁‖P_E g‖, ‖u‖² = σ₁). Rows with ‖P_E g‖ ≤ rtol·‖g‖ get the
+    fallback v₁ of :meth:`r1theory.fisher.TopEigenspace.canonical_vector` (P_E e_i/‖P_E e_i‖, i the first
+    flat index of the largest (P_E)_ii), vectorised over those rows, and (λI + uuᵀ)^{-1}g = (g − u(uᵀg)/(λ + σ₁))/λ;
+    rows with σ₁ ≤ 0 or with A = 1 are computed by the single :func:`_r1_eigen`.
     """
     n, S, A = _rows(p)
     if n == 0 or A == 1:
@@ -312,7 +313,26 @@ def _r1_eigen_batch(p: BatchPolicyPoint, lam: Array) -> Array:
     # (λI + uuᵀ)^{-1}g = (g − u(uᵀg)/(λ + σ₁))/λ = g/λ − σ₁/(λ(λ + σ₁))·P_E g
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # the rows not ok are replaced below
         out = (g / lam[:, None] - (sigma / (lam * (lam + sigma)))[:, None] * pg).reshape(n, S, A)
-    for b in np.flatnonzero(~ok):
+    fallback = np.flatnonzero(~ok & (sigma > 0.0))
+    if fallback.size:  # P_E g ≈ 0: the fallback v₁ of TopEigenspace.canonical_vector, for all such rows at once
+        # (P_E)_ii = ‖P_E e_i‖²; i the first flat index within rtol of the row's largest; P_E e_i = Σ_j b_j b_j[i]
+        p_diag = np.bincount(index.ravel(), weights=(vectors**2).ravel(), minlength=n * S * A).reshape(n, S * A)
+        d_f = p_diag[fallback]
+        first = np.argmax(d_f >= ((1.0 - rtol) * d_f.max(axis=1))[:, None], axis=1)
+        target = np.full(n, -1, dtype=np.int64)
+        target[fallback] = fallback * (S * A) + first  # flat coordinate of e_i in the (n·S·A) batch
+        hit = index == target[row[blk]][:, None]  # (r, A): where eigenvector j has its entry b_j[i]
+        coef_e = np.where(hit, vectors, 0.0).sum(axis=1)
+        pe = np.bincount(index.ravel(), weights=(coef_e[:, None] * vectors).ravel(), minlength=n * S * A)
+        pe = pe.reshape(n, S * A)[fallback]
+        v = pe / np.sqrt(np.einsum("bi,bi->b", pe, pe))[:, None]
+        u = np.sqrt(sigma[fallback])[:, None] * v
+        lf = lam[fallback]
+        gf = g[fallback]
+        ug = np.einsum("bi,bi->b", u, gf)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out[fallback] = ((gf - u * (ug / (lf + sigma[fallback]))[:, None]) / lf[:, None]).reshape(-1, S, A)
+    for b in np.flatnonzero(sigma <= 0.0):
         out[b] = _r1_eigen(p[int(b)], float(lam[b]))
     return out
 

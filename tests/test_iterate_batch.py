@@ -404,7 +404,8 @@ def test_degenerate_instances() -> None:
 
 def test_r1_eigen_rows_that_need_the_fallback_vector(monkeypatch: pytest.MonkeyPatch) -> None:
     """A state whose actions are identical carries the top eigenvalue: P_E ∇J = 0 there while ∇J ≠ 0, so
-    v₁ is TopEigenspace's fallback and those rows go through the single direction."""
+    v₁ is TopEigenspace's fallback, which the batch computes vectorised (no row goes to the single direction)
+    and which equals the single direction's."""
     import r1theory.directions as dirs
 
     rng = np.random.default_rng(7)
@@ -418,8 +419,18 @@ def test_r1_eigen_rows_that_need_the_fallback_vector(monkeypatch: pytest.MonkeyP
     single = dirs._r1_eigen
     monkeypatch.setattr(dirs, "_r1_eigen", lambda p, lam: calls.append(lam) or single(p, lam))
     configs = [("r1-eigen", eta, lam) for eta in (0.1, 1.0) for lam in (0.01, 1.0)] + [("pg", 1.0, None)]
+
+    def fallback_at(point: r1.PolicyPoint) -> bool:
+        g = point.gradient.ravel()
+        E = r1.fisher(mdp, point.theta).top_eigenspace()
+        return bool(np.linalg.norm(g) > 0 and np.linalg.norm(E.project(g)) <= E.rtol * np.linalg.norm(g))
+
+    path = list(r1.trajectory(mdp, np.zeros((3, 2)), "r1-eigen", step=1.0, iterations=30, damping=0.01))
+    assert any(fallback_at(pt) for pt in path), "the run meets the fallback case"
     assert_batch_equals_loop(mdp, np.zeros((3, 2)), configs, 30, tol=1e-9)
-    assert calls, "the fallback rows were computed by the single r1-eigen"
+    calls.clear()
+    r1.iterate_batch(mdp, np.zeros((3, 2)), configs, 30, tol=1e-9)
+    assert not calls, "the fallback rows are vectorised"
 
 
 def test_near_deterministic_start() -> None:
