@@ -209,7 +209,17 @@ def _reference_runs(ctx: Context, n: int) -> list[Trajectory]:
             continue
         eps = _c1.eps(s1, f.label)
         p = _c1.slowest_converging_pg(s1, f.label, eps)
-        run = run_task(f.instance, "pg", p.eta, f.iterations, params=f.params, theta0=f.theta0, tol=eps, param=f.param)
+        run = run_task(
+            f.instance,
+            "pg",
+            p.eta,
+            f.iterations,
+            params=f.params,
+            theta0=f.theta0,
+            tol=eps,
+            param=f.param,
+            batched=True,
+        )  # C1's run (c1_faster_than_pg._run), replayed by its engine
         picks.append((f, p))
         tasks.append(task(run.config, checkpoint_times(p.run.iterations, n), lams))
     keys = ("spectrum", "nonzero", "entropy", "grad_sq", "cosine", "rel_error")

@@ -91,7 +91,7 @@ def suite(quick: bool) -> list[Family]:
     (docs/claims.md#measurement-pitfalls). Each result reports the number of such greedy steps needed
     (``pi_steps_from_start``).
     """
-    T = 1500 if quick else 20000
+    T = 1500 if quick else 10000
     fams = [
         Family("random", "random", {"S": 10, "A": 4, "gamma": 0.95, "seed": 1}, "uniform", T),
         Family("garnet", "garnet", {"S": 20, "A": 4, "branching": 2, "gamma": 0.95, "seed": 4}, "uniform", T),
@@ -256,6 +256,7 @@ def _run(fam: Family, method: str, lam: float | None, eta: float, tol: float) ->
         theta0=fam.theta0,
         tol=tol,
         param=fam.param,
+        batched=True,
     )
 
 

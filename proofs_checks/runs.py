@@ -3,8 +3,9 @@
 Checks and figures describe runs with :func:`run_task`; the sweep executes :func:`run_method` in
 worker processes and caches its result, so a figure reuses the runs a check already made.
 
-Runs of tabular softmax policies on a dense MDP are batched (:func:`proofs_checks.sweep.register_batching`):
-the sweep groups the uncached runs that share the MDP, θ₀, iteration cap and tolerance
+Runs planned as batched (``run_task(..., batched=True)``: C1's sweep) of tabular softmax policies on a
+dense MDP are batched (:func:`proofs_checks.sweep.register_batching`): the sweep groups the uncached
+runs that share the MDP, θ₀, iteration cap and tolerance
 (:func:`batch_key`), and :func:`run_methods` steps each chunk in lockstep with
 :func:`r1theory.iterate_batch`, whose runs equal :func:`r1theory.iterate`'s to rounding (its module
 docstring states how far). Every such run is computed by :func:`run_methods`, alone or in a chunk of
@@ -166,12 +167,21 @@ def run_task(
     theta0: str = "uniform",
     tol: float = 0.0,
     param: dict[str, Any] | None = None,
+    batched: bool = False,
 ) -> Task:
-    """Describe one run as a sweep task (a float ``step`` means a constant step)."""
+    """Describe one run as a sweep task (a float ``step`` means a constant step).
+
+    ``batched``: computed by the batched engine (:func:`batch_key`) — for runs planned by the hundred on
+    one MDP (C1's sweep). A run planned alone (a classic check's long run) is faster by
+    :func:`r1theory.iterate`, whose cost per iteration is a fraction of a lockstep iteration's. The
+    choice is part of the configuration, so a cached record never depends on how it was scheduled.
+    """
     spec = {"kind": "constant", "eta": float(step)} if not isinstance(step, dict) else step
+    extra = {"batched": True} if batched else {}
     return make_task(
         RUN_FN,
         {
+            **extra,
             "instance": instance_name,
             "params": params or {},
             "method": method,
@@ -240,10 +250,11 @@ def advance(config: dict[str, Any], theta: Array, iterations: int, *, tol: float
 def batch_key(config: dict[str, Any]) -> tuple[str, ...] | None:
     """What the runs of one :func:`run_methods` chunk share; None for a run that cannot be batched.
 
-    Batched: tabular softmax on a dense MDP (the scope of :func:`r1theory.iterate_batch`). The key is the
-    instance, its parameters, θ₀, the iteration cap and the tolerance.
+    Batched: a run planned as such (``run_task(..., batched=True)``) of a tabular softmax policy on a dense
+    MDP (the scope of :func:`r1theory.iterate_batch`). The key is the instance, its parameters, θ₀, the
+    iteration cap and the tolerance.
     """
-    if (config.get("param") or TABULAR).get("kind") != "tabular":
+    if not config.get("batched") or (config.get("param") or TABULAR).get("kind") != "tabular":
         return None
     mdp, _, _ = instance(config["instance"], config["params"])
     if mdp.is_sparse:
@@ -274,4 +285,4 @@ def run_methods(configs: list[dict[str, Any]], emit: Any) -> None:
     )
 
 
-register_batching(RUN_FN, Batching(key=batch_key, run="proofs_checks.runs:run_methods", size=256))
+register_batching(RUN_FN, Batching(key=batch_key, run="proofs_checks.runs:run_methods", size=512))

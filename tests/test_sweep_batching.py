@@ -13,6 +13,7 @@ from proofs_checks.runs import RUN_FN, batch_key, run_method, run_methods, run_t
 from proofs_checks.sweep import Batching, Sweep, execute_chunk, load_result, make_task, plan_jobs, register_batching
 
 LOGLINEAR = {"kind": "log-linear", "k": 6, "seed": 0}
+SMALL = {"S": 3, "A": 2, "gamma": 0.9, "seed": 2}
 
 
 def _tasks() -> list[Any]:
@@ -20,11 +21,14 @@ def _tasks() -> list[Any]:
     out = []
     for m, lam in (("pg", None), ("npg", None), ("r1-eigen", 0.1), ("r1-same", 0.3), ("npg-damped", 1.0)):
         for eta in (0.1, 1.0):
-            out.append(run_task("random", m, eta, 30, params={"S": 3, "A": 2, "gamma": 0.9, "seed": 2}, damping=lam))
-            out.append(run_task("mei_bandit", m, eta, 25, params={"init": "bad"}, damping=lam, theta0="instance"))
-    out.append(run_task("random", "npg", 10.0, 20, params={"S": 3, "A": 2, "gamma": 0.9, "seed": 2}, tol=1e-3))
+            out.append(run_task("random", m, eta, 30, params=SMALL, damping=lam, batched=True))
+            out.append(
+                run_task("mei_bandit", m, eta, 25, params={"init": "bad"}, damping=lam, theta0="instance", batched=True)
+            )
+    out.append(run_task("random", "npg", 10.0, 20, params=SMALL, tol=1e-3, batched=True))
+    out.append(run_task("random", "pg", 0.3, 20, params=SMALL))  # not planned as batched: runs alone
     out += [
-        run_task("random", m, 0.3, 15, params={"S": 3, "A": 2, "gamma": 0.9, "seed": 2}, damping=lam, param=LOGLINEAR)
+        run_task("random", m, 0.3, 15, params=SMALL, damping=lam, param=LOGLINEAR, batched=True)
         for m, lam in (("pg", None), ("r1-grad", 0.1))
     ]
     return out
@@ -42,22 +46,24 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> None:
 def test_plan_groups_by_key_caps_the_chunk_and_feeds_every_worker() -> None:
     tasks = _tasks()
     keys = [batch_key(t.config) for t in tasks]
-    assert keys[-2:] == [None, None]  # log-linear: alone
+    assert keys[-3:] == [None, None, None]  # planned alone, or log-linear: alone
     assert len({k for k in keys if k is not None}) == 3  # two instances × their caps, and the tol = 1e-3 run
     for jobs in (1, 2, 3):
         plan = plan_jobs(tasks, jobs)
         assert sorted(i for job in plan for i in job) == list(range(len(tasks)))
         for job in plan:
             assert len({keys[i] for i in job}) == 1
-        assert [len(j) for j in plan if keys[j[0]] is None] == [1, 1]
+        assert [len(j) for j in plan if keys[j[0]] is None] == [1, 1, 1]
         # each group of n tasks is split in min(jobs, n) near-equal chunks (size cap 256 not reached)
         sizes = sorted(len(j) for j in plan if keys[j[0]] is not None and keys[j[0]][0] == "random" and len(j) > 1)
         assert len(sizes) == (1 if jobs == 1 else jobs) and sizes[-1] - sizes[0] <= 1
 
 
 def test_chunk_size_cap() -> None:
+    bandit = {"init": "bad"}
     tasks = [
-        run_task("mei_bandit", "pg", 0.01 * (i + 1), 5, params={"init": "bad"}, theta0="instance") for i in range(9)
+        run_task("mei_bandit", "pg", 0.01 * (i + 1), 5, params=bandit, theta0="instance", batched=True)
+        for i in range(9)
     ]
     register_batching("x:y", Batching(key=lambda c: 1, run="x:z", size=4))  # unused worker: the cap only
     try:
@@ -109,8 +115,8 @@ def test_an_interrupted_chunk_keeps_the_rows_that_finished(tmp_path: Path, monke
 
 
 def test_a_chunk_of_incompatible_runs_is_refused() -> None:
-    a = run_task("mei_bandit", "pg", 0.1, 5, params={"init": "bad"}, theta0="instance")
-    b = run_task("mei_bandit", "pg", 0.1, 6, params={"init": "bad"}, theta0="instance")
+    a = run_task("mei_bandit", "pg", 0.1, 5, params={"init": "bad"}, theta0="instance", batched=True)
+    b = run_task("mei_bandit", "pg", 0.1, 6, params={"init": "bad"}, theta0="instance", batched=True)
     with pytest.raises(ValueError, match="share their batch_key"):
         run_methods([a.config, b.config], lambda i, r: None)
 
