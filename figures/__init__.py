@@ -123,7 +123,32 @@ def draw_all(
     folder = folder if folder is not None else ctx.out / FOLDER
     written: dict[str, list[Path]] = {}
     failed: dict[str, str] = {}
-    for name in names if names is not None else FIGURES:
+    chosen = list(names if names is not None else FIGURES)
+    jobs = ctx.sweep.jobs if ctx.sweep.scheduler is None else 1
+    if jobs > 1 and len(chosen) > 1:  # data here (it shares the sweep's memoised runs), drawing in parallel
+        datas: dict[str, dict[str, Any]] = {}
+        for name in chosen:
+            try:
+                datas[name] = module(name).data(ctx)
+            except Exception as exc:
+                failed[name] = f"{type(exc).__name__}: {exc}"
+                traceback.print_exc(file=sys.stderr)
+        from joblib import Parallel, delayed
+
+        t0 = time.monotonic()
+        outcomes = Parallel(n_jobs=jobs)(delayed(_draw_saved)(n, d, folder) for n, d in datas.items())
+        for name, (paths, error) in zip(datas, outcomes, strict=True):
+            if error is None:
+                written[name] = paths
+            else:
+                failed[name] = error
+                print(f"figure {name} failed to draw: {error}", file=sys.stderr)
+        if progress:
+            print(
+                f"[figures] {len(written)} drawn by {jobs} processes in {time.monotonic() - t0:.1f}s", file=sys.stderr
+            )
+        return written, failed
+    for name in chosen:
         t0 = time.monotonic()
         try:
             written[name] = draw_one(name, ctx, folder)
@@ -134,6 +159,15 @@ def draw_all(
             state = "failed" if name in failed else "drawn"
             print(f"[figure {name}] {state} in {time.monotonic() - t0:.1f}s", file=sys.stderr)
     return written, failed
+
+
+def _draw_saved(name: str, data: dict[str, Any], folder: Path) -> tuple[list[Path], str | None]:
+    """Draw figure ``name`` from its data and save it with its data (a worker of :func:`draw_all`)."""
+    try:
+        paths: list[Path] = module(name).draw(data, folder / name)
+        return [*paths, save_data(data, folder / f"{name}.json")], None
+    except Exception as exc:
+        return [], f"{type(exc).__name__}: {exc}"
 
 
 def for_report(ctx: Context, results: Sequence[CheckResult]) -> dict[str, list[str]]:

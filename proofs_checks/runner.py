@@ -163,6 +163,7 @@ def verify(
                 print(f"error: check {m.CLAIM} could not complete: {exc}", file=sys.stderr)
             else:  # a bug: keep the traceback
                 traceback.print_exc(file=sys.stderr)
+        prov.setdefault("check_seconds", {})[m.CLAIM] = round(time.monotonic() - t0, 1)
         if progress:
             print(f"[{m.CLAIM}] done in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         prov["elapsed_seconds"] = round(time.monotonic() - start, 1)
@@ -180,6 +181,7 @@ def verify(
         except Exception as exc:  # a replay that crashes is reported like a crashed check
             crashed.append({"claim": "corpus", "error": f"{type(exc).__name__}: {exc}"})
             traceback.print_exc(file=sys.stderr)
+        prov.setdefault("check_seconds", {})["corpus"] = round(time.monotonic() - t0, 1)
         if progress:
             print(f"[corpus] replayed in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         write_error = _write(out, results, prov, crashed, summaries) or write_error
@@ -191,6 +193,7 @@ def verify(
         except Exception as exc:  # the verdicts stand; the failure is reported like a crashed check
             crashed.append({"claim": "figures", "error": f"{type(exc).__name__}: {exc}"})
             traceback.print_exc(file=sys.stderr)
+        prov.setdefault("check_seconds", {})["figures"] = round(time.monotonic() - t0, 1)
         if progress:
             print(f"[figures] done in {time.monotonic() - t0:.1f}s", file=sys.stderr)
     prov["elapsed_seconds"] = round(time.monotonic() - start, 1)  # checks, corpus and figures
