@@ -15,6 +15,16 @@ from r1theory_cli import main
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
+def test_the_committed_findings_page_is_what_the_writer_makes_of_its_stored_results() -> None:
+    """Not a re-run: the page must be the writer's rendering of the results file committed beside it."""
+    page = DOCS / "findings.md"
+    stored = results_path(page)
+    assert stored.name == "findings.results.json.gz" and stored.exists()
+    results, prov, crashed = load_run(stored)
+    assert prov["mode"] == "full" and not crashed, "docs/findings.md must come from a complete full run"
+    assert page.read_text(encoding="utf-8") == findings_markdown(results, prov, crashed)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run")
