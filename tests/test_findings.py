@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from proofs_checks.findings import load_run, results_path, write_findings
+from proofs_checks.findings import findings_markdown, load_run, results_path, write_findings
 from proofs_checks.report import summary
 from r1theory_cli import main
 
