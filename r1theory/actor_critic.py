@@ -42,7 +42,7 @@ turns λᵏ into the usual (γλ)ᵏ in expectation (:func:`expected_advantage`)
 δ_w = r + γPV_w − V_w; X_w = A^π when V_w = V^π (any λ), X_w = Q^π − V_w when λ = 1 (any V_w).
 
 Actors (``actor``; θ ← θ + Δθ)
------------------------------
+----------------------------------
 ĝ = (1/B) Σᵢ Âᵢ u_{sᵢ,aᵢ} / (1 − γ), u_{s,a} = ∇_θ log π(a|s); E[ĝ] = Σ_{s,a} d(s)π(a|s)X_w(s,a)u_{s,a}/(1 − γ),
 which is ∇J when X_w = A^π (the policy gradient theorem).
 
