@@ -271,7 +271,8 @@ def batch_key(config: dict[str, Any]) -> tuple[str, ...] | None:
 def run_methods(configs: list[dict[str, Any]], emit: Any) -> None:
     """Batch worker: the runs of ``configs`` (one :func:`batch_key`) in lockstep; ``emit(i, record)`` as each stops."""
     first = configs[0]
-    if any(batch_key(c) != batch_key(first) for c in configs):
+    key = batch_key(first)
+    if any(batch_key(c) != key for c in configs):
         raise ValueError("run_methods: the configurations of one chunk must share their batch_key")
     mdp, _, opt = instance(first["instance"], first["params"])
     iterate_batch(

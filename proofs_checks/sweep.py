@@ -298,12 +298,7 @@ def _run_job(job: _Job) -> list[dict[str, Any]]:
 def _run_job_remote(job: _Job, codes: Sequence[str]) -> list[dict[str, Any]]:
     """Execute one job on a Dask worker (no cache access), after checking the worker's code (:func:`execute_remote`)."""
     for fn, code in zip(job.fns, codes, strict=True):
-        mine = code_hash(fn)
-        if code != mine:
-            raise RuntimeError(
-                f"this Dask worker runs different r1theory code (code hash {mine[:12]}… for {fn}) than the client "
-                f"({code[:12]}…); install the same version of the project on every worker"
-            )
+        _check_code(fn, code)
     remote = dataclasses.replace(job, paths=tuple(None for _ in job.paths))
     return _run_job(remote)
 
@@ -357,13 +352,18 @@ def execute_remote(fn: str, config_json: str, code: str, plugins: Sequence[_plug
         When the worker's :func:`~proofs_checks.codehash.code_hash` of ``fn`` differs from ``code``, the
         client's (its result would be cached under a key that promises the client's code).
     """
+    _check_code(fn, code)
+    return execute(fn, config_json, None, plugins)
+
+
+def _check_code(fn: str, code: str) -> None:
+    """Raise RuntimeError unless this process's code hash of worker ``fn`` is ``code`` (the client's)."""
     mine = code_hash(fn)
     if code != mine:
         raise RuntimeError(
             f"this Dask worker runs different r1theory code (code hash {mine[:12]}… for {fn}) than the client "
             f"({code[:12]}…); install the same version of the project on every worker"
         )
-    return execute(fn, config_json, None, plugins)
 
 
 #: Seconds between a local worker's checks that the process that started it is still its parent.
