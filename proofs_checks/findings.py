@@ -22,6 +22,7 @@ from typing import Any
 
 from .report import summary, write_atomic
 from .result import CheckResult
+from .runner import check_summaries
 
 __all__ = ["findings_markdown", "load_run", "results_path", "write_findings"]
 
@@ -73,7 +74,7 @@ def findings_markdown(
 ) -> str:
     """The findings page: a header with the run's provenance, then the run's summary (without report links)."""
     prov = provenance
-    body = summary(results, prov, crashed or [], links=False)
+    body = summary(results, prov, crashed or [], links=False, details=check_summaries(results))
     body = body.split("\n", 1)[1].lstrip("\n")  # the summary's own title is replaced by the page's
     head = [
         "# Findings",

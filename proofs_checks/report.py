@@ -25,7 +25,7 @@ import math
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -416,6 +416,7 @@ def summary(
     crashed: Sequence[dict[str, str]] = (),
     out: Path | None = None,
     links: bool = True,
+    details: Mapping[str, str] | None = None,
 ) -> str:
     """``summary.md``: per claim and method, where it holds, fails or is undecided, and the evidence against it.
 
@@ -425,7 +426,9 @@ def summary(
     counts separately, "holds on the suite's instances"; related records of another statement are listed
     with the relation, not counted. ``out`` (the output folder) makes the counterexample links relative to it.
     Without ``links`` (a page outside the output folder, :mod:`proofs_checks.findings`), claims and files are
-    named, not linked.
+    named, not linked. ``details`` maps a claim to its check's own summary (the check module's ``summarize``:
+    C1's per-family tables, C2's per-instance exponents, trapping and regimes, the SMAC comparisons;
+    :func:`proofs_checks.runner.check_summaries`); they follow the per-claim sentences, one section per claim.
     """
 
     def ref(claim: str) -> str:
@@ -521,9 +524,19 @@ def summary(
                     f"counterexample(s) in corpus/ ({ms}): {rel.how}."
                 )
         lines.append("")
+    shown = [(claim, text.strip()) for claim, text in (details or {}).items() if text and text.strip()]
+    if shown:
+        lines += ["## The checks' own tables", ""]
+        for claim, text in shown:
+            lines += [f"### Tables of {ref(claim)}", "", _demote(text), ""]
     if crashed:
         lines += ["## Crashed", "", *(f"- `{c['claim']}`: {c['error']}" for c in crashed), ""]
     return "\n".join(lines)
+
+
+def _demote(text: str) -> str:
+    """A check's summary under a level-3 heading: its own markdown headings moved below level 3."""
+    return re.sub(r"^(#{1,6}) ", lambda m: "#" * min(len(m.group(1)) + 3, 6) + " ", text, flags=re.MULTILINE)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -664,5 +677,5 @@ def write_report(
     for stale in folder.glob("*.md"):
         if stale.name not in current:
             stale.unlink()
-    write_atomic(out / "summary.md", summary(results, provenance, crashed, out))
+    write_atomic(out / "summary.md", summary(results, provenance, crashed, out, details=summaries))
     write_atomic(out / "report.md", markdown(results, provenance, crashed, summaries, figures))

@@ -46,6 +46,20 @@ def available() -> list[ModuleType]:
     return [importlib.import_module(m) for m in modules()]
 
 
+def check_summaries(results: list[CheckResult], checks: list[ModuleType] | None = None) -> dict[str, str]:
+    """Claim → its check's own summary (the module's ``summarize(results)``), for the claims present in ``results``.
+
+    ``checks`` defaults to every available check module; a module without ``summarize`` has no entry. The
+    summaries go into the claim files, summary.md and the findings page (:func:`proofs_checks.report.summary`).
+    """
+    present = {r.claim for r in results}
+    return {
+        m.CLAIM: m.summarize(results)
+        for m in (available() if checks is None else checks)
+        if hasattr(m, "summarize") and m.CLAIM in present
+    }
+
+
 def claims() -> list[str]:
     """The ids ``r1theory verify`` checks (one module may verify several), in report order."""
     return [c.id for c in claims_registry.verified()]
@@ -168,8 +182,7 @@ def verify(
             print(f"[{m.CLAIM}] done in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         prov["elapsed_seconds"] = round(time.monotonic() - start, 1)
         prov["tasks_computed"], prov["tasks_reused"] = ctx.sweep.computed, ctx.sweep.reused
-        if hasattr(m, "summarize"):
-            summaries[m.CLAIM] = m.summarize(results)
+        summaries.update(check_summaries(results, [m]))
         write_error = _write(out, results, prov, crashed, summaries) or write_error
     if ctx.study.instances is not None:
         corpus = None  # a study of the user's own instances answers for those instances only

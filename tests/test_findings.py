@@ -22,7 +22,19 @@ def test_the_committed_findings_page_is_what_the_writer_makes_of_its_stored_resu
     assert stored.name == "findings.results.json.gz" and stored.exists()
     results, prov, crashed = load_run(stored)
     assert prov["mode"] == "full" and not crashed, "docs/findings.md must come from a complete full run"
-    assert page.read_text(encoding="utf-8") == findings_markdown(results, prov, crashed)
+    text = page.read_text(encoding="utf-8")
+    assert text == findings_markdown(results, prov, crashed)
+    # the checks' own tables are on the page: C2 per instance (exponents, censoring, noise onset, trapping)
+    tables = text.split("## The checks' own tables", 1)[1]
+    for heading in (
+        "Tables of `c1.faster-than-pg`",
+        "Tables of `c2.sample-complexity`",
+        "Tables of `smac.vs-baselines`",
+    ):
+        assert heading in tables
+    c2 = tables.split("Tables of `c2.sample-complexity`", 1)[1]
+    assert "**random-4x3**" in c2 and "| k_sgd | k_method | decades | censored | noise from ε |" in c2
+    assert "Trapped fraction" in c2
 
 
 @pytest.fixture(scope="module")

@@ -158,6 +158,17 @@ def test_output_folder_layout_and_index(tmp_path: Path, v2_replay: CheckResult) 
     assert "ASCENT-SUMMARY" in detail and "![ascent: ascent_map](../figures/ascent_map.png)" in detail
     assert "`ascent.stated-step` r1-same: **fails**" in detail  # the related replay, with its relation
     assert markdown(results, {"mode": "quick"}, [], None, figs) == index
+    page = (tmp_path / "summary.md").read_text()
+    assert "## The checks' own tables" in page and "### Tables of [`ascent`](report/ascent.md)" in page
+    assert page.index("ASCENT-SUMMARY") > page.index("## Per claim and method")
+
+
+def test_a_checks_summary_goes_under_its_own_heading_with_its_headings_demoted() -> None:
+    text = summary(_suite(), {"mode": "quick"}, details={"c1.faster-than-pg": "# Title\n\n## Sub\n\nbody", "x": " "})
+    tail = text.split("## The checks' own tables", 1)[1]
+    assert "### Tables of [`c1.faster-than-pg`]" in tail and "\n#### Title\n" in tail and "\n##### Sub\n" in tail
+    assert "Tables of [`x`]" not in tail  # an empty summary adds no section
+    assert "## The checks' own tables" not in summary(_suite(), {"mode": "quick"})
 
 
 def test_results_csv_reads_back_with_pandas(tmp_path: Path) -> None:
