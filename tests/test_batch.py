@@ -140,3 +140,33 @@ def _bad_inputs():
 def test_bad_batch_input_names_the_field(kwargs, exc, msg):
     with pytest.raises(exc, match=msg):
         r1.evaluate_batch(**kwargs)
+
+
+@pytest.mark.parametrize(("S", "B"), [(1, 1), (2, 3), (10, 64)])
+def test_reused_solver_is_the_reference_elimination_bit_for_bit(S, B):
+    """The solver a lockstep iteration reuses (buffers and views made once per shape) performs the operations of
+    the reference _eliminate + _back_substitute_upper: the same V and x bit for bit, call after call (nothing of
+    a previous solve leaks into the next), and V, x the solutions of M V = r_π and Mᵀx = ρ."""
+    from r1theory.batch import _back_substitute_upper, _eliminate, _solve_bordered
+
+    rng = np.random.default_rng(S * 100 + B)
+    for _ in range(3):
+        P = rng.random((B, S, S))
+        P /= P.sum(axis=-1, keepdims=True)
+        M = np.eye(S) - 0.9 * P
+        aug = np.zeros((S + 1, S + 1, B))
+        aug[:S, :S] = M.transpose(1, 2, 0)
+        aug[:S, S] = rng.random((S, B))
+        aug[S, :S] = rng.random((S, B))
+        rhs_v, rhs_x = aug[:S, S].T.copy(), aug[S, :S].T.copy()
+        ref = aug.copy()
+        _eliminate(ref)
+        LU = ref[:S, :S]
+        L = np.tril(LU.transpose(2, 0, 1), -1) + np.eye(S)
+        V_ref = _back_substitute_upper(LU, ref[:S, S].copy()).T
+        x_ref = _back_substitute_upper(L.transpose(0, 2, 1).transpose(1, 2, 0).copy(), ref[S, :S].copy()).T
+        V, x = _solve_bordered(aug)
+        assert np.array_equal(V, V_ref) and np.array_equal(x, x_ref)
+        assert V.flags.c_contiguous and x.flags.c_contiguous
+        np.testing.assert_allclose(np.einsum("bst,bt->bs", M, V), rhs_v, rtol=0, atol=1e-13)
+        np.testing.assert_allclose(np.einsum("bts,bt->bs", M, x), rhs_x, rtol=0, atol=1e-13)
