@@ -237,3 +237,75 @@ def test_sparse_storage_samples_identically() -> None:
     y = b.episodes(pi, 200, np.random.default_rng(3), horizon=7, stop_at_absorbing=True)
     for f in ("episode", "time", "states", "actions", "rewards", "final_states"):
         np.testing.assert_array_equal(getattr(x, f), getattr(y, f))
+
+
+def _reference_walk(
+    sampler: TabularSampler, pis: np.ndarray, lengths: np.ndarray, u: np.ndarray, first: np.ndarray, policy: np.ndarray
+) -> tuple[list[list[tuple[int, int]]], list[int], list[int]]:
+    """Episode by episode in plain Python, from the documented layout: u[first] draws s₀, then (a, s') per step.
+
+    Returns each episode's (s, a) pairs, its final state and its start state.
+    """
+    mdp = sampler.mdp
+    P = np.asarray(mdp.to_dense().P if getattr(mdp, "is_sparse", False) else mdp.P)
+
+    def inverse_cdf(p: np.ndarray, x: float) -> int:
+        c = cumulative_rows(p[None])[0]
+        return int(np.sum(c <= x))
+
+    paths, finals, starts = [], [], []
+    for e, L in enumerate(lengths.tolist()):
+        k = int(first[e])
+        s = inverse_cdf(mdp.rho, u[k])
+        starts.append(s)
+        path = []
+        for t in range(L):
+            a = inverse_cdf(pis[policy[e], s], u[k + 1 + 2 * t])
+            path.append((s, a))
+            s = inverse_cdf(P[s, a], u[k + 2 + 2 * t])
+        paths.append(path)
+        finals.append(s)
+    return paths, finals, starts
+
+
+@pytest.mark.parametrize("tail_work", [0, 1024, 10**9])  # successor tables for every step, the default, none
+@pytest.mark.parametrize(("S", "A", "zeros"), [(4, 3, False), (6, 2, True), (3, 1, False)])
+def test_walk_follows_the_layout_on_both_routes(
+    monkeypatch: pytest.MonkeyPatch, tail_work: int, S: int, A: int, zeros: bool
+) -> None:
+    """walk = the per-episode reference, whichever steps go through the successor tables (TAIL_WORK)."""
+    import r1theory.sampler as sampler_module
+
+    monkeypatch.setattr(sampler_module, "TAIL_WORK", tail_work)
+    rng = np.random.default_rng(S * 10 + A)
+    P = rng.random((S, A, S)) * ((rng.random((S, A, S)) < 0.5) if zeros else 1.0)
+    P[:, :, 0] += 0.05  # every row has support (sparse supports: width < S)
+    P /= P.sum(axis=-1, keepdims=True)
+    mdp = r1.TabularMDP(P, rng.random((S, A)), 0.8, rng.dirichlet(np.ones(S)))
+    sampler = TabularSampler(mdp)
+    R = 3
+    pis = r1.softmax(rng.normal(size=(R, S, A)) * 2.0)
+    pis[1, 0] = np.eye(A)[A - 1]  # a deterministic row (zero probabilities before the last entry)
+    for n in (1, 5, 300):
+        lengths = np.minimum(sampler.geometric_lengths(n, rng), 40)
+        lengths[0] = 0
+        policy = rng.integers(0, R, size=n)
+        first = np.cumsum(np.concatenate([[7], 1 + 2 * lengths[:-1] + 3]))  # gaps between blocks are allowed
+        u = rng.random(int(first[-1] + 1 + 2 * lengths[-1]))
+        ep = sampler.walk(sampler.policy_tables(pis), lengths, u, first, policy_offset=policy * S)
+        paths, finals, starts = _reference_walk(sampler, pis, lengths, u, first, policy)
+        np.testing.assert_array_equal(ep.final_states, finals)
+        np.testing.assert_array_equal(ep.start_states, starts)
+        for e in range(n):
+            mine = ep.episode == e
+            np.testing.assert_array_equal(ep.time[mine], np.arange(lengths[e]))
+            got = list(zip(ep.states[mine].tolist(), ep.actions[mine].tolist(), strict=True))
+            assert got == paths[e], f"episode {e} (n={n})"
+            np.testing.assert_array_equal(ep.rewards[mine], [mdp.r[s, a] for s, a in paths[e]])
+        # one policy (no offsets): the same as every episode on policy 0
+        one = sampler.walk(sampler.policy_table(pis[0]), lengths, u, first)
+        ref0, fin0, _ = _reference_walk(sampler, pis, lengths, u, first, np.zeros(n, dtype=np.int64))
+        np.testing.assert_array_equal(one.final_states, fin0)
+        for e in range(n):
+            mine = one.episode == e
+            assert list(zip(one.states[mine].tolist(), one.actions[mine].tolist(), strict=True)) == ref0[e]
