@@ -164,6 +164,15 @@ def _check_configs(configs: Any, iterations: Any) -> list[_Config]:
     return out
 
 
+def _check_every(record_every: Any, n: int) -> IntArray:
+    """``record_every`` as one int ≥ 1 per configuration (one int for all, or a sequence of n)."""
+    if isinstance(record_every, Sequence | np.ndarray) and not isinstance(record_every, str | bytes):
+        if len(record_every) != n:
+            raise ValueError(f"record_every must be one int or one per configuration ({n}); got {len(record_every)}")
+        return np.array([check_count(v, f"record_every[{i}]") for i, v in enumerate(record_every)], dtype=np.int64)
+    return np.full(n, check_count(record_every, "record_every"), dtype=np.int64)
+
+
 def _check_seeds(seeds: Any, n: int) -> list[np.random.Generator]:
     """One generator per configuration from an int, a SeedSequence or a Generator (distinct objects)."""
     if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence | np.ndarray):
@@ -459,7 +468,7 @@ def stochastic_iterate_batch(
     horizon: int | None = None,
     fisher_batch: int | None = None,
     optimum: Optimal | None = None,
-    record_every: int = 1,
+    record_every: int | Sequence[int] = 1,
 ) -> list[StochasticRun]:
     """Run R stochastic runs of :func:`r1theory.stochastic_iterate` on one MDP in lockstep; one run per configuration.
 
@@ -486,8 +495,11 @@ def stochastic_iterate_batch(
         One per configuration: an int ≥ 0, a ``numpy.random.SeedSequence`` or a ``numpy.random.Generator``
         (distinct objects; a generator is advanced further than the single run would, see the module
         docstring).
-    estimator, baseline, horizon, fisher_batch, optimum, record_every
+    estimator, baseline, horizon, fisher_batch, optimum
         As for :func:`r1theory.stochastic_iterate`, shared by every run.
+    record_every
+        As for :func:`r1theory.stochastic_iterate`: one int for every run, or one per configuration (runs
+        of different lengths in one batch, each recorded at its own resolution).
 
     Returns
     -------
@@ -513,7 +525,7 @@ def stochastic_iterate_batch(
     check_estimator(estimator, baseline, horizon)
     if fisher_batch is not None:
         check_count(fisher_batch, "fisher_batch")
-    every = check_count(record_every, "record_every")
+    every_all = _check_every(record_every, R)
     rngs = _check_seeds(seeds, R)
     theta = _check_theta0(mdp, theta0, R)
     if optimum is not None and not isinstance(optimum, Optimal):
@@ -544,7 +556,10 @@ def stochastic_iterate_batch(
             m_all[i] = c.batch if fisher_batch is None else fisher_batch
         elif c.method.name == "r1-sample-independent":
             m_all[i] = 1
-    n_records = np.array([1 + T // every + (T % every != 0) for T in T_all.tolist()], dtype=np.int64)
+    n_records = np.array(
+        [1 + T // e + (T % e != 0) for T, e in zip(T_all.tolist(), every_all.tolist(), strict=True)], dtype=np.int64
+    )
+    every = int(every_all[0]) if R and bool(np.all(every_all == every_all[0])) else 0  # 0: one per row
     rec = _Records(int(n_records.max()), R)
     final_theta: list[Array | None] = [None] * R
     status = ["max_iterations"] * R
@@ -579,6 +594,7 @@ def stochastic_iterate_batch(
         while idx.size:
             if plan_for.size != idx.size:  # rows left: the per-row settings change (rows only ever leave)
                 key, B, lam, pairs, T = key_all[idx], B_all[idx], lam_all[idx], m_all[idx], T_all[idx]
+                every_row = every_all[idx]
                 kind, eta0 = kind_all[idx], eta_all[idx]
                 normalized, decreasing, custom = kind == 1, kind == 2, np.flatnonzero(kind < 0).tolist()
                 any_normalized, any_decreasing = bool(normalized.any()), bool(decreasing.any())
@@ -615,19 +631,20 @@ def stochastic_iterate_batch(
                 new_theta = new_theta[keep]
                 if not idx.size:
                     break
-                T = T[keep]  # the other per-row settings are rebuilt at the top (plan_for no longer matches)
+                T, every_row = T[keep], every_row[keep]  # the other settings are rebuilt at the top (plan_for)
                 next_end = int(T.min())
             point = _batch_policy_point(mdp, new_theta)
             t += 1
-            if t % every == 0:  # every row records θ_t
+            if every and t % every == 0:  # every row records θ_t
                 g = point.gradient
                 rec.add(idx, t, point.ev.J, np.einsum("bsa,bsa->b", g, g), n_tr, n_ep)
                 last_t[:] = t
-            elif t == next_end:  # rows at their last iteration record it
-                sel = np.flatnonzero(T == t)
-                gs = point.gradient[sel]
-                rec.add(idx[sel], t, point.ev.J[sel], np.einsum("bsa,bsa->b", gs, gs), n_tr[sel], n_ep[sel])
-                last_t[sel] = t
+            elif every == 0 or t == next_end:  # rows at a multiple of their resolution or their last iteration
+                sel = np.flatnonzero(T == t) if every else np.flatnonzero((t % every_row == 0) | (T == t))
+                if sel.size:
+                    gs = point.gradient[sel]
+                    rec.add(idx[sel], t, point.ev.J[sel], np.einsum("bsa,bsa->b", gs, gs), n_tr[sel], n_ep[sel])
+                    last_t[sel] = t
             if t == next_end:
                 done = T == t
                 for j in np.flatnonzero(done).tolist():

@@ -178,6 +178,27 @@ def test_a_run_does_not_depend_on_its_batch() -> None:
             np.testing.assert_array_equal(getattr(alone, f), getattr(together[i], f), err_msg=f)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_record_every_per_run() -> None:
+    """Each run recorded at its own resolution equals its single run with that ``record_every``, and the same run
+    in a batch with one shared resolution, bit for bit (C2 runs every batch size of a grid in one call)."""
+    configs, its = _mix()
+    seeds = list(range(len(configs)))
+    every = [1 + i % 5 for i in range(len(configs))]
+    kw: dict[str, Any] = {"estimator": "gpomdp", "baseline": "value"}
+    got = r1.stochastic_iterate_batch(MDP, np.zeros((4, 3)), configs, its, seeds, record_every=every, **kw)
+    for i, g in enumerate(got):
+        (want,) = _singles(MDP, np.zeros((4, 3)), [configs[i]], [its[i]], [seeds[i]], record_every=every[i], **kw)
+        assert_same_run(g, want, MDP, f"record_every={every[i]}")
+        if g.status != "diverged":
+            np.testing.assert_array_equal(g.t, np.unique(np.r_[np.arange(0, its[i] + 1, every[i]), its[i]]))
+    for e in (2, 5):
+        shared = r1.stochastic_iterate_batch(MDP, np.zeros((4, 3)), configs, its, seeds, record_every=e, **kw)
+        for i in np.flatnonzero(np.array(every) == e).tolist():
+            for f in ("t", "transitions", "episodes", "J", "gap", "grad_norm_sq", "theta"):
+                np.testing.assert_array_equal(getattr(got[i], f), getattr(shared[i], f), err_msg=f)
+
+
 def test_zero_iterations_and_no_configurations() -> None:
     assert r1.stochastic_iterate_batch(MDP, np.zeros((4, 3)), [], 5, []) == []
     runs = r1.stochastic_iterate_batch(MDP, np.zeros((4, 3)), [("sgd-pg", 0.1, None, 2)] * 2, [0, 3], [1, 2])
@@ -292,6 +313,8 @@ def test_inverse_sqrt_step() -> None:
         ([("sgd-pg", 0.1, None, 1)], 5, [0], {"estimator": "td"}, ValueError, "estimator"),
         ([("sgd-pg", 0.1, None, 1)], 5, [0], {"baseline": "mean"}, ValueError, "baseline"),
         ([("sgd-pg", 0.1, None, 1)], 5, [0], {"record_every": 0}, ValueError, "record_every"),
+        ([("sgd-pg", 0.1, None, 1)] * 2, 5, [0, 1], {"record_every": [1]}, ValueError, "record_every must be one"),
+        ([("sgd-pg", 0.1, None, 1)] * 2, 5, [0, 1], {"record_every": [1, 0]}, ValueError, r"record_every\[1\]"),
         ([("sgd-pg", 0.1, None, 1)], 5, [0], {"fisher_batch": 0}, ValueError, "fisher_batch"),
         ([("sgd-pg", 0.1, None, 1)], 5, [0], {"theta0": np.zeros((3, 3))}, ValueError, "theta0"),
         (
