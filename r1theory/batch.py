@@ -450,7 +450,7 @@ def _evaluate_dominant(mdp: TabularMDP, pi: Array, fm: IntArray, *, full_support
         aug[S, S] = 0.0
         V, x = _solve_bordered(aug)  # (I − γP_π) V = r_π and (I − γP_π)ᵀ x = ρ
     d = (1.0 - g) * x
-    low = np.flatnonzero(d.min(axis=1) < _D_CHECK)
+    low = np.flatnonzero(d.min(axis=1) < _D_CHECK) if d.min() < _D_CHECK else np.zeros(0, dtype=np.int64)
     if low.size and full_support:  # one call: the structural set is the same for every softmax policy
         d[low] = _visitation(mdp, pi[low], d[low], True)
     for b in low if not full_support else ():  # π's zeros are real: the reachable set of each P_π
@@ -470,17 +470,20 @@ def _evaluate_dominant(mdp: TabularMDP, pi: Array, fm: IntArray, *, full_support
 _COLUMNS = 7
 
 
-def sum_actions(x: Array) -> Array:
-    """Σ_a x[..., a], shape x.shape[:-1], bit for bit ``x.sum(axis=-1)``.
+def sum_actions(x: Array, out: Array | None = None) -> Array:
+    """Σ_a x[..., a], shape x.shape[:-1], bit for bit ``x.sum(axis=-1)`` (into ``out`` if given).
 
     For A ≤ 7 it is formed column by column, (x₀ + x₁) + x₂ + …, the order numpy adds fewer than 8 terms in.
     """
     A = x.shape[-1]
     if A > _COLUMNS:
-        return x.sum(axis=-1)
+        return x.sum(axis=-1, out=out)
     if A == 1:
-        return x[..., 0].copy()
-    out = np.add(x[..., 0], x[..., 1])
+        if out is None:
+            return x[..., 0].copy()
+        out[...] = x[..., 0]
+        return out
+    out = np.add(x[..., 0], x[..., 1], out=out)
     for a in range(2, A):
         np.add(out, x[..., a], out=out)
     return out

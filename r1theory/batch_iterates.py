@@ -56,7 +56,7 @@ subclass is called row by row.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -82,24 +82,28 @@ BoolArray = NDArray[np.bool_]
 
 _POINT_FIELDS = ("J", "gap", "grad_norm", "min_pi_opt")
 _STEP_FIELDS = ("kl", "eta", "eff_step")
+_NP = len(_POINT_FIELDS)
 
 
 class _Histories:
-    """Per-field buffers: per-point fields (T + 1 rows) and per-step fields (T rows), one column per config."""
+    """One buffer (T, B, 7): row t holds point t's fields (J, gap, ‖∇J‖, min π(a*)) and step t's (kl, η, eff).
+
+    Column j is the row at position j of the initial method-sorted order, so that while no row has stopped a
+    lockstep iteration records all its fields by one contiguous write (T + 1 point rows, T step rows).
+    """
 
     def __init__(self, B: int, cap: int) -> None:
         self.cap = cap
-        self.data = {k: np.empty((cap, B)) for k in (*_POINT_FIELDS, *_STEP_FIELDS)}
+        self.data = np.empty((cap, B, len(_POINT_FIELDS) + len(_STEP_FIELDS)))
 
     def ensure(self, t: int, limit: int) -> None:
         """Room for row t (grown by doubling, at most ``limit`` rows)."""
         if t < self.cap:
             return
         cap = min(max(2 * self.cap, t + 1), limit)
-        for k, buf in self.data.items():
-            grown = np.empty((cap, buf.shape[1]))
-            grown[: self.cap] = buf
-            self.data[k] = grown
+        grown = np.empty((cap, *self.data.shape[1:]))
+        grown[: self.cap] = self.data
+        self.data = grown
         self.cap = cap
 
 
@@ -140,7 +144,8 @@ def _check_configs(configs: Any) -> list[tuple[Method, float, StepRule, Any]]:
 def _directions(point: BatchPolicyPoint, groups: list[tuple[Method, slice]], lam: Array, idx: IntArray) -> Array:
     """Every row's direction: one batched call per method slice, or the method's ``direction`` row by row.
 
-    A NaN at a finite θ raises, naming the configuration, as :func:`r1theory.direction_at` raises in iterate.
+    A NaN at a finite θ is the caller's to find (:func:`_check_nan`: a NaN direction makes θ + η·D non-finite,
+    which the caller checks anyway).
     """
     n = len(point)
     out = np.empty(point.theta.shape)
@@ -163,11 +168,15 @@ def _directions(point: BatchPolicyPoint, groups: list[tuple[Method, slice]], lam
                     out[j] = _checked(method, p.theta, method.direction(p, float(lam[j])))
                 except (TypeError, ValueError) as exc:
                     raise type(exc)(f"configs[{int(idx[j])}]: {exc}") from None
+    return out
+
+
+def _check_nan(out: Array, groups: list[tuple[Method, slice]], idx: IntArray) -> None:
+    """Raise for a direction that is NaN at a finite θ, naming the configuration, as :func:`r1theory.direction_at`."""
     if np.isnan(out).any():
         j = int(np.flatnonzero(np.isnan(out).any(axis=(1, 2)))[0])
         name = next(m.name for m, rows in groups if rows.start <= j < rows.stop)
         raise ValueError(f"configs[{int(idx[j])}]: method {name!r}: direction returned NaN at a finite θ")
-    return out
 
 
 @dataclass
@@ -178,12 +187,14 @@ class _Active:
     g2: Array  # ‖∇J‖² at the point
     gap: Array  # V*(ρ) − J at the point
     idx: IntArray  # the configuration of each row
+    pos: IntArray  # its column in the histories (its position in the initial sorted order)
     key: IntArray  # its method's group number (nondecreasing)
     lam: Array
     eta: Array  # the step rule's η
     normalized: BoolArray  # η_t = η/‖D_t‖
     custom: IntArray  # rows whose rule is a StepRule subclass (called row by row)
     any_normalized: bool = False
+    cols: slice | IntArray = field(default_factory=lambda: slice(None))  # histories' columns: all until a row stops
 
     def __len__(self) -> int:
         return int(self.idx.size)
@@ -201,6 +212,7 @@ class _Active:
         self.point = self.point.take(np.flatnonzero(keep))
         self.g2, self.gap = self.g2[keep], self.gap[keep]
         self.idx, self.key, self.lam = self.idx[keep], self.key[keep], self.lam[keep]
+        self.pos = self.cols = self.pos[keep]
         self.eta, self.normalized = self.eta[keep], self.normalized[keep]
         self.custom = np.flatnonzero([type(rules[i]) is not StepRule for i in self.idx.tolist()])
         self.any_normalized = bool(self.normalized.any())
@@ -303,6 +315,7 @@ def iterate_batch(
         g2=g2,
         gap=opt.J - point.ev.J,
         idx=idx,
+        pos=np.arange(B, dtype=np.int64),
         key=key[idx],
         lam=np.array([checked[i][1] for i in idx], dtype=np.float64),
         eta=np.array([rules[i].eta for i in idx], dtype=np.float64),
@@ -310,42 +323,51 @@ def iterate_batch(
         custom=np.flatnonzero([type(rules[i]) is not StepRule for i in idx]),
     )
     rows.any_normalized = bool(rows.normalized.any())
-    states = np.arange(mdp.S)
+    SA = mdp.S * mdp.A
+    opt_flat = np.arange(mdp.S) * mdp.A + opt.actions  # flat (s, a*(s)) in a (S·A,) block
+    column = np.argsort(idx)  # configuration i's column of the histories (rows.pos)
     hist = _Histories(B, min(T + 1, 1024))
     length = np.zeros(B, dtype=np.int64)  # points recorded per configuration
     final_theta: list[Array | None] = [None] * B
     status = ["max_iterations"] * B
     message = [f"reached the cap of {T} iterations"] * B
 
-    def record_point(t: int) -> None:
-        """Row t of the per-point histories of the active rows: J, gap, ‖∇J‖, min_s π(a*(s)|s)."""
-        p, cols = rows.point, rows.idx
+    def point_fields(out: Array) -> None:
+        """The per-point fields of the active rows' point into ``out`` (n, ≥ 4): J, gap, ‖∇J‖, min_s π(a*(s)|s)."""
+        p = rows.point
+        out[:, 0] = p.ev.J
+        out[:, 1] = rows.gap
+        np.sqrt(rows.g2, out=out[:, 2])
+        np.min(p.pi.reshape(-1, SA).take(opt_flat, axis=1), axis=1, out=out[:, 3])
+
+    def record_point(t: int, where: BoolArray) -> None:
+        """Row t of the per-point histories of the active rows where ``where`` holds (their last point)."""
         hist.ensure(t, T + 1)
-        hist.data["J"][t, cols] = p.ev.J
-        hist.data["gap"][t, cols] = rows.gap
-        hist.data["grad_norm"][t, cols] = np.sqrt(rows.g2)
-        hist.data["min_pi_opt"][t, cols] = p.pi[:, states, opt.actions].min(axis=1)
-        length[cols] = t + 1
+        fields = np.empty((len(rows), _NP))
+        point_fields(fields)
+        hist.data[t, rows.pos[where], :_NP] = fields[where]
+        length[rows.idx[where]] = t + 1
 
     built: dict[int, Run] = {}
 
     def make_run(i: int) -> Run:
-        """The :class:`Run` of configuration i, from its columns of the histories."""
+        """The :class:`Run` of configuration i, from its column of the histories."""
         method, _, rule, damping = checked[i]
         n_pts = int(length[i])
         theta_i = final_theta[i]
         assert theta_i is not None
+        h = hist.data[:, int(column[i])]
         return Run(
             method=method.name,
             damping=damping,
             step=rule,
-            J=hist.data["J"][:n_pts, i].copy(),
-            gap=hist.data["gap"][:n_pts, i].copy(),
-            grad_norm=hist.data["grad_norm"][:n_pts, i].copy(),
-            min_pi_opt=hist.data["min_pi_opt"][:n_pts, i].copy(),
-            kl=hist.data["kl"][: n_pts - 1, i].copy(),
-            eta=hist.data["eta"][: n_pts - 1, i].copy(),
-            eff_step=hist.data["eff_step"][: n_pts - 1, i].copy(),
+            J=h[:n_pts, 0].copy(),
+            gap=h[:n_pts, 1].copy(),
+            grad_norm=h[:n_pts, 2].copy(),
+            min_pi_opt=h[:n_pts, 3].copy(),
+            kl=h[: n_pts - 1, 4].copy(),
+            eta=h[: n_pts - 1, 5].copy(),
+            eff_step=h[: n_pts - 1, 6].copy(),
             theta=theta_i,
             status=status[i],
             message=message[i],
@@ -358,8 +380,13 @@ def iterate_batch(
             built[i] = make_run(i)
             on_run(i, built[i])
 
-    def stop(where: BoolArray, what: str, text: Any) -> None:
-        """Give the rows where ``where`` holds the status ``what`` (message ``text(row)``) and drop them."""
+    def stop(where: BoolArray, what: str, text: Any, t: int) -> None:
+        """Give the rows where ``where`` holds the status ``what`` (message ``text(row)``) and drop them.
+
+        Their last point, rows.point, is point t of their runs: recorded here (a running row's point t is
+        recorded with its step t).
+        """
+        record_point(t, where)
         for j in np.flatnonzero(where).tolist():
             i = int(rows.idx[j])
             status[i], message[i] = what, text(j)
@@ -369,14 +396,14 @@ def iterate_batch(
         for i in stopped:
             finished(int(i))
 
-    record_point(0)
     groups = rows.groups(methods)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite rows are detected and stopped
         for t in range(T):
+            hist.ensure(t + 1, T + 1)
             done = rows.gap <= tol  # converged before the step (iterate checks gaps[-1] at the top of its loop)
             if done.any():
                 gap = rows.gap
-                stop(done, "converged", lambda j, gap=gap, t=t: f"gap {gap[j]:.3g} <= tol {tol:g} at t={t}")
+                stop(done, "converged", lambda j, gap=gap, t=t: f"gap {gap[j]:.3g} <= tol {tol:g} at t={t}", t)
                 if not len(rows):
                     break
                 groups = rows.groups(methods)
@@ -387,15 +414,17 @@ def iterate_batch(
                 norm = np.sqrt(np.einsum("bsa,bsa->b", dirn, dirn))
                 eta = np.where(rows.normalized, np.where(norm > 0, eta / norm, 0.0), eta)
             if rows.custom.size:
+                _check_nan(dirn, groups, rows.idx)  # before a rule sees the direction
                 eta = eta.copy()
                 for j in rows.custom.tolist():
                     eta[j] = rules[int(rows.idx[j])](t, dirn[j])
             new_theta = p.theta + eta[:, None, None] * dirn
             # a non-finite direction always makes θ non-finite (η·±inf, 0·inf and NaN·η are not finite), so
-            # checking θ is iterate's check "direction and θ finite"
+            # checking θ is iterate's check "direction and θ finite" (and finds a NaN direction, which raises)
             if not np.isfinite(new_theta).all():
+                _check_nan(dirn, groups, rows.idx)
                 finite = np.asarray(np.isfinite(new_theta).all(axis=(1, 2)))
-                stop(~finite, "diverged", lambda j, eta=eta, t=t: f"non-finite θ after step {t} (η={eta[j]:.3g})")
+                stop(~finite, "diverged", lambda j, eta=eta, t=t: f"non-finite θ after step {t} (η={eta[j]:.3g})", t)
                 if not len(rows):
                     break
                 dirn, eta, new_theta = dirn[finite], eta[finite], new_theta[finite]
@@ -403,39 +432,49 @@ def iterate_batch(
             new = _batch_policy_point(mdp, new_theta)
             if not np.isfinite(new.ev.J).all():
                 finite = np.isfinite(new.ev.J)
-                stop(~finite, "diverged", lambda j, t=t: f"non-finite J after step {t}")
+                stop(~finite, "diverged", lambda j, t=t: f"non-finite J after step {t}", t)
                 if not len(rows):
                     break
                 dirn, eta, new = dirn[finite], eta[finite], new.take(np.flatnonzero(finite))
                 groups = rows.groups(methods)
-            # the step's records: KL(π_t ‖ π_{t+1}) averaged over d_t, η_t, and the effective PG step
-            p, cols = rows.point, rows.idx
+            # row t of the histories: point t's fields and the step's, KL(π_t ‖ π_{t+1}) averaged over d_t, η_t
+            # and the effective PG step; written in place while every row runs, else gathered and scattered
+            p, cols = rows.point, rows.cols
+            rec = hist.data[t] if isinstance(cols, slice) else np.empty((len(rows), hist.data.shape[2]))
+            point_fields(rec)
             kl = sum_actions(p.pi * (p.log_pi - new.log_pi))  # kl_rows of r1theory.iterates, block by block
-            hist.ensure(t, T + 1)
-            hist.data["kl"][t, cols] = np.einsum("bs,bs->b", p.ev.d, kl)
-            hist.data["eta"][t, cols] = eta
-            eff = eta * np.einsum("bsa,bsa->b", dirn, p.gradient) / rows.g2
+            np.einsum("bs,bs->b", p.ev.d, kl, out=rec[:, 4])
+            rec[:, 5] = eta
+            eff = rec[:, 6]
+            np.multiply(eta, np.einsum("bsa,bsa->b", dirn, p.gradient), out=eff)
+            np.divide(eff, rows.g2, out=eff)
             if not (rows.g2 > 0).all():
                 eff[rows.g2 <= 0] = np.nan
-            hist.data["eff_step"][t, cols] = eff
+            if not isinstance(cols, slice):
+                hist.data[t, cols] = rec
             rows.point = new
             rows.g2 = np.einsum("bsa,bsa->b", new.gradient, new.gradient)
             rows.gap = opt.J - new.ev.J
-            record_point(t + 1)
             if t + 1 >= W:
-                J = hist.data["J"]
-                frozen = (np.abs(J[t + 1, cols] - J[t + 1 - W, cols]) < stall) & (rows.gap > tol)
+                before = hist.data[t + 1 - W, cols, 0] if W else new.ev.J  # J W iterations ago
+                frozen = np.abs(new.ev.J - before) < stall
+                if frozen.any():
+                    frozen &= rows.gap > tol
                 if frozen.any():
                     gap = rows.gap
                     stop(
                         frozen,
                         "stalled",
                         lambda j, gap=gap: f"J moved < {stall:.1g} over {W} iterations with gap {gap[j]:.3g} > tol",
+                        t + 1,
                     )
                     if not len(rows):
                         break
                     groups = rows.groups(methods)
-    # the rows still running reached the cap; as in iterate, converged if the last gap ≤ tol
+    # the rows still running reached the cap (their last point is point T, or 0 when T = 0); as in iterate,
+    # converged if the last gap ≤ tol
+    if len(rows):
+        record_point(T, np.ones(len(rows), dtype=bool))
     last = rows.gap <= tol
     for j, i in enumerate(rows.idx.tolist()):
         final_theta[i] = rows.point.theta[j].copy()
