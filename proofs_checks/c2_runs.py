@@ -2,8 +2,9 @@
 
 One sweep task is a **group**: every arm on one instance, each with a list of configurations (batch B,
 step rule) × the same seeds, each run for the same episode budget (iterations = ⌈budget / episodes per
-update⌉), the runs of one B in lockstep through :func:`_run_group` (its cost is mostly per lockstep
-iteration, so the more runs share a call the cheaper each is). The task returns, per configuration, the exact histories
+update⌉), all of them in lockstep through one :func:`_run_group` call (its cost is mostly per lockstep
+iteration, so the more runs share a call the cheaper each is: the shorter runs of the larger B ride along
+with the longest). The task returns, per configuration, the exact histories
 (J* − J(θ_t) and ‖∇J(θ_t)‖² at every ``record_every``-th iterate, seeds × records), the episodes at each
 record, and whether each seed ended trapped (:func:`proofs_checks.c2_analysis.trapped`); optionally the
 exact-gradient counterpart of each configuration (same η, no sampling) for the regime diagnostic.
@@ -224,7 +225,7 @@ def _run_group(
     estimator: str,
     baseline: str | None,
     optimum: r1.Optimal,
-    record_every: int,
+    record_every: list[int],
 ) -> list[stochastic.StochasticRun]:
     """Run i = ``stochastic_iterate(mdp, θ₀, method_i, step_i, T_i, default_rng(seeds[i]), batch=B_i, damping=λ_i)``.
 
@@ -235,9 +236,9 @@ def _run_group(
         return [
             stochastic.stochastic_iterate(
                 mdp, theta0, method, step, T, np.random.default_rng(seed), estimator=estimator, batch=B,
-                baseline=baseline, damping=lam, optimum=optimum, record_every=record_every,
+                baseline=baseline, damping=lam, optimum=optimum, record_every=every,
             )
-            for (method, step, lam, B), T, seed in zip(configs, iterations, seeds, strict=True)
+            for (method, step, lam, B), T, seed, every in zip(configs, iterations, seeds, record_every, strict=True)
         ]  # fmt: skip
     return r1.stochastic_iterate_batch(
         mdp,
@@ -289,8 +290,9 @@ def _pad(rows: list[Array], R: int) -> Array:
 def group_task(config: dict[str, Any]) -> dict[str, Any]:
     """Worker: every arm × configuration × seed of a group on one instance; ``<method>:<i>.<field>`` arrays.
 
-    Runs of the same batch B go through one :func:`_run_group` call (all arms in lockstep; the iteration count
-    ⌈budget/e⌉ is per arm, ``record_every`` = ⌈max T/records⌉ per call). Fields per arm and configuration i:
+    Every run goes through one :func:`_run_group` call (all arms and batch sizes in lockstep; the iteration count
+    ⌈budget/e⌉ is per arm, ``record_every`` = ⌈max T/records⌉ per B, the longest T of that B; a run's numbers do
+    not depend on what shares its call). Fields per arm and configuration i:
     ``t`` and ``episodes`` (records,), ``gap`` and ``grad2`` (seeds, records; NaN after a divergence),
     ``gap_T`` (seeds,), ``theta_T`` (seeds, S, A), ``trapped``, ``near_det`` and ``diverged`` (seeds,) as 0/1;
     with ``exact_levels``, ``exact_T_optimality`` and ``exact_T_stationarity``: the first iteration at which
@@ -309,37 +311,49 @@ def group_task(config: dict[str, Any]) -> dict[str, Any]:
     by_batch: dict[int, list[tuple[str, Any, int, dict[str, Any]]]] = {}
     for it in items:
         by_batch.setdefault(int(it[3]["batch"]), []).append(it)
+    # every run of the task in one lockstep call; each B keeps its own record resolution ⌈max T/records⌉
+    configs: list[tuple[str, StepRule, float | None, int]] = []
+    iterations: list[int] = []
+    every: list[int] = []
+    seeds: list[np.random.SeedSequence] = []
+    slots: list[tuple[str, int]] = []
     for B, group in sorted(by_batch.items()):
         Ts = [max(1, math.ceil(budget / episodes_per_update(m, B, base))) for m, _, _, _ in group]
-        every = max(1, math.ceil(max(Ts) / R))
-        runs = _run_group(
-            mdp,
-            theta0,
-            [(m, step_rule(c["step"]), lam, B) for m, lam, _, c in group for _ in range(n)],
-            [T for T in Ts for _ in range(n)],
-            [seed_sequence(config["seeds"][j]) for _ in group for j in range(n)],  # distinct objects per run
-            estimator=str(config["estimator"]),
-            baseline=base,
-            optimum=opt,
-            record_every=every,
-        )
-        for k, (m, _, i, _) in enumerate(group):
-            mine = runs[k * n : (k + 1) * n]
-            key = f"{m}:{i}"
-            longest = max(mine, key=lambda r: len(r.t))
-            Rr = len(longest.t)
-            out[f"{key}.t"] = longest.t.astype(np.int64)
-            out[f"{key}.episodes"] = longest.episodes.astype(np.int64)
-            out[f"{key}.gap"] = _pad([r.gap for r in mine], Rr)
-            out[f"{key}.grad2"] = _pad([r.grad_norm_sq for r in mine], Rr)
-            out[f"{key}.gap_T"] = np.array([r.gap[-1] for r in mine])
-            div = np.array([r.status == "diverged" for r in mine])
-            near = np.array([not d and an.near_deterministic(mdp, r.theta, float(config["trap_det_tol"]))
-                             for r, d in zip(mine, div, strict=True)])  # fmt: skip
-            out[f"{key}.near_det"] = near.astype(np.int8)
-            out[f"{key}.trapped"] = (near & (out[f"{key}.gap_T"] > tau)).astype(np.int8)
-            out[f"{key}.diverged"] = div.astype(np.int8)
-            out[f"{key}.theta_T"] = np.stack([r.theta for r in mine])
+        e = max(1, math.ceil(max(Ts) / R))
+        for (m, lam, i, c), T in zip(group, Ts, strict=True):
+            configs += [(m, step_rule(c["step"]), lam, B)] * n
+            iterations += [T] * n
+            every += [e] * n
+            seeds += [seed_sequence(config["seeds"][j]) for j in range(n)]  # distinct objects per run
+            slots.append((m, i))
+    runs = _run_group(
+        mdp,
+        theta0,
+        configs,
+        iterations,
+        seeds,
+        estimator=str(config["estimator"]),
+        baseline=base,
+        optimum=opt,
+        record_every=every,
+    )
+    for k, (m, i) in enumerate(slots):
+        mine = runs[k * n : (k + 1) * n]
+        key = f"{m}:{i}"
+        longest = max(mine, key=lambda r: len(r.t))
+        Rr = len(longest.t)
+        out[f"{key}.t"] = longest.t.astype(np.int64)
+        out[f"{key}.episodes"] = longest.episodes.astype(np.int64)
+        out[f"{key}.gap"] = _pad([r.gap for r in mine], Rr)
+        out[f"{key}.grad2"] = _pad([r.grad_norm_sq for r in mine], Rr)
+        out[f"{key}.gap_T"] = np.array([r.gap[-1] for r in mine])
+        div = np.array([r.status == "diverged" for r in mine])
+        near = np.array([not d and an.near_deterministic(mdp, r.theta, float(config["trap_det_tol"]))
+                         for r, d in zip(mine, div, strict=True)])  # fmt: skip
+        out[f"{key}.near_det"] = near.astype(np.int8)
+        out[f"{key}.trapped"] = (near & (out[f"{key}.gap_T"] > tau)).astype(np.int8)
+        out[f"{key}.diverged"] = div.astype(np.int8)
+        out[f"{key}.theta_T"] = np.stack([r.theta for r in mine])
     levels = config.get("exact_levels")
     if levels:
         caps = [math.ceil(budget / episodes_per_update(m, int(c["batch"]), base)) for m, _, _, c in items]
