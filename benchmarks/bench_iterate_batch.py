@@ -27,6 +27,7 @@ import re
 import sys
 import time
 from collections import Counter
+from typing import Any
 
 import numpy as np
 from _timing import describe, done, emit, paired_ratio, start, time_interleaved
@@ -85,6 +86,51 @@ def check_equal(batch: list[r1.Run], loop: list[r1.Run]) -> dict[str, float]:
     return worst
 
 
+def budget(mdp: r1.TabularMDP, theta0: np.ndarray, configs: list[tuple[str, float, float | None]], opt: Any) -> str:
+    """Detail line: where a lockstep iteration of the mixed batch spends its time (one pass of T, with timers).
+
+    The evaluation (softmax, batched LU, Q, A, gradient) and each method's batch direction are timed by
+    wrapping the engine's two calls for one run of ``iterate_batch``; the rest is the loop's own work
+    (steps, records, stopping checks).
+    """
+    import r1theory.batch_iterates as bi
+
+    spent: dict[str, float] = dict.fromkeys(("evaluation", *r1.METHODS), 0.0)
+    point_fn, directions_fn = getattr(bi, "_batch_policy_point"), getattr(bi, "_directions")  # noqa: B009
+
+    def timed_point(*args: Any) -> Any:
+        t0 = time.perf_counter()
+        out = point_fn(*args)
+        spent["evaluation"] += time.perf_counter() - t0
+        return out
+
+    def timed_directions(point: Any, groups: list[Any], lam: Any, idx: Any) -> Any:
+        out = np.empty(point.theta.shape)
+        for method, rows in groups:
+            t0 = time.perf_counter()
+            out[rows] = directions_fn(point, [(method, rows)], lam, idx)[rows]
+            spent[method.name] = spent.get(method.name, 0.0) + time.perf_counter() - t0
+        return out
+
+    setattr(bi, "_batch_policy_point", timed_point)  # noqa: B010
+    setattr(bi, "_directions", timed_directions)  # noqa: B010
+    try:
+        t0 = time.perf_counter()
+        r1.iterate_batch(mdp, theta0, configs, T, optimum=opt)
+        total = time.perf_counter() - t0
+    finally:
+        setattr(bi, "_batch_policy_point", point_fn)  # noqa: B010
+        setattr(bi, "_directions", directions_fn)  # noqa: B010
+    us = {k: 1e6 * v / T for k, v in spent.items()}
+    directions = sum(us[m] for m in r1.METHODS)
+    methods = ", ".join(f"{m} {us[m]:.0f}" for m in r1.METHODS)
+    return (
+        f"  (info) budget per lockstep iteration (mixed B = {len(configs)}, timers on): {1e6 * total / T:.0f} µs = "
+        f"evaluation {us['evaluation']:.0f} + directions {directions:.0f} ({methods}) + loop "
+        f"{1e6 * total / T - us['evaluation'] - directions:.0f} µs"
+    )
+
+
 def main() -> int:
     t_start = start("bench_iterate_batch")
     mdp = instance()
@@ -104,7 +150,7 @@ def main() -> int:
         return r1.iterate_batch(mdp, theta0, configs, T, optimum=opt)
 
     # equal runs before timing; the per-method costs of one pass as detail lines
-    per_loop: Counter[str] = Counter()
+    per_loop: dict[str, float] = dict.fromkeys(r1.METHODS, 0.0)
     want = []
     for m, eta, lam in configs:
         t0 = time.perf_counter()
@@ -126,6 +172,7 @@ def main() -> int:
             f"  (info) {m:<11s} {count[m]:2d} rows: loop {loop_us:6.1f} µs per run-iteration, "
             f"its rows batched alone {1e6 * t_rows / T:6.1f} µs per iteration ({per_loop[m] / t_rows:.1f}×)"
         )
+    print(budget(mdp, theta0, configs, opt), flush=True)
     sweep = configurations((0.3, 1.0, 3.0, 10.0))
     tol = 1e-6 * (opt.J - r1.evaluate(mdp, r1.softmax(theta0)).J)
     t0 = time.perf_counter()

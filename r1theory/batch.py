@@ -502,9 +502,20 @@ def max_actions(x: Array) -> Array:
     return out
 
 
+#: The block offsets (b·S + s)·A of :func:`_dominant_flat` per (B·S, A), made once (read-only).
+_BLOCK_STARTS: dict[tuple[int, int], IntArray] = {}
+
+
 def _dominant_flat(dominant: NDArray[np.intp] | IntArray, A: int) -> IntArray:
     """Flat positions b·S·A + s·A + m(b, s) of the actions ``dominant`` (B, S) in a C-contiguous (B, S, A) array."""
-    return np.arange(dominant.size, dtype=np.int64) * A + dominant.reshape(-1)
+    starts = _BLOCK_STARTS.get((dominant.size, A))
+    if starts is None:
+        if len(_BLOCK_STARTS) > 64:
+            _BLOCK_STARTS.clear()
+        starts = np.arange(dominant.size, dtype=np.int64) * A
+        starts.flags.writeable = False
+        _BLOCK_STARTS[(dominant.size, A)] = starts
+    return starts + dominant.reshape(-1)
 
 
 def score_dot_rows(x: Array, pi: Array, fm: IntArray) -> Array:
