@@ -47,9 +47,10 @@ evaluation, ≈ 10–60 per method present), so the time per iteration grows slo
 (12× the loop of :func:`r1theory.iterate` over the same runs; benchmarks/bench_iterate_batch.py),
 29× at B = 512. Batch as many configurations of one MDP as there are.
 
-Scope. Tabular softmax policies on dense MDPs only: a ``param`` other than tabular softmax, or a
-sparse MDP, raises a ``ValueError`` (use :func:`r1theory.iterate` for those). A step rule is used
-through its kind (``constant`` or ``normalized``, vectorised); an instance of a :class:`StepRule`
+Scope. Tabular softmax and log-linear policies on dense MDPs: ``param=LogLinear(...)`` (θ₀ of shape (k,)
+or (B, k)) runs :mod:`r1theory.batch_param_iterates` (the dense Fisher per row, :mod:`r1theory.batch_param`);
+a neural ``param`` or a sparse MDP raises a ``ValueError`` (use :func:`r1theory.iterate` for those). A
+step rule is used through its kind (``constant`` or ``normalized``, vectorised); an instance of a :class:`StepRule`
 subclass is called row by row.
 """
 
@@ -70,7 +71,7 @@ from .evaluation import Optimal, optimal
 from .iterates import Run, _check_iterations
 from .mdp import TabularMDP
 from .methods import Method, get_method
-from .policies import Parametrisation
+from .policies import LogLinear, Parametrisation
 from .steps import StepRule, as_step_rule
 
 __all__ = ["iterate_batch"]
@@ -253,7 +254,8 @@ def iterate_batch(
     tol, optimum, stall_window, stall_tol
         As for :func:`r1theory.iterate`, shared by every configuration.
     param
-        None or a tabular softmax parametrisation: the batched engine is for tabular softmax only.
+        None or a tabular softmax parametrisation, or a :class:`r1theory.LogLinear` one (θ₀ then of shape
+        (k,) or (B, k); :mod:`r1theory.batch_param_iterates`). Neural policies are not batched.
     on_run
         Called as ``on_run(i, run)`` as soon as configuration i has stopped, with the :class:`Run` it
         returns for it (the sweep runner writes each finished run to its cache at once, so an
@@ -268,16 +270,17 @@ def iterate_batch(
     ------
     TypeError, ValueError
         For an invalid argument (a configuration's error names its index), a parametrisation other than
-        tabular softmax, a sparse MDP, or a direction that is NaN at a finite θ (as :func:`r1theory.iterate`
-        raises for that configuration).
+        tabular softmax or log-linear, a sparse MDP, or a direction that is NaN at a finite θ (as
+        :func:`r1theory.iterate` raises for that configuration).
     """
     if not isinstance(mdp, TabularMDP):
         raise TypeError(f"mdp must be an r1theory.TabularMDP; got {type(mdp).__name__}")
-    if param is not None and not (isinstance(param, Parametrisation) and param.is_tabular):
+    tabular = isinstance(param, Parametrisation) and param.is_tabular
+    if param is not None and not (tabular or isinstance(param, LogLinear)):
         name = getattr(param, "name", type(param).__name__)
         raise ValueError(
-            f"iterate_batch supports tabular softmax policies only; got param={name!r}. Run the configurations of "
-            "another parametrisation one at a time with r1theory.iterate(..., param=param)"
+            f"iterate_batch supports tabular softmax and log-linear policies only; got param={name!r}. Run the "
+            "configurations of another parametrisation one at a time with r1theory.iterate(..., param=param)"
         )
     if param is not None and (param.S, param.A) != (mdp.S, mdp.A):
         raise ValueError(f"param is for (S, A) = {(param.S, param.A)} but the MDP has {(mdp.S, mdp.A)}")
@@ -293,6 +296,13 @@ def iterate_batch(
     if isinstance(stall_window, bool) or not isinstance(stall_window, int | np.integer) or stall_window < 0:
         raise ValueError(f"stall_window must be an integer >= 0; got {stall_window!r}")
     W = int(stall_window)
+    if isinstance(param, LogLinear):  # θ stacked (B, k): the dense-Fisher engine (r1theory.batch_param_iterates)
+        from .batch_param_iterates import iterate_batch_loglinear
+
+        return iterate_batch_loglinear(
+            mdp, theta0, configs, T, param=param, tol=tol, optimum=optimum, stall_window=W, stall_tol=stall_tol,
+            on_run=on_run,
+        )  # fmt: skip
     B = len(checked)
     theta = _check_theta0(mdp, theta0, B)
     if B == 0:

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from . import batch_param as bp
 from ._types import Array, IntArray
 from .batch import BatchPolicyPoint, combine_scores_rows, max_actions, score_dot_rows, sum_actions
 from .fisher import TOP_RTOL, fisher_at, natural_gradient_at
@@ -344,6 +345,7 @@ for _m in (
         damped=False,
         direction=_pg,
         batch_direction=_pg_batch,
+        param_batch_direction=bp.pg_param,
         summary="∇J",
         undamped_fix="pg has no damping; pass damping=None",
         reference=True,
@@ -354,6 +356,7 @@ for _m in (
         damped=False,
         direction=_npg,
         batch_direction=_npg_batch,
+        param_batch_direction=bp.npg_param,
         summary="F⁺∇J = per-state-centred A/(1−γ) (Agarwal et al. 2021, Lemma 5.1)",
         undamped_fix="use 'npg-damped'",
         reference=True,
@@ -364,6 +367,7 @@ for _m in (
         damped=True,
         direction=_npg_damped,
         batch_direction=_npg_damped_batch,
+        param_batch_direction=bp.npg_damped_param,
         preconditioner=_npg_damped_preconditioner,
         summary="(F + λI)⁻¹∇J (blockwise Sherman–Morrison, O(SA))",
     ),
@@ -373,6 +377,7 @@ for _m in (
         damped=True,
         direction=_r1_eigen,
         batch_direction=_r1_eigen_batch,
+        param_batch_direction=bp.r1_eigen_param,
         preconditioner=_r1_eigen_preconditioner,
         summary="(λI + σ₁v₁v₁ᵀ)⁻¹∇J, σ₁v₁v₁ᵀ the best rank-1 approximation of F (Eckart–Young), canonical v₁",
     ),
@@ -382,6 +387,7 @@ for _m in (
         damped=True,
         direction=_r1_grad,
         batch_direction=_r1_grad_batch,
+        param_batch_direction=bp.r1_grad_param,
         preconditioner=_r1_grad_preconditioner,
         summary="(λI + ∇J∇Jᵀ)⁻¹∇J = ∇J/(λ + ‖∇J‖²)",
         rescaled_pg=True,
@@ -392,6 +398,7 @@ for _m in (
         damped=True,
         direction=_r1_same,
         batch_direction=_r1_same_batch,
+        param_batch_direction=bp.r1_same_param,
         summary="E_{s∼d,a∼π}[(λI + uuᵀ)⁻¹ Â u], Â = A(s,a)/(1−γ)",
     ),
     Method(
@@ -400,6 +407,7 @@ for _m in (
         damped=True,
         direction=_r1_precond,
         batch_direction=_r1_precond_batch,
+        param_batch_direction=bp.r1_precond_param,
         preconditioner=_r1_precond_preconditioner,
         summary="E_{s∼d,a∼π}[(λI + uuᵀ)⁻¹] ∇J",
     ),

@@ -12,6 +12,10 @@ Its :class:`Method` record holds everything the rest of the toolkit asks of it:
   dampings λ of shape (B,) (0.0 for an undamped method), shape (B, S, A); row b must equal
   ``direction(points[b], λ[b])`` to rounding. :func:`r1theory.iterate_batch` uses it, and calls
   ``direction`` row by row for a method without one;
+* ``param_batch_direction(points, λ)`` (optional, exact methods): the same for a
+  :class:`~r1theory.batch_param.BatchParamPoint` (B log-linear points of one MDP, θ stacked (B, k)),
+  shape (B, k); :func:`r1theory.iterate_batch` with ``param=LogLinear(...)`` uses it, and calls
+  ``direction`` row by row for a method without one;
 * ``sample(draw, λ)``: the sampled direction from one :class:`SampleDraw` — for the stochastic methods
   (:mod:`r1theory.stochastic`);
 * ``preconditioner(point, λ)``: where the direction is M ∇J for a matrix M fixed at θ, that M as an
@@ -39,6 +43,7 @@ from ._validate import check_damping
 
 if TYPE_CHECKING:
     from .batch import BatchPolicyPoint
+    from .batch_param import BatchParamPoint
     from .point import PolicyPoint
     from .stochastic import SampleDraw
 
@@ -82,6 +87,7 @@ class Operator:
 
 DirectionFn = Callable[["PolicyPoint", float], Array]
 BatchDirectionFn = Callable[["BatchPolicyPoint", Array], Array]
+ParamBatchDirectionFn = Callable[["BatchParamPoint", Array], Array]
 SampleFn = Callable[["SampleDraw", float], Array]
 PreconditionerFn = Callable[["PolicyPoint", float], Preconditioner]
 
@@ -90,8 +96,9 @@ PreconditionerFn = Callable[["PolicyPoint", float], Preconditioner]
 class Method:
     """One update rule of the family (module docstring). Exactly one of ``direction`` and ``sample`` is set.
 
-    ``batch_direction``, optional and only beside ``direction``, is the direction vectorised over a
-    batch of points (module docstring); it is a speed-up, never a different definition.
+    ``batch_direction`` and ``param_batch_direction``, optional and only beside ``direction``, are the
+    direction vectorised over a batch of tabular or log-linear points (module docstring); they are
+    speed-ups, never a different definition.
     """
 
     name: str
@@ -109,6 +116,7 @@ class Method:
     reference: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     batch_direction: BatchDirectionFn | None = None
+    param_batch_direction: ParamBatchDirectionFn | None = None
 
     @property
     def stochastic(self) -> bool:
@@ -139,12 +147,13 @@ def _check_record(method: Any) -> Method:
         raise ValueError(
             f"method {method.name!r} must set exactly one of direction (an exact method) and sample (a stochastic one)"
         )
-    for what in ("direction", "sample", "preconditioner", "batch_direction"):
+    for what in ("direction", "sample", "preconditioner", "batch_direction", "param_batch_direction"):
         fn = getattr(method, what)
         if fn is not None and not callable(fn):
             raise TypeError(f"method {method.name!r}: {what} must be callable; got {type(fn).__name__}")
-    if method.batch_direction is not None and method.direction is None:
-        raise ValueError(f"method {method.name!r}: batch_direction vectorises direction, which is not set")
+    for what in ("batch_direction", "param_batch_direction"):
+        if getattr(method, what) is not None and method.direction is None:
+            raise ValueError(f"method {method.name!r}: {what} vectorises direction, which is not set")
     return method
 
 

@@ -514,8 +514,8 @@ def test_method_records_check_batch_direction(method_registry: None) -> None:
 def test_bad_arguments() -> None:
     mdp = _mdp()
     theta0 = np.zeros((5, 3))
-    with pytest.raises(ValueError, match="tabular softmax policies only"):
-        r1.iterate_batch(mdp, theta0, [("pg", 1.0, None)], 3, param=r1.LogLinear(np.ones((5, 3, 2))))
+    with pytest.raises(ValueError, match="tabular softmax and log-linear policies only"):
+        r1.iterate_batch(mdp, theta0, [("pg", 1.0, None)], 3, param=r1.NeuralSoftmax(5, 3))
     r1.iterate_batch(mdp, theta0, [("pg", 1.0, None)], 3, param=r1.TabularSoftmax(5, 3))  # accepted
     with pytest.raises(ValueError, match="dense MDP"):
         r1.iterate_batch(mdp.to_sparse(), theta0, [("pg", 1.0, None)], 3)
