@@ -111,7 +111,8 @@ def suite(quick: bool) -> list[Family]:
             Family(f"garnet-s{s}", "garnet", {"S": 30, "A": 4, "branching": 1, "gamma": 0.95, "seed": s}, "uniform", T)
             for s in (1, 2)
         ]
-        # dense-Fisher families run one configuration at a time (no batched engine): the quick grids, cap 5,000
+        # dense-Fisher families: the quick grids, cap 5,000 (log-linear runs are batched, r1theory.batch_param;
+        # the neural family runs one configuration at a time)
         lams_q, steps_q = tuple(dampings(True)), tuple(step_grid(True))
         dense: dict[str, Any] = {"dampings": lams_q, "steps": steps_q}
         fams = [

@@ -3,14 +3,15 @@
 Checks and figures describe runs with :func:`run_task`; the sweep executes :func:`run_method` in
 worker processes and caches its result, so a figure reuses the runs a check already made.
 
-Runs planned as batched (``run_task(..., batched=True)``: C1's sweep) of tabular softmax policies on a
-dense MDP are batched (:func:`proofs_checks.sweep.register_batching`): the sweep groups the uncached
-runs that share the MDP, θ₀, iteration cap and tolerance
+Runs planned as batched (``run_task(..., batched=True)``: C1's sweep) of tabular softmax or log-linear
+policies on a dense MDP are batched (:func:`proofs_checks.sweep.register_batching`): the sweep groups the
+uncached runs that share the MDP, θ₀, iteration cap, tolerance and parametrisation record
 (:func:`batch_key`), and :func:`run_methods` steps each chunk in lockstep with
-:func:`r1theory.iterate_batch`, whose runs equal :func:`r1theory.iterate`'s to rounding (its module
-docstring states how far). Every such run is computed by :func:`run_methods`, alone or in a chunk of
-any size, so its cached record does not depend on which other runs a sweep asked for. Runs of other
-parametrisations, and of sparse MDPs, run one at a time (:func:`run_method`).
+:func:`r1theory.iterate_batch` (θ stacked (B, S, A), or (B, k) for log-linear features), whose runs equal
+:func:`r1theory.iterate`'s to rounding (its module docstring states how far). Every such run is computed
+by :func:`run_methods`, alone or in a chunk of any size, so its cached record does not depend on which
+other runs a sweep asked for. Runs of neural policies, and of sparse MDPs, run one at a time
+(:func:`run_method`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def instance(name: str, params: dict[str, Any] | None = None) -> tuple[TabularMD
 
 
 TABULAR: dict[str, Any] = {"kind": "tabular"}
+#: The parametrisation kinds :func:`r1theory.iterate_batch` steps in lockstep (neural policies run alone).
+BATCHED_KINDS: tuple[str, ...] = ("tabular", "log-linear", "log-linear-onehot")
 
 
 def param_from(spec: dict[str, Any] | None, mdp: TabularMDP) -> Parametrisation:
@@ -231,6 +234,7 @@ def advance(config: dict[str, Any], theta: Array, iterations: int, *, tol: float
             tol=tol,
             optimum=opt,
             stall_window=stall_window,
+            param=param_from(config.get("param"), mdp),
         )
         return run
     return iterates.iterate(
@@ -250,11 +254,13 @@ def advance(config: dict[str, Any], theta: Array, iterations: int, *, tol: float
 def batch_key(config: dict[str, Any]) -> tuple[str, ...] | None:
     """What the runs of one :func:`run_methods` chunk share; None for a run that cannot be batched.
 
-    Batched: a run planned as such (``run_task(..., batched=True)``) of a tabular softmax policy on a dense
-    MDP (the scope of :func:`r1theory.iterate_batch`). The key is the instance, its parameters, θ₀, the
-    iteration cap and the tolerance.
+    Batched: a run planned as such (``run_task(..., batched=True)``) of a tabular softmax or log-linear
+    policy on a dense MDP (the scope of :func:`r1theory.iterate_batch`). The key is the instance, its
+    parameters, θ₀, the iteration cap, the tolerance and the parametrisation record (a chunk shares one
+    feature matrix).
     """
-    if not config.get("batched") or (config.get("param") or TABULAR).get("kind") != "tabular":
+    spec = config.get("param") or TABULAR
+    if not config.get("batched") or spec.get("kind") not in BATCHED_KINDS:
         return None
     mdp, _, _ = instance(config["instance"], config["params"])
     if mdp.is_sparse:
@@ -265,6 +271,7 @@ def batch_key(config: dict[str, Any]) -> tuple[str, ...] | None:
         str(config["theta0"]),
         str(int(config["iterations"])),
         repr(float(config["tol"])),
+        json.dumps(spec, sort_keys=True),
     )
 
 
@@ -275,6 +282,7 @@ def run_methods(configs: list[dict[str, Any]], emit: Any) -> None:
     if any(batch_key(c) != key for c in configs):
         raise ValueError("run_methods: the configurations of one chunk must share their batch_key")
     mdp, _, opt = instance(first["instance"], first["params"])
+    param = param_from(first.get("param"), mdp)  # one parametrisation (one feature draw) for the chunk
     iterate_batch(
         mdp,
         initial_theta(first["instance"], first["params"], first["theta0"], first.get("param")),
@@ -282,6 +290,7 @@ def run_methods(configs: list[dict[str, Any]], emit: Any) -> None:
         int(first["iterations"]),
         tol=float(first["tol"]),
         optimum=opt,
+        param=param,
         on_run=lambda i, run: emit(i, run.to_record()),
     )
 

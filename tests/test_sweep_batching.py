@@ -13,11 +13,12 @@ from proofs_checks.runs import RUN_FN, batch_key, run_method, run_methods, run_t
 from proofs_checks.sweep import Batching, Sweep, execute_chunk, load_result, make_task, plan_jobs, register_batching
 
 LOGLINEAR = {"kind": "log-linear", "k": 6, "seed": 0}
+NEURAL = {"kind": "neural", "hidden": [3], "seed": 0}
 SMALL = {"S": 3, "A": 2, "gamma": 0.9, "seed": 2}
 
 
 def _tasks() -> list[Any]:
-    """Batchable runs on two instances, two caps, plus runs of a log-linear policy (never batched)."""
+    """Batchable runs on two instances, two caps, runs of a log-linear policy (batched apart), a neural one (alone)."""
     out = []
     for m, lam in (("pg", None), ("npg", None), ("r1-eigen", 0.1), ("r1-same", 0.3), ("npg-damped", 1.0)):
         for eta in (0.1, 1.0):
@@ -31,6 +32,7 @@ def _tasks() -> list[Any]:
         run_task("random", m, 0.3, 15, params=SMALL, damping=lam, param=LOGLINEAR, batched=True)
         for m, lam in (("pg", None), ("r1-grad", 0.1))
     ]
+    out.append(run_task("random", "pg", 0.3, 15, params=SMALL, param=NEURAL, batched=True))  # neural: alone
     return out
 
 
@@ -46,16 +48,18 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> None:
 def test_plan_groups_by_key_caps_the_chunk_and_feeds_every_worker() -> None:
     tasks = _tasks()
     keys = [batch_key(t.config) for t in tasks]
-    assert keys[-3:] == [None, None, None]  # planned alone, or log-linear: alone
-    assert len({k for k in keys if k is not None}) == 3  # two instances × their caps, and the tol = 1e-3 run
+    assert keys[-4] is None and keys[-1] is None  # planned alone, or neural: alone
+    assert keys[-3] == keys[-2] is not None and keys[-3] not in keys[:-4]  # log-linear: batched, apart from tabular
+    assert len({k for k in keys if k is not None}) == 4  # two instances × their caps, the tol = 1e-3 run, log-linear
+    tabular = keys[0]
     for jobs in (1, 2, 3):
         plan = plan_jobs(tasks, jobs)
         assert sorted(i for job in plan for i in job) == list(range(len(tasks)))
         for job in plan:
             assert len({keys[i] for i in job}) == 1
-        assert [len(j) for j in plan if keys[j[0]] is None] == [1, 1, 1]
+        assert [len(j) for j in plan if keys[j[0]] is None] == [1, 1]
         # each group of n tasks is split in min(jobs, n) near-equal chunks (size cap 256 not reached)
-        sizes = sorted(len(j) for j in plan if keys[j[0]] is not None and keys[j[0]][0] == "random" and len(j) > 1)
+        sizes = sorted(len(j) for j in plan if keys[j[0]] == tabular and len(j) > 1)
         assert len(sizes) == (1 if jobs == 1 else jobs) and sizes[-1] - sizes[0] <= 1
 
 
