@@ -294,7 +294,17 @@ class TabularSampler:
         policies are not validated (a batched engine passes softmax policies it has just computed).
         """
         R, S, A = pi.shape
-        return np.ascontiguousarray(cumulative_rows(pi.reshape(R * S, A)).T)
+        flat = pi.reshape(R * S, A)
+        if A > NARROW or not flat.min() > 0.0:  # a zero (an underflowed softmax entry): the general rule
+            return np.ascontiguousarray(cumulative_rows(flat).T)
+        # every entry positive: cumulative_rows is the running sum with its last entry set to 1, formed here
+        # column by column straight into the transposed layout (the same additions in the same order)
+        out = np.empty((A, R * S))
+        out[0] = flat[:, 0]
+        for k in range(1, A - 1):
+            np.add(out[k - 1], flat[:, k], out=out[k])
+        out[A - 1] = 1.0
+        return out
 
     def starts(self, n: int, rng: np.random.Generator) -> IntArray:
         """Draw n start states s₀ ∼ ρ."""

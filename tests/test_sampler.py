@@ -309,3 +309,17 @@ def test_walk_follows_the_layout_on_both_routes(
         for e in range(n):
             mine = one.episode == e
             assert list(zip(one.states[mine].tolist(), one.actions[mine].tolist(), strict=True)) == ref0[e]
+
+
+def test_policy_tables_are_the_policies_cumulative_rows() -> None:
+    """policy_tables (a column-by-column running sum when every entry is positive) = cumulative_rows, bit for bit."""
+    rng = np.random.default_rng(3)
+    for A in (1, 2, 3, 7, NARROW + 2):
+        mdp = _mdp(A=A) if A != 3 else _mdp()
+        sampler = TabularSampler(mdp)
+        pi = r1.softmax(rng.normal(size=(6, 4, A)) * 30.0)  # some entries tiny
+        if A > 1:
+            pi[2, 1] = np.eye(A)[0]  # exact zeros after the first entry
+        want = np.stack([cumulative_rows(p).T for p in pi], axis=1).reshape(A, -1)
+        np.testing.assert_array_equal(sampler.policy_tables(pi), want)
+        np.testing.assert_array_equal(sampler.policy_tables(pi[3:]), want[:, 12:])
