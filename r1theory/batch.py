@@ -549,15 +549,17 @@ def one_minus_rows(pi: Array, fm: IntArray, others: Array | None = None) -> Arra
     return out
 
 
-def score_sq_norm_rows(pi: Array, fm: IntArray, others: Array | None = None) -> Array:
+def score_sq_norm_rows(pi: Array, fm: IntArray, others: Array | None = None, om: Array | None = None) -> Array:
     """:func:`r1theory.score.score_sq_norm` on every block.
 
     n(s, a) = 1 − 2π(a|s) + ‖π_s‖², and for the dominant action (Σ_{b≠m} π_b)² + Σ_{b≠m} π_b².
-    ``others`` is :func:`_others_rows` ``(pi, fm)`` when the caller has it.
+    ``others`` is :func:`_others_rows` ``(pi, fm)`` and ``om`` :func:`one_minus_rows` when the caller has them
+    (Σ_{b≠m} π_b is then read from ``om``: the same sum, bit for bit).
     """
     n = 1.0 - 2.0 * pi + sum_actions(pi * pi)[:, :, None]
     rest = _others_rows(pi, fm) if others is None else others
-    n.reshape(-1)[fm] = (sum_actions(rest) ** 2 + sum_actions(rest * rest)).reshape(-1)
+    s1 = sum_actions(rest).reshape(-1) if om is None else om.reshape(-1)[fm]
+    n.reshape(-1)[fm] = s1**2 + sum_actions(rest * rest).reshape(-1)
     return n
 
 
@@ -661,7 +663,9 @@ class BatchPolicyPoint:
 
     def score_sq_norm(self) -> Array:
         """(B, S, A) n(s, a) = ‖∇log π(a|s)‖² (:func:`r1theory.score.score_sq_norm`)."""
-        return self._shared("score_sq_norm", lambda p: score_sq_norm_rows(p.pi, p.dominant_flat, p._others()))
+        return self._shared(
+            "score_sq_norm", lambda p: score_sq_norm_rows(p.pi, p.dominant_flat, p._others(), p.one_minus())
+        )
 
     def __getitem__(self, b: int) -> PolicyPoint:
         """Element ``b`` as a single tabular-softmax :class:`r1theory.PolicyPoint` (for a method's ``direction``)."""
@@ -709,6 +713,5 @@ def _batch_policy_point(mdp: TabularMDP, theta: Array) -> BatchPolicyPoint:
     dominant = np.argmax(pi, axis=2)
     ev = _evaluate_dominant(mdp, pi, _dominant_flat(dominant, pi.shape[2]), full_support=True)
     gradient = ev.d[:, :, None] * pi * ev.A / (1.0 - mdp.gamma)  # the expression of PolicyPoint.logit_gradient
-    return BatchPolicyPoint(
-        mdp=mdp, theta=theta, log_pi=log_pi, pi=pi, ev=ev, gradient=gradient, dominant=dominant.astype(np.int64)
-    )
+    dominant = dominant.astype(np.int64, copy=False)
+    return BatchPolicyPoint(mdp=mdp, theta=theta, log_pi=log_pi, pi=pi, ev=ev, gradient=gradient, dominant=dominant)
