@@ -38,14 +38,18 @@ Stopping. A row stops as :func:`r1theory.iterate` would (module :mod:`r1theory.i
 ``converged`` (gap ≤ tol, checked before each step and after the last), ``diverged`` (non-finite
 direction or θ, then non-finite J), ``stalled`` (J moved by less than ``stall_tol`` over the last
 ``stall_window`` iterations with gap > tol) or ``max_iterations``. Stopped rows leave the batch, so
-the remaining ones get cheaper. Histories are kept in per-field buffers of shape (T, B) grown by
-doubling, so a batch costs memory O(T_max·B), not O(cap·B).
+the remaining ones get cheaper. Histories are kept in one buffer of shape (T, B, 7) grown by
+doubling, so a batch costs memory O(T_max·B), not O(cap·B); its columns follow the method-sorted
+order, so that while every row runs, an iteration records all seven fields of all rows in one
+contiguous row (a row that stops records its last point as it stops).
 
-Cost. Each iteration is a fixed number of numpy calls (≈ 60 for the LU, ≈ 40 for the rest of the
-evaluation, ≈ 10–60 per method present), so the time per iteration grows slowly with B: on the
-2-core reference machine, S = 10, A = 4 and the seven built-in methods mixed, ≈ 0.65 ms at B = 64
-(12× the loop of :func:`r1theory.iterate` over the same runs; benchmarks/bench_iterate_batch.py),
-29× at B = 512. Batch as many configurations of one MDP as there are.
+Cost. Each iteration is a fixed number of numpy calls (≈ 60 for the LU, on buffers and views made once
+per batch shape, ≈ 40 for the rest of the evaluation, ≈ 30 for the loop's records and checks, and
+per method present ≈ 5 (``pg``) to ≈ 100 (``r1-eigen``)), so the time per iteration grows slowly with
+B: S = 10, A = 4 and the seven built-in methods mixed, ≈ 0.6 ms at B = 64 on the shared 2-core machine
+(12× the loop of :func:`r1theory.iterate` over the same runs, benchmarks/bench_iterate_batch.py, whose
+info line gives the budget: ≈ 35 % evaluation, ≈ 55 % directions, r1-eigen alone ≈ 30 %), ≈ 28× at
+B = 512. Batch as many configurations of one MDP as there are.
 
 Scope. Tabular softmax and log-linear policies on dense MDPs: ``param=LogLinear(...)`` (θ₀ of shape (k,)
 or (B, k)) runs :mod:`r1theory.batch_param_iterates` (the dense Fisher per row, :mod:`r1theory.batch_param`);
