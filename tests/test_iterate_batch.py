@@ -380,6 +380,18 @@ def test_zero_and_one_iterations_and_empty_batch() -> None:
     assert r1.iterate_batch(mdp, np.zeros((5, 3)), [], 10) == []
 
 
+def test_stall_windows_of_zero_and_one_iteration() -> None:
+    """stall_window = 0 compares J with itself (every row with gap > tol stalls after its first step), 1 with the
+    previous point: the histories' rows that the window reads are written by then (the batch records a point
+    with its step, and a stopping row's last point as it stops)."""
+    mdp = _mdp(4, S=4, A=3, gamma=0.9)
+    configs = _grid(etas=(0.1, 1.0), lams=(0.1,))
+    for window in (0, 1):
+        runs = assert_batch_equals_loop(mdp, np.zeros((4, 3)), configs, 20, stall_window=window, stall_tol=1e-3)
+        assert {r.status for r in runs} == ({"stalled"} if window == 0 else {"stalled", "max_iterations"})
+        assert len({r.iterations for r in runs}) == (1 if window == 0 else 3)  # window 1: stalls at 11, 19, 20
+
+
 def test_degenerate_instances() -> None:
     """Constant rewards and one action (∇J = 0, J = J*: every stop is a knife edge), unreachable states, ties."""
     P = np.random.default_rng(0).random((3, 2, 3))
