@@ -271,11 +271,12 @@ def _run_means(pi: Array, s: IntArray, a: IntArray, c: Array, run: IntArray, B: 
     """(1/B_r) Σ_{k ∈ run r} c_k u_{s_k,a_k} for R runs at once, shape (R, S, A) (``run[k]`` the run of entry k).
 
     The batch mean of :func:`_scores_times` without the per-sample array: one bincount per (run, s, a), each
-    run's entries summed in their own order (so a run's mean does not depend on the other runs).
+    run's entries summed in their own order (so a run's mean does not depend on the other runs). Entries with
+    ``run[k]`` ≥ R are left out (their bins are dropped).
     """
     R, S, A = pi.shape
-    E = np.bincount((run * S + s) * A + a, weights=c, minlength=R * S * A).reshape(R, S, A)
-    C = np.bincount(run * S + s, weights=c, minlength=R * S).reshape(R, S)
+    E = np.bincount((run * S + s) * A + a, weights=c, minlength=R * S * A)[: R * S * A].reshape(R, S, A)
+    C = np.bincount(run * S + s, weights=c, minlength=R * S)[: R * S].reshape(R, S)
     return (E - C[:, :, None] * pi) / B[:, None, None]
 
 

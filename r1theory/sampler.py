@@ -690,11 +690,12 @@ class UniformStreams:
 
     def reserve(self, rows: IntArray, counts: IntArray) -> IntArray:
         """Hand out the next ``counts[j]`` uniforms of each stream ``rows[j]`` (distinct); their first positions."""
-        short = self.pos[rows] + counts - self.base[rows] > self.cap
+        first = self.pos[rows]
+        end = first + counts
+        short = end - self.base[rows] > self.cap
         if short.any():
-            self._refill(rows[short], counts[short])
-        first = self.pos[rows].copy()
-        self.pos[rows] += counts
+            self._refill(rows[short], counts[short])  # moves buffers, not positions
+        self.pos[rows] = end
         return first
 
     def take(self, rows: IntArray, counts: IntArray) -> Array:

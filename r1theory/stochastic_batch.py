@@ -214,11 +214,6 @@ class _Samples:
     episodes: IntArray  # (R,)
 
 
-def _per_row_sum(run: IntArray, x: IntArray, R: int) -> IntArray:
-    """Σ of x over the entries of each row (run[i] the row of entry i), as int64."""
-    return np.bincount(run, weights=x, minlength=R).astype(np.int64)
-
-
 class _Sampler:
     """The sampling of one iteration for all active rows, in each run's documented layout of uniforms."""
 
@@ -238,7 +233,7 @@ class _Sampler:
         self.gamma = sampler.mdp.gamma
         self.first_pairs = True  # whether the gradient samples' Fisher pairs are needed (r1-sample-same)
         self._layout_for: IntArray | None = None  # the rows array the cached layout below belongs to
-        self._run_g = self._run_p = self._start = np.zeros(0, dtype=np.int64)
+        self._run_g = self._run_p = self._start = self._start_p = self._run_entry = np.zeros(0, dtype=np.int64)
 
     def _lengths(self, rows: IntArray, B: IntArray, run: IntArray) -> tuple[IntArray, IntArray | None]:
         """The episode lengths of one gradient batch per row (and T₁ for one-sample), from each row's stream."""
@@ -255,16 +250,21 @@ class _Sampler:
             return geometric_from_uniforms(self.streams.take(rows, B), g), None
         return np.full(n, self.horizon, dtype=np.int64), None
 
-    def _blocks(self, rows: IntArray, L: IntArray, run: IntArray, extra: int) -> tuple[IntArray, IntArray]:
+    def _blocks(
+        self, rows: IntArray, L: IntArray, run: IntArray, start: IntArray, per_row: IntArray, extra: int
+    ) -> tuple[IntArray, IntArray]:
         """Reserve each episode's block of 1 + 2L (+ ``extra``) uniforms in its row's stream.
 
+        Row j's ``per_row[j]`` episodes are ``start[j]:start[j] + per_row[j]`` (``run`` the row of each).
         Returns the blocks' stream positions and each row's number of transitions Σ L.
         """
         size = 2 * L + (1 + extra)
-        counts = _per_row_sum(run, size, rows.size)
-        start = self.streams.reserve(rows, counts)
-        first = (start - _exclusive_cumsum(counts))[run] + _exclusive_cumsum(size)  # run's start + offset within it
-        return first, (counts - (1 + extra) * np.bincount(run, minlength=rows.size)) // 2
+        at = np.zeros(size.size + 1, dtype=np.int64)  # where each block starts in the concatenation of all
+        np.cumsum(size, out=at[1:])
+        before = at[start]
+        counts = at[start + per_row] - before  # each row's uniforms
+        first = (self.streams.reserve(rows, counts) - before)[run] + at[:-1]  # row's position + offset within it
+        return first, (counts - (1 + extra) * per_row) // 2
 
     def draw(self, rows: IntArray, B: IntArray, pairs: IntArray, pi: Array, V: Array | None) -> _Samples:
         """Gradient batches of B[j] samples and ``pairs[j]`` extra pairs (s, a) ∼ d × π for every active row j."""
@@ -277,6 +277,9 @@ class _Sampler:
             self._run_g = np.repeat(np.arange(R, dtype=np.int64), B)
             self._run_p = np.repeat(np.arange(R, dtype=np.int64), pairs)
             self._start = _exclusive_cumsum(B)
+            self._start_p = _exclusive_cumsum(pairs)
+            # the row of every episode of the walk, pair episodes (never fitted ones) in an extra bin R
+            self._run_entry = np.concatenate([self._run_g, np.full(self._run_p.size, R, dtype=np.int64)])
         run_g, run_p, start = self._run_g, self._run_p, self._start
         n_g = run_g.size
         # the uniforms, in each run's order: gradient lengths, gradient blocks, [fitted lengths, fitted blocks],
@@ -284,12 +287,12 @@ class _Sampler:
         # The blocks are used in place in the streams' buffer: reserved now, indexed after the last reservation.
         streams.release(rows)
         L_g, T1_g = self._lengths(rows, B, run_g)
-        first_g, transitions = self._blocks(rows, L_g, run_g, 0)
+        first_g, transitions = self._blocks(rows, L_g, run_g, start, B, 0)
         Ls, runs, starts = [L_g], [run_g], [first_g]
         episodes = B.copy()
         if fitted:
             L_f, T1_f = self._lengths(rows, B, run_g)
-            first_f, tr_f = self._blocks(rows, L_f, run_g, 0)
+            first_f, tr_f = self._blocks(rows, L_f, run_g, start, B, 0)
             Ls.append(L_f)
             runs.append(run_g)
             starts.append(first_f)
@@ -298,7 +301,7 @@ class _Sampler:
         n_p = run_p.size
         if n_p:
             T_p = geometric_from_uniforms(streams.take(rows, pairs), self.gamma) - 1
-            first_p, tr_p = self._blocks(rows, T_p, run_p, 1)  # + the final action's uniform
+            first_p, tr_p = self._blocks(rows, T_p, run_p, self._start_p, pairs, 1)  # + the final action's uniform
             Ls.append(T_p)
             runs.append(run_p)
             starts.append(first_p)
@@ -309,7 +312,10 @@ class _Sampler:
         first = streams.index(rows[run_all], np.concatenate(starts))
         u = streams.flat
         ep = sampler.walk(cdf, np.concatenate(Ls), u, first, policy_offset=run_all * S, horizon=self.horizon)
-        ep_g = _subset(ep, 0, n_g)
+        # an episodic gradient without a fitted baseline is formed on the whole walk, the pair episodes' entries
+        # summed into an extra row R that is dropped (:func:`_run_means`); otherwise on the gradient episodes alone
+        whole = not fitted and self.estimator != "one-sample"
+        ep_g = ep if whole else _subset(ep, 0, n_g)
         if fitted:
             ep_f = _subset(ep, n_g, n_g)
         # the baseline b (R, S)
@@ -332,8 +338,9 @@ class _Sampler:
             c = (R_g - b[run_g, s_g]) / (1.0 - self.gamma)
             gradient = _run_means(pi, s_g, a_g, c, run_g, B)
         else:
-            c = _episodic_coefficients(ep_g, self.estimator, b, run_g)
-            gradient = _run_means(pi, ep_g.states, ep_g.actions, c, run_g[ep_g.episode], B)
+            run_entry = self._run_entry if whole else run_g
+            c = _episodic_coefficients(ep_g, self.estimator, np.vstack([b, np.zeros(S)]) if whole else b, run_entry)
+            gradient = _run_means(pi, ep_g.states, ep_g.actions, c, run_entry[ep_g.episode], B)
             if self.first_pairs:
                 s_g, a_g = _last_pairs(ep_g)
             else:  # no r1-sample-same row: the Fisher pairs of the gradient samples are not used
