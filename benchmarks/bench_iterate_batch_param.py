@@ -107,7 +107,7 @@ def main() -> int:
     def batch() -> list[r1.Run]:
         return r1.iterate_batch(mdp, theta0, configs, T, tol=TOL, optimum=opt, param=param)
 
-    per_loop: Counter[str] = Counter()
+    per_loop: dict[str, float] = dict.fromkeys(r1.METHODS, 0.0)
     want = []
     for m, eta, lam in configs:
         t0 = time.perf_counter()
