@@ -272,10 +272,18 @@ class _BorderedSolver:
 _solvers = threading.local()
 #: Solvers kept per thread (one per batch shape; a lockstep run meets a new B only when rows stop).
 _SOLVERS_KEPT = 8
+#: Largest bordered batch ((S + 1)²·B entries, 4 MB) whose solver is kept for reuse.
+_SOLVER_KEPT_SIZE = 1 << 19
 
 
 def _solver(S: int, B: int) -> _BorderedSolver:
-    """The :class:`_BorderedSolver` of this thread for (S, B), made on first use (the last few shapes are kept)."""
+    """The :class:`_BorderedSolver` of this thread for (S, B), made on first use (the last few shapes are kept).
+
+    Only small shapes are kept (at most :data:`_SOLVER_KEPT_SIZE` entries in ``aug``): a large solve does not
+    need the saved calls, and its buffers are not held after it.
+    """
+    if (S + 1) * (S + 1) * B > _SOLVER_KEPT_SIZE:
+        return _BorderedSolver(S, B)
     cache: dict[tuple[int, int], _BorderedSolver] | None = getattr(_solvers, "cache", None)
     if cache is None:
         cache = _solvers.cache = {}

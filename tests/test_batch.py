@@ -142,7 +142,7 @@ def test_bad_batch_input_names_the_field(kwargs, exc, msg):
         r1.evaluate_batch(**kwargs)
 
 
-@pytest.mark.parametrize(("S", "B"), [(1, 1), (2, 3), (10, 64)])
+@pytest.mark.parametrize(("S", "B"), [(1, 1), (2, 3), (10, 64), (80, 90)])  # the last: too large to be kept
 def test_reused_solver_is_the_reference_elimination_bit_for_bit(S, B):
     """The solver a lockstep iteration reuses (buffers and views made once per shape) performs the operations of
     the reference _eliminate + _back_substitute_upper: the same V and x bit for bit, call after call (nothing of
