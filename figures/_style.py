@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import r1theory
@@ -111,6 +113,53 @@ def grid_shape(n: int, max_cols: int = 2) -> tuple[int, int]:
     return math.ceil(max(n, 1) / cols), cols
 
 
+def _minor_tick_marks(fig: Figure) -> None:
+    """Draw each axis's unlabelled minor ticks as one marker line instead of one ``Tick`` object per tick.
+
+    A log axis has up to eight minor ticks per decade; matplotlib builds a ``Tick`` (two marker lines, a grid
+    line, two labels) for each and updates, measures and draws them one by one in every layout pass and every
+    draw — a third of the drawing time of these figures. When every minor label is empty (the usual case: the
+    axis spans more than a decade), the same marks — the tick lines' marker, size, width, colour, transform and
+    z-order, at the minor locations inside the view limits that do not duplicate a major tick, as matplotlib
+    places them — are drawn by one ``Line2D`` per visible tick side, and the axis's minor locator is set to
+    none. The PNG is the same up to one grey level on a few tick pixels (the order in which the marks are
+    drawn); the PDF has the same marks at the same places, as uses of one marker instead of one path each.
+    Called by :func:`save` once the axes' limits are final; axes whose minor ticks carry labels are left alone.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import NullLocator
+
+    plans = []
+    for ax in fig.axes:
+        if not ax.axison:
+            continue
+        for axis in (ax.xaxis, ax.yaxis):
+            if not axis.get_visible() or isinstance(axis.get_minor_locator(), NullLocator):
+                continue
+            locs = np.asarray(axis.get_minorticklocs(), dtype=np.float64)
+            if any(axis.get_minor_formatter().format_ticks(list(locs))):
+                continue  # labelled minor ticks (an axis within a decade): matplotlib draws them
+            tr = axis.get_transform()
+            lo, hi = sorted(tr.transform(np.asarray(axis.get_view_interval(), dtype=np.float64)))
+            t = tr.transform(locs) if locs.size else locs
+            tol = (hi - lo) * 1e-10  # matplotlib's closeness rule for a tick at the view limit
+            plans.append((ax, axis, locs[(t >= lo - tol) & (t <= hi + tol)]))
+    for ax, axis, locs in plans:
+        tick = axis.get_minor_ticks(1)[0]
+        for line, at in ((tick.tick1line, 0.0), (tick.tick2line, 1.0)):
+            if not (tick.get_visible() and line.get_visible()) or not locs.size:
+                continue
+            along, across = locs, np.full(locs.size, at)
+            xy = (along, across) if axis is ax.xaxis else (across, along)
+            marks = Line2D(*xy, linestyle="none", marker=line.get_marker(), markersize=line.get_markersize(),
+                           markeredgewidth=line.get_markeredgewidth(), markeredgecolor=line.get_markeredgecolor(),
+                           color=line.get_color(), zorder=axis.get_zorder(), transform=line.get_transform(),
+                           clip_on=False)  # fmt: skip
+            marks.set_in_layout(False)
+            ax.add_artist(marks)
+        axis.set_minor_locator(NullLocator())
+
+
 def _write(fig: Figure, path: Path, fmt: str, metadata: dict[str, Any]) -> None:
     with atomic_file(path) as fh:
         fig.savefig(fh, format=fmt, metadata=metadata)
@@ -119,12 +168,23 @@ def _write(fig: Figure, path: Path, fmt: str, metadata: dict[str, Any]) -> None:
 def save(fig: Figure, stem: Path | str) -> list[Path]:
     """Write ``<stem>.png`` and ``<stem>.pdf`` atomically; return both paths.
 
-    The PDF is written with ``CreationDate`` removed, so the files depend only on the figure.
+    The PDF is written with ``CreationDate`` removed, so the files depend only on the figure. The constrained
+    layout is computed once, on the PNG's canvas, and both files are drawn with it (one draw each: a figure
+    with a layout engine would otherwise be drawn twice per file, once to lay it out); the minor ticks are drawn
+    by :func:`_minor_tick_marks`. Together they take a third off the drawing time of these figures.
     """
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, pdf = stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")
+    FigureCanvasAgg(fig)
+    _minor_tick_marks(fig)
+    engine = fig.get_layout_engine()
+    if engine is not None:  # at the PNG's resolution, as savefig would (the layout is in fractions of the figure)
+        dpi, png_dpi = fig.dpi, matplotlib.rcParams["savefig.dpi"]
+        fig.set_dpi(dpi if png_dpi == "figure" else png_dpi)
+        engine.execute(fig)
+        fig.set_dpi(dpi)
+        fig.set_layout_engine(None)
     _write(fig, png, "png", {})
-    fig.set_layout_engine("none")  # keep the layout computed for the PNG: the PDF gets the same one, faster
     _write(fig, pdf, "pdf", {"CreationDate": None})
     return [png, pdf]

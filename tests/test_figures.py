@@ -6,6 +6,7 @@ is computed for real, through the sweep cache, in a few seconds.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import replace
@@ -362,10 +363,11 @@ def test_saved_data_equals_the_modules_data(tiny: Context, all_data: dict[str, d
     np.testing.assert_equal(saved, jsonable(all_data[name], nonfinite_as_strings=False))
     assert saved != jsonable({**all_data[name], "mode": "other"}, nonfinite_as_strings=False)
     for other, data in all_data.items():  # every figure's data survives the file format (NaN, ±inf, nesting)
-        np.testing.assert_equal(
-            figures.load_data(figures.save_data(data, tmp_path / f"{other}.json")),
-            jsonable(data, nonfinite_as_strings=False),
-        )
+        path = figures.save_data(data, tmp_path / f"{other}.json")
+        np.testing.assert_equal(figures.load_data(path), jsonable(data, nonfinite_as_strings=False))
+        # the fast conversion of arrays writes the text the element-by-element jsonable gives
+        assert path.read_text(encoding="utf-8") == json.dumps(jsonable(data, nonfinite_as_strings=False),
+                                                              ensure_ascii=False) + "\n"  # fmt: skip
     restyled = figures.module(name).draw(saved, tmp_path / "restyled")  # a user redraws from the file
     assert restyled[0].read_bytes() == paths[0].read_bytes()
 
@@ -378,6 +380,78 @@ def test_style_is_independent_of_the_users_rcparams(all_data: dict[str, dict[str
         other = iterations_vs_damping.draw(all_data["iterations_vs_damping"], tmp_path / "other")[0].read_bytes()
     assert other == ref
     assert _style.fmt_num(1e-3) == "1e-03" and _style.fmt_num(0.1) == "0.1" and _style.fmt_num(None) == "–"
+
+
+def _log_figure() -> Any:
+    """A figure with log axes over several decades (unlabelled minor ticks) and one within a decade (labelled)."""
+    fig = _style.new_figure(5.0, 2.5)
+    wide, narrow = fig.subplots(1, 2)
+    wide.loglog([1.0, 1e3], [1.0, 1e-4], "o-")
+    wide.set_title("decades")
+    narrow.semilogy([0.0, 1.0], [2.0, 7.0])
+    narrow.set_xlabel("within a decade")
+    return fig
+
+
+def test_minor_ticks_as_marker_lines_draw_matplotlibs_image(tmp_path: Path) -> None:
+    """_style.save draws unlabelled minor ticks as one marker line per axis: the PNG matplotlib draws with its Ticks."""
+    import matplotlib.ticker as mticker
+    from matplotlib.lines import Line2D
+    from matplotlib.markers import TICKDOWN, TICKLEFT
+    from PIL import Image
+
+    with _style.style():
+        ours = _log_figure()
+        png, _ = _style.save(ours, tmp_path / "ours")
+        ref = _log_figure()
+        ref.savefig(tmp_path / "ref.png")  # matplotlib's own path: a Tick per minor tick, constrained layout
+    a = np.asarray(Image.open(png), dtype=np.int16)
+    b = np.asarray(Image.open(tmp_path / "ref.png"), dtype=np.int16)
+    assert a.shape == b.shape and np.abs(a - b).max() <= 1  # the order of drawing the marks: one grey level
+    assert np.count_nonzero(np.any(a != b, axis=-1)) <= 0.001 * a.shape[0] * a.shape[1]
+    wide, narrow = ours.axes
+    assert isinstance(wide.xaxis.get_minor_locator(), mticker.NullLocator)  # replaced by marks...
+    assert isinstance(wide.yaxis.get_minor_locator(), mticker.NullLocator)
+    lines = [m for m in wide.get_children() if isinstance(m, Line2D)]
+    marks: dict[Any, Line2D] = {m.get_marker(): m for m in lines if m.get_marker() in (TICKDOWN, TICKLEFT)}
+    for axis, mark, data in ((ref.axes[0].xaxis, marks[TICKDOWN], marks[TICKDOWN].get_xdata()),
+                             (ref.axes[0].yaxis, marks[TICKLEFT], marks[TICKLEFT].get_ydata())):  # fmt: skip
+        lo, hi = sorted(axis.get_view_interval())
+        locs = [x for x in axis.get_minorticklocs() if lo <= x <= hi]  # the minor ticks matplotlib drew
+        np.testing.assert_allclose(np.sort(data), locs, rtol=1e-12)  # ...one mark each
+        assert mark.get_markersize() == 2.0 and not mark.get_clip_on()  # xtick.minor.size, outside the axes
+    assert isinstance(narrow.yaxis.get_minor_locator(), mticker.LogLocator)  # labelled minor ticks stay Ticks
+    assert any(narrow.yaxis.get_minor_formatter().format_ticks(list(narrow.yaxis.get_minorticklocs())))
+
+
+def test_parallel_drawing_hands_out_the_longest_first(tiny: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """draw_all with jobs > 1 dispatches by DRAW_SECONDS, longest first, and reports in the asked order."""
+    import joblib
+
+    assert set(figures.DRAW_SECONDS) == set(figures.FIGURES)
+    dispatched: list[str] = []
+
+    class Serial:  # joblib.Parallel's interface, run in this process, recording the order of the tasks
+        def __init__(self, n_jobs: int) -> None:
+            assert n_jobs == 2
+
+        def __call__(self, tasks: Any) -> list[Any]:
+            out = []
+            for _fn, args, _kwargs in tasks:
+                dispatched.append(args[0])
+                out.append((["drawn"], None) if args[0] != "cosines" else ([], "ValueError: bad"))
+            return out
+
+    monkeypatch.setattr(joblib, "Parallel", Serial)
+    monkeypatch.setattr(tiny.sweep, "jobs", 2)
+    names = ["iterations_vs_damping", "cosines", "estimator_bias_variance", "ascent_map"]
+    for n in names:
+        monkeypatch.setattr(figures.module(n), "data", lambda ctx: {})
+    written, failed = figures.draw_all(tiny, names, progress=False)
+    assert dispatched == sorted(names, key=lambda n: -figures.DRAW_SECONDS[n])
+    assert dispatched[0] == "estimator_bias_variance" and dispatched[-1] == "iterations_vs_damping"
+    assert list(written) == ["iterations_vs_damping", "estimator_bias_variance", "ascent_map"]
+    assert failed == {"cosines": "ValueError: bad"}
 
 
 def test_select_and_cli_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
