@@ -44,7 +44,7 @@ import numpy as np
 from . import batch_param as bp
 from ._types import Array, IntArray
 from .batch import BatchPolicyPoint, combine_scores_rows, max_actions, score_dot_rows, sum_actions
-from .fisher import TOP_RTOL, fisher_at, natural_gradient_at
+from .fisher import TOP_RTOL, fisher_at, natural_gradient_at, npg_closed_form
 from .mdp import TabularMDP
 from .methods import DAMPED_METHODS, METHODS, Method, Operator, Preconditioner, get_method, register_method
 from .point import PolicyPoint, policy_point
@@ -60,7 +60,8 @@ def _pg(p: PolicyPoint, lam: float) -> Array:
 
 
 def _npg(p: PolicyPoint, lam: float) -> Array:
-    return natural_gradient_at(p, 0.0)
+    """F⁺∇J: :func:`r1theory.fisher.natural_gradient_at` at λ = 0 (for tabular softmax its closed form, directly)."""
+    return npg_closed_form(p) if p.param.is_tabular else natural_gradient_at(p, 0.0)
 
 
 def _npg_damped(p: PolicyPoint, lam: float) -> Array:

@@ -65,6 +65,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 from numpy.typing import NDArray
 
+from ._einsum import einsum
 from ._types import Array, IntArray
 from ._validate import as_real_array, check_distribution, check_shape
 from .mdp import TabularMDP, reachable
@@ -271,7 +272,7 @@ def _evaluate(mdp: TabularMDP, pi: Array, full_support: bool = True) -> Evaluati
     M = mdp.transition_matrix(pi)  # a fresh S × S array: turned into I − γP_π in place (no extra copies)
     M *= -mdp.gamma
     M.flat[:: S + 1] += 1.0
-    r_pi = np.einsum("sa,sa->s", pi, mdp.r)
+    r_pi = einsum("sa,sa->s", pi, mdp.r)
     # LAPACK's getrf/getrs directly: scipy.linalg.lu_factor/lu_solve compute the same but add ~30 µs of
     # argument handling per call at S = 200 (4% of an iteration). I − γP_π is strictly diagonally
     # dominant (γ < 1), so it is never singular.

@@ -503,7 +503,7 @@ def npg_closed_form(point: PolicyPoint) -> Array:
     iteration's, not 0 (issue #14: zeroing it froze NPG at a suboptimal policy).
     """
     A = point.ev.A
-    centred = A - A.mean(axis=1, keepdims=True)
+    centred = A - np.add.reduce(A, axis=1, keepdims=True) / A.shape[1]  # A.mean(axis=1) bit for bit, less overhead
     return np.where(point.ev.reachable[:, None], centred, 0.0) / (1.0 - point.mdp.gamma)
 
 
