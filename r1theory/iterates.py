@@ -23,17 +23,20 @@ A run ends with one of four statuses:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ._einsum import einsum
 from ._types import Array
-from .directions import check_method, direction_at
+from .directions import _checked, _pg, check_method, direction_at
 from .evaluation import Optimal, optimal
 from .mdp import TabularMDP
-from .point import PolicyPoint, policy_point
+from .methods import get_method
+from .point import PolicyPoint, next_point, policy_point
 from .policies import Parametrisation
 from .steps import StepRule, as_step_rule
 
@@ -115,7 +118,7 @@ _RECORD_SCALARS: tuple[str, ...] = ("method", "damping", "step", "status", "mess
 
 def kl_rows(log_p: Array, log_q: Array, p: Array) -> Array:
     """Per-state KL(p(·|s) ‖ q(·|s)) = Σ_a p (log p − log q), from log-probabilities (finite for finite logits)."""
-    return np.einsum("sa,sa->s", p, log_p - log_q)
+    return einsum("sa,sa->s", p, log_p - log_q)
 
 
 def _check_iterations(iterations: Any) -> int:
@@ -155,7 +158,7 @@ def trajectory(
                 theta = point.theta + rule(t, dirn) * dirn
             if not np.all(np.isfinite(theta)):
                 return
-            point = policy_point(mdp, theta, point.param)
+            point = next_point(mdp, theta, point.param)
             if not np.isfinite(point.ev.J):
                 return
             yield point
@@ -199,48 +202,75 @@ def iterate(
     param
         The policy parametrisation (tabular softmax by default); θ₀ must have its shape.
     """
-    check_method(method, damping)
+    meth = get_method(method)
+    lam = meth.check_damping(damping)
     rule = as_step_rule(step)
     iterations = _check_iterations(iterations)
     if not np.isfinite(tol) or tol < 0:
         raise ValueError(f"tol must be a finite number >= 0; got {tol!r}")
     opt = optimum if optimum is not None else optimal(mdp)
     stall = stall_tol if stall_tol is not None else 1e-13 * (1.0 + abs(opt.J))
-    rows = np.arange(mdp.S)
+    J_star = opt.J
     point = policy_point(mdp, theta0, param)
+    par = point.param
+    assert meth.direction is not None
+    direction_fn = meth.direction
+    is_pg = direction_fn is _pg  # the direction is the gradient the loop forms anyway: not formed twice
+    A = mdp.A
+    opt_flat = np.arange(mdp.S) * A + opt.actions  # flat indices of (s, a*(s)) in π
+    add, minimum = np.add.reduce, np.minimum.reduce
 
+    # Hot loop (issue #17): the inputs were validated above and every θ_{t+1} is checked finite below, so the
+    # points are formed without re-validation (next_point), ∇J once per point, and the direction's checks of
+    # direction_at run only when a cheap test fails; every recorded quantity is the same arithmetic as
+    # before, bit for bit: ‖∇J‖ as numpy.linalg.norm forms it (√ of the flat dot), min_π as the minimum of
+    # the same entries, the KL by kl_rows.
     Js, gaps, gnorms, mins, kls, etas, effs = [], [], [], [], [], [], []
 
-    def record(p: PolicyPoint) -> None:
-        Js.append(p.ev.J)
-        gaps.append(opt.J - p.ev.J)
-        gnorms.append(float(np.linalg.norm(p.gradient)))
-        mins.append(float(np.min(p.pi[rows, opt.actions])))
+    def record(p: PolicyPoint) -> Array:
+        g = p.gradient
+        gf = g.ravel(order="K")
+        J = p.ev.J
+        Js.append(J)
+        gaps.append(J_star - J)
+        gnorms.append(math.sqrt(float(gf.dot(gf))))
+        mins.append(float(minimum(p.pi.take(opt_flat))))
+        return g
 
-    record(point)
+    g = record(point)
     status, message = "max_iterations", f"reached the cap of {iterations} iterations"
     for t in range(iterations):
         if gaps[-1] <= tol:
             status, message = "converged", f"gap {gaps[-1]:.3g} <= tol {tol:g} at t={t}"
             break
         with np.errstate(over="ignore", invalid="ignore"):
-            dirn = direction_at(point, method, damping)
+            dirn = g if is_pg else direction_fn(point, lam)
+            # direction_at's checks (a real array of θ's shape without NaN), skipped when one sum shows a
+            # float64 array of θ's shape to be finite (a sum of finite numbers is finite unless it overflows)
+            finite = (
+                type(dirn) is np.ndarray
+                and dirn.dtype == np.float64
+                and dirn.shape == point.theta.shape
+                and math.isfinite(add(dirn, axis=None))
+            )
+            if not finite:
+                dirn = _checked(meth, point.theta, dirn)
             eta = rule(t, dirn)
             theta = point.theta + eta * dirn
-        if not (np.all(np.isfinite(dirn)) and np.all(np.isfinite(theta))):
+            finite = finite and math.isfinite(add(theta, axis=None))
+        if not (finite or (np.all(np.isfinite(dirn)) and np.all(np.isfinite(theta)))):
             status, message = "diverged", f"non-finite θ after step {t} (η={eta:.3g})"
             break
-        new = policy_point(mdp, theta, point.param)
-        if not np.isfinite(new.ev.J):
+        new = next_point(mdp, theta, par)
+        if not math.isfinite(new.ev.J):
             status, message = "diverged", f"non-finite J after step {t}"
             break
         kls.append(float(point.ev.d @ kl_rows(point.log_pi, new.log_pi, point.pi)))
         etas.append(eta)
-        g = point.gradient
         g2 = float(np.vdot(g, g))
         effs.append(eta * float(np.vdot(dirn, g)) / g2 if g2 > 0 else float("nan"))
         point = new
-        record(point)
+        g = record(point)
         if t + 1 >= stall_window and abs(Js[-1] - Js[-1 - stall_window]) < stall and gaps[-1] > tol:
             status = "stalled"
             message = f"J moved < {stall:.1g} over {stall_window} iterations with gap {gaps[-1]:.3g} > tol"
@@ -261,5 +291,5 @@ def iterate(
         theta=point.theta,
         status=status,
         message=message,
-        J_star=opt.J,
+        J_star=J_star,
     )

@@ -20,7 +20,7 @@ from .evaluation import Evaluation, _evaluate
 from .mdp import TabularMDP
 from .policies import Linearisation, Parametrisation, TabularSoftmax
 from .score import combine_scores
-from .softmax import log_softmax
+from .softmax import log_softmax, log_softmax_unchecked
 
 
 def check_theta(mdp: TabularMDP, theta: Any) -> Array:
@@ -88,6 +88,23 @@ def policy_point(mdp: TabularMDP, theta: Any, param: Parametrisation | None = No
     log_pi = log_softmax(lin.logits)
     pi = np.exp(log_pi)
     return PolicyPoint(mdp=mdp, theta=t, log_pi=log_pi, pi=pi, ev=_evaluate(mdp, pi), param=par, lin=lin)
+
+
+def next_point(mdp: TabularMDP, theta: Array, param: Parametrisation) -> PolicyPoint:
+    """:func:`policy_point` at an iterate θ_{t+1} = θ_t + η·direction that the caller has checked finite.
+
+    For tabular softmax θ is then a float64 (S, A) array of finite logits, so the validation of
+    :func:`policy_point` (which copies θ and scans it twice) is skipped: the same arithmetic
+    (:func:`r1theory.softmax.log_softmax_unchecked`, then :func:`r1theory.evaluation._evaluate`), bit for bit.
+    Other parametrisations go through :func:`policy_point` unchanged, since their logits may still overflow.
+    """
+    if not param.is_tabular:
+        return policy_point(mdp, theta, param)
+    log_pi = log_softmax_unchecked(theta)
+    pi = np.exp(log_pi)
+    return PolicyPoint(
+        mdp=mdp, theta=theta, log_pi=log_pi, pi=pi, ev=_evaluate(mdp, pi), param=param, lin=param.at(theta)
+    )
 
 
 def policy_gradient(mdp: TabularMDP, theta: Any, param: Parametrisation | None = None) -> Array:

@@ -352,9 +352,9 @@ def test_diverged_by_non_finite_j(monkeypatch: pytest.MonkeyPatch) -> None:
     import r1theory.iterates as it
 
     limit = 2.0
-    single, batched = it.policy_point, bi._batch_policy_point
+    single, batched = it.next_point, bi._batch_policy_point
 
-    def poisoned_single(mdp, theta, param=None):
+    def poisoned_single(mdp, theta, param):  # iterate forms every point after θ₀ by next_point
         p = single(mdp, theta, param)
         if np.max(np.abs(theta)) > limit:
             object.__setattr__(p.ev, "J", float("nan"))
@@ -365,7 +365,7 @@ def test_diverged_by_non_finite_j(monkeypatch: pytest.MonkeyPatch) -> None:
         p.ev.J[np.max(np.abs(theta), axis=(1, 2)) > limit] = np.nan
         return p
 
-    monkeypatch.setattr(it, "policy_point", poisoned_single)
+    monkeypatch.setattr(it, "next_point", poisoned_single)
     monkeypatch.setattr(bi, "_batch_policy_point", poisoned_batch)
     runs = assert_batch_equals_loop(_mdp(), np.zeros((5, 3)), [("pg", 1.0, None), ("npg", 1.0, None)], 50)
     assert all(r.status == "diverged" and "non-finite J" in r.message for r in runs)

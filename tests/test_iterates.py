@@ -143,3 +143,59 @@ def test_trajectory_validates_on_call_and_stops_at_non_finite() -> None:
     big = _bandit((1e4, 0.0, -1e4))
     pts = list(r1.trajectory(big, np.zeros((1, 3)), "pg", 1e308, 5))  # η·∇J ≈ 1e311 overflows θ
     assert len(pts) == 1
+
+
+def test_next_point_is_policy_point_bit_for_bit() -> None:
+    """The loop's unvalidated point (next_point) is policy_point's arithmetic exactly, for any finite logits."""
+    from r1theory.point import next_point, policy_point
+    from r1theory.softmax import log_softmax, log_softmax_unchecked
+
+    mdp = _mdp(5, S=6, A=4, gamma=0.95)
+    rng = np.random.default_rng(7)
+    for scale in (0.0, 1.0, 30.0, 1e3):
+        theta = scale * rng.normal(size=(6, 4))
+        ref = policy_point(mdp, theta)
+        got = next_point(mdp, theta, ref.param)
+        np.testing.assert_array_equal(log_softmax_unchecked(theta), log_softmax(theta))
+        for name in ("theta", "log_pi", "pi", "gradient"):
+            assert np.array_equal(getattr(got, name), getattr(ref, name)), name
+        for name in ("V", "Q", "A", "d", "pi"):
+            assert np.array_equal(getattr(got.ev, name), getattr(ref.ev, name)), name
+        assert got.ev.J == ref.ev.J
+
+
+@pytest.mark.parametrize(
+    ("method", "damping", "step"),
+    [("pg", None, 1.0), ("npg", None, 0.3), ("r1-grad", 0.1, steps.normalized(0.2)), ("npg-damped", 0.01, 0.5)],
+)
+def test_iterate_is_the_plain_loop_bit_for_bit(method: str, damping: float | None, step: object) -> None:
+    """iterate's hot loop (no re-validation, ∇J formed once per point) records what the plain loop of the public
+    functions records, bit for bit: θ_{t+1} = θ_t + η·direction_at(point), J, ‖∇J‖ (numpy.linalg.norm), min_s π(a*|s),
+    KL (kl_rows), η and the effective step."""
+    from r1theory.iterates import kl_rows
+
+    mdp = _mdp(6, S=5, A=3, gamma=0.9)
+    theta0 = np.random.default_rng(3).normal(size=(5, 3))
+    T = 40
+    run = iterate(mdp, theta0, method, step, T, damping)  # type: ignore[arg-type]
+    opt, rule = r1.optimal(mdp), steps.as_step_rule(step)
+    p = r1.policy_point(mdp, theta0)
+    J, gn, mins, kls, etas, effs = [p.ev.J], [np.linalg.norm(p.gradient)], [], [], [], []
+    mins.append(np.min(p.pi[np.arange(5), opt.actions]))
+    for t in range(T):
+        dirn = r1.direction_at(p, method, damping)
+        eta = rule(t, dirn)
+        new = r1.policy_point(mdp, p.theta + eta * dirn)
+        kls.append(float(p.ev.d @ kl_rows(p.log_pi, new.log_pi, p.pi)))
+        g = p.gradient
+        etas.append(eta)
+        effs.append(eta * float(np.vdot(dirn, g)) / float(np.vdot(g, g)))
+        p = new
+        J.append(p.ev.J)
+        gn.append(np.linalg.norm(p.gradient))
+        mins.append(np.min(p.pi[np.arange(5), opt.actions]))
+    assert run.iterations == T
+    for got, want in [(run.J, J), (run.grad_norm, gn), (run.min_pi_opt, mins), (run.kl, kls), (run.eta, etas)]:
+        assert np.array_equal(got, np.array(want, dtype=float))
+    assert np.array_equal(run.eff_step, effs)
+    assert np.array_equal(run.theta, p.theta)
