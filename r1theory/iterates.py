@@ -268,7 +268,8 @@ def iterate(
         kls.append(float(point.ev.d @ kl_rows(point.log_pi, new.log_pi, point.pi)))
         etas.append(eta)
         g2 = float(np.vdot(g, g))
-        effs.append(eta * float(np.vdot(dirn, g)) / g2 if g2 > 0 else float("nan"))
+        dg = g2 if dirn is g else float(np.vdot(dirn, g))  # pg: the same product
+        effs.append(eta * dg / g2 if g2 > 0 else float("nan"))
         point = new
         g = record(point)
         if t + 1 >= stall_window and abs(Js[-1] - Js[-1 - stall_window]) < stall and gaps[-1] > tol:
