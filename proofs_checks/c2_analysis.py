@@ -220,6 +220,22 @@ class Series:
             T[sel] = np.where(h >= 0, np.asarray(self.t[g], dtype=np.float64)[np.maximum(h, 0)], -1.0)
         return N, T
 
+    def N_resampled(self, seeds: IntArray) -> Array:
+        """N per level for many seed resamples at once: row j is ``N(seeds[j])[0]``, bit for bit; shape (m, levels).
+
+        The resampled means are formed over the seed axis of an (m, seeds, records) gather, the same additions in
+        the same order as each resample's own mean (a bootstrap's cost was the loop of N calls).
+        """
+        idx = np.asarray(seeds, dtype=np.int64)
+        N = np.full((idx.shape[0], self.eps.size), np.inf)
+        for g in np.unique(self.group):
+            sel = np.flatnonzero(self.group == g)
+            mean = self.values[g][idx].mean(axis=1)  # (m, records)
+            below = mean[:, None, :] <= self.levels[sel][None, :, None]
+            h = np.where(below.any(axis=2), below.argmax(axis=2), -1)
+            N[:, sel] = episodes_at(h, self.episodes[g])
+        return N
+
     @property
     def seeds(self) -> int:
         """Number of seeds (the same for every configuration)."""
@@ -267,8 +283,8 @@ def fit_series(s: Series, usable: Any, rng: np.random.Generator, n_boot: int) ->
         return Fit(None, None, None, e.tolist(), N[use].tolist(), decades(e), 0.0, why)
     k, c = power_fit(e, N[use])
     boot = []
-    for _ in range(n_boot):
-        Nb, _ = s.N(rng.integers(0, s.seeds, s.seeds))
+    draws = [rng.integers(0, s.seeds, s.seeds) for _ in range(n_boot)]  # one call per resample, as drawn before
+    for Nb in s.N_resampled(np.array(draws).reshape(n_boot, s.seeds)) if n_boot else ():
         ok = np.isfinite(Nb[use])
         if fittable(e[ok]):
             boot.append(power_fit(e[ok], Nb[use][ok])[0])
@@ -307,10 +323,8 @@ def compare(ref: Series, arm: Series, usable: Any, rng: np.random.Generator, n_b
     lr = float(np.mean(np.log(Na[use] / Nr[use])))
     n = min(ref.seeds, arm.seeds)
     deltas, ratios = [], []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        br, _ = ref.N(idx)
-        ba, _ = arm.N(idx)
+    draws = np.array([rng.integers(0, n, n) for _ in range(n_boot)]).reshape(n_boot, n)  # the same stream as before
+    for br, ba in zip(ref.N_resampled(draws), arm.N_resampled(draws), strict=True):
         ok = np.isfinite(br[use]) & np.isfinite(ba[use])
         if fittable(e[ok]):
             deltas.append(power_fit(e[ok], ba[use][ok])[0] - power_fit(e[ok], br[use][ok])[0])

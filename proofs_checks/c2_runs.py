@@ -17,7 +17,9 @@ configuration, so results do not depend on worker count or order.
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,7 @@ from r1theory.steps import StepRule
 
 from . import c2_analysis as an
 from .runs import initial_theta, instance
+from .sweep import Batching, register_batching
 
 GROUP_FN = "proofs_checks.c2_runs:group_task"
 
@@ -292,81 +295,137 @@ def group_task(config: dict[str, Any]) -> dict[str, Any]:
 
     Every run goes through one :func:`_run_group` call (all arms and batch sizes in lockstep; the iteration count
     ⌈budget/e⌉ is per arm, ``record_every`` = ⌈max T/records⌉ per B, the longest T of that B; a run's numbers do
-    not depend on what shares its call). Fields per arm and configuration i:
+    not depend on what shares its call, so the sweep may also run several group tasks of one instance as one
+    chunk, :func:`group_chunk`). Fields per arm and configuration i:
     ``t`` and ``episodes`` (records,), ``gap`` and ``grad2`` (seeds, records; NaN after a divergence),
     ``gap_T`` (seeds,), ``theta_T`` (seeds, S, A), ``trapped``, ``near_det`` and ``diverged`` (seeds,) as 0/1;
     with ``exact_levels``, ``exact_T_optimality`` and ``exact_T_stationarity``: the first iteration at which
     the exact-gradient counterpart (:data:`EXACT_COUNTERPART`, same η) reaches each level, −1 within the cap
     ⌈budget/e⌉. Also ``gap0`` and ``trap_gap`` (the trap threshold).
     """
-    mdp, _, opt = instance(config["instance"], config["params"])
-    theta0 = initial_theta(config["instance"], config["params"], config["theta0"])
-    n = len(config["seeds"])
-    budget, R, base = int(config["budget"]), int(config["records"]), config["baseline"]
+    out: list[dict[str, Any]] = []
+    group_chunk([config], lambda i, res: out.append(res))
+    return out[0]
+
+
+def batch_key(config: dict[str, Any]) -> tuple[str, ...] | None:
+    """What the group tasks of one :func:`group_chunk` share: instance, parameters, θ₀, estimator and baseline.
+
+    None (the task runs alone) for a sparse MDP, whose runs do not go through the batched engine.
+    """
+    mdp, _, _ = instance(config["instance"], config["params"])
+    if mdp.is_sparse:
+        return None
+    return (
+        str(config["instance"]),
+        json.dumps(config["params"], sort_keys=True),
+        str(config["theta0"]),
+        str(config["estimator"]),
+        str(config["baseline"]),
+    )
+
+
+@dataclass
+class _Part:
+    """One group configuration's share of a chunk: its runs' slots and everything its result needs."""
+
+    config: dict[str, Any]
+    items: list[tuple[str, Any, int, dict[str, Any]]]
+    slots: list[tuple[str, int]]
+    first: int  # index of its first run in the chunk's run list
+    out: dict[str, Any]
+
+
+def group_chunk(configs: list[dict[str, Any]], emit: Callable[[int, dict[str, Any]], None]) -> None:
+    """Several group tasks of one :func:`batch_key` as one job (the sweep's batching).
+
+    Every run of every task goes through one :func:`_run_group` call, so the shorter runs ride along with the
+    longest; ``emit(i, result)`` per task, the result :func:`group_task` gives for it alone (a run's numbers do
+    not depend on what shares its call).
+    """
+    first = configs[0]
+    mdp, _, opt = instance(first["instance"], first["params"])
+    theta0 = initial_theta(first["instance"], first["params"], first["theta0"])
     gap0 = float(opt.J - r1.policy_point(mdp, theta0).ev.J)
-    tau = float(config["trap_gap_frac"]) * gap0
-    out: dict[str, Any] = {"gap0": gap0, "trap_gap": tau}
-    # (method, λ, i, configuration) for every arm's configurations, grouped by B
-    items = [(str(a["method"]), a["damping"], i, c) for a in config["arms"] for i, c in enumerate(a["configs"])]
-    by_batch: dict[int, list[tuple[str, Any, int, dict[str, Any]]]] = {}
-    for it in items:
-        by_batch.setdefault(int(it[3]["batch"]), []).append(it)
-    # every run of the task in one lockstep call; each B keeps its own record resolution ⌈max T/records⌉
-    configs: list[tuple[str, StepRule, float | None, int]] = []
+    base = first["baseline"]
+    specs: list[tuple[str, StepRule, float | None, int]] = []
     iterations: list[int] = []
     every: list[int] = []
     seeds: list[np.random.SeedSequence] = []
-    slots: list[tuple[str, int]] = []
-    for B, group in sorted(by_batch.items()):
-        Ts = [max(1, math.ceil(budget / episodes_per_update(m, B, base))) for m, _, _, _ in group]
-        e = max(1, math.ceil(max(Ts) / R))
-        for (m, lam, i, c), T in zip(group, Ts, strict=True):
-            configs += [(m, step_rule(c["step"]), lam, B)] * n
-            iterations += [T] * n
-            every += [e] * n
-            seeds += [seed_sequence(config["seeds"][j]) for j in range(n)]  # distinct objects per run
-            slots.append((m, i))
+    parts: list[_Part] = []
+    for config in configs:
+        n = len(config["seeds"])
+        budget, R = int(config["budget"]), int(config["records"])
+        tau = float(config["trap_gap_frac"]) * gap0
+        # (method, λ, i, configuration) for every arm's configurations, grouped by B
+        items = [(str(a["method"]), a["damping"], i, c) for a in config["arms"] for i, c in enumerate(a["configs"])]
+        by_batch: dict[int, list[tuple[str, Any, int, dict[str, Any]]]] = {}
+        for it in items:
+            by_batch.setdefault(int(it[3]["batch"]), []).append(it)
+        part = _Part(config, items, [], len(specs), {"gap0": gap0, "trap_gap": tau})
+        for B, group in sorted(by_batch.items()):
+            Ts = [max(1, math.ceil(budget / episodes_per_update(m, B, base))) for m, _, _, _ in group]
+            e = max(1, math.ceil(max(Ts) / R))  # each B keeps its own record resolution ⌈max T/records⌉
+            for (m, lam, i, c), T in zip(group, Ts, strict=True):
+                specs += [(m, step_rule(c["step"]), lam, B)] * n
+                iterations += [T] * n
+                every += [e] * n
+                seeds += [seed_sequence(config["seeds"][j]) for j in range(n)]  # distinct objects per run
+                part.slots.append((m, i))
+        parts.append(part)
     runs = _run_group(
         mdp,
         theta0,
-        configs,
+        specs,
         iterations,
         seeds,
-        estimator=str(config["estimator"]),
+        estimator=str(first["estimator"]),
         baseline=base,
         optimum=opt,
         record_every=every,
     )
-    for k, (m, i) in enumerate(slots):
-        mine = runs[k * n : (k + 1) * n]
-        key = f"{m}:{i}"
-        longest = max(mine, key=lambda r: len(r.t))
-        Rr = len(longest.t)
-        out[f"{key}.t"] = longest.t.astype(np.int64)
-        out[f"{key}.episodes"] = longest.episodes.astype(np.int64)
-        out[f"{key}.gap"] = _pad([r.gap for r in mine], Rr)
-        out[f"{key}.grad2"] = _pad([r.grad_norm_sq for r in mine], Rr)
-        out[f"{key}.gap_T"] = np.array([r.gap[-1] for r in mine])
-        div = np.array([r.status == "diverged" for r in mine])
-        near = np.array([not d and an.near_deterministic(mdp, r.theta, float(config["trap_det_tol"]))
-                         for r, d in zip(mine, div, strict=True)])  # fmt: skip
-        out[f"{key}.near_det"] = near.astype(np.int8)
-        out[f"{key}.trapped"] = (near & (out[f"{key}.gap_T"] > tau)).astype(np.int8)
-        out[f"{key}.diverged"] = div.astype(np.int8)
-        out[f"{key}.theta_T"] = np.stack([r.theta for r in mine])
-    levels = config.get("exact_levels")
-    if levels:
-        caps = [math.ceil(budget / episodes_per_update(m, int(c["batch"]), base)) for m, _, _, c in items]
-        runs_ex = r1.iterate_batch(
-            mdp,
-            theta0,
-            [(EXACT_COUNTERPART[m], step_rule(c["step"]), None if m == "sgd-pg" else lam) for m, lam, _, c in items],
-            max(caps),
-            optimum=opt,
-        )
-        lo = np.asarray(levels["optimality"], dtype=np.float64)
-        ls = np.asarray(levels["stationarity"], dtype=np.float64)
-        for (m, _, i, _), cap, run in zip(items, caps, runs_ex, strict=True):
-            out[f"{m}:{i}.exact_T_optimality"] = an.first_hits(run.gap[: cap + 1], lo).astype(np.int64)
-            out[f"{m}:{i}.exact_T_stationarity"] = an.first_hits(run.grad_norm[: cap + 1] ** 2, ls**2).astype(np.int64)
-    return out
+    for index, part in enumerate(parts):
+        config, out = part.config, part.out
+        n = len(config["seeds"])
+        for k, (m, i) in enumerate(part.slots):
+            mine = runs[part.first + k * n : part.first + (k + 1) * n]
+            key = f"{m}:{i}"
+            longest = max(mine, key=lambda r: len(r.t))
+            Rr = len(longest.t)
+            out[f"{key}.t"] = longest.t.astype(np.int64)
+            out[f"{key}.episodes"] = longest.episodes.astype(np.int64)
+            out[f"{key}.gap"] = _pad([r.gap for r in mine], Rr)
+            out[f"{key}.grad2"] = _pad([r.grad_norm_sq for r in mine], Rr)
+            out[f"{key}.gap_T"] = np.array([r.gap[-1] for r in mine])
+            div = np.array([r.status == "diverged" for r in mine])
+            near = np.array([not d and an.near_deterministic(mdp, r.theta, float(config["trap_det_tol"]))
+                             for r, d in zip(mine, div, strict=True)])  # fmt: skip
+            out[f"{key}.near_det"] = near.astype(np.int8)
+            out[f"{key}.trapped"] = (near & (out[f"{key}.gap_T"] > out["trap_gap"])).astype(np.int8)
+            out[f"{key}.diverged"] = div.astype(np.int8)
+            out[f"{key}.theta_T"] = np.stack([r.theta for r in mine])
+        levels = config.get("exact_levels")
+        if levels:
+            budget, items = int(config["budget"]), part.items
+            caps = [math.ceil(budget / episodes_per_update(m, int(c["batch"]), base)) for m, _, _, c in items]
+            runs_ex = r1.iterate_batch(
+                mdp,
+                theta0,
+                [
+                    (EXACT_COUNTERPART[m], step_rule(c["step"]), None if m == "sgd-pg" else lam)
+                    for m, lam, _, c in items
+                ],
+                max(caps),
+                optimum=opt,
+            )
+            lo = np.asarray(levels["optimality"], dtype=np.float64)
+            ls = np.asarray(levels["stationarity"], dtype=np.float64)
+            for (m, _, i, _), cap, run in zip(items, caps, runs_ex, strict=True):
+                out[f"{m}:{i}.exact_T_optimality"] = an.first_hits(run.gap[: cap + 1], lo).astype(np.int64)
+                out[f"{m}:{i}.exact_T_stationarity"] = an.first_hits(run.grad_norm[: cap + 1] ** 2, ls**2).astype(
+                    np.int64
+                )
+        emit(index, out)
+
+
+register_batching(GROUP_FN, Batching(key=batch_key, run="proofs_checks.c2_runs:group_chunk", size=8))

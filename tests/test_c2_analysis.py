@@ -208,3 +208,22 @@ def test_trap_difference_and_its_ci() -> None:
     assert est == 0.0 and ci == (0.0, 0.0)
     ref[3, 0] = True  # the comparison is restricted to the configurations where either arm traps a seed
     np.testing.assert_array_equal(an.trapping_regime(np.zeros((5, 40), dtype=bool), ref), [0, 0, 0, 1, 0])
+
+
+def test_resampled_N_equals_each_resample_alone() -> None:
+    """Series.N_resampled (the bootstraps' vectorised N) gives row j = N(seeds[j]) bit for bit: two configurations,
+    levels never reached, NaN after a divergence, repeated seeds."""
+    rng = np.random.default_rng(5)
+    t = np.arange(200, dtype=np.float64)
+    decay = np.exp(-t / 40.0)[None, :]
+    vals = [decay * rng.uniform(0.5, 2.0, (7, 1)) + rng.normal(0, 1e-3, (7, 200)) for _ in range(2)]
+    vals[1][3, 150:] = np.nan
+    eps = 10.0 ** -np.arange(1, 9, 0.5)
+    group = np.arange(eps.size) % 2
+    s = an.Series(eps, eps, group, vals, [4 * t, 16 * t], [t, t])
+    draws = rng.integers(0, 7, (50, 7))
+    many = s.N_resampled(draws)
+    assert many.shape == (50, eps.size) and np.isinf(many).any() and np.isfinite(many).any()
+    for j, d in enumerate(draws):
+        np.testing.assert_array_equal(many[j], s.N(d)[0])
+    np.testing.assert_array_equal(s.N_resampled(np.tile(np.arange(7), (2, 1)))[0], s.N()[0])
