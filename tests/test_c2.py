@@ -96,6 +96,31 @@ def test_a_group_of_all_arms_equals_each_arm_alone() -> None:
             np.testing.assert_array_equal(alone[f"{a.method}:{i}.trapped"], both[f"{a.method}:{i}.trapped"])
 
 
+def test_a_chunk_of_group_tasks_gives_each_task_its_own_result() -> None:
+    """group_chunk (the sweep's batching of one instance's tasks) emits, per task, group_task's result bit for bit:
+    different budgets, records, seeds and an exact-counterpart part in one lockstep call."""
+    cfgs: list[Cfg] = [
+        {"batch": 1, "step": {"kind": "constant", "eta": 0.5}},
+        {"batch": 4, "step": {"kind": "inverse-sqrt", "eta": 1.0}},
+    ]
+    tasks = [
+        _config(cr.ARMS[0], cfgs, budget=50),
+        _config(cr.ARMS[2], cfgs[:1], budget=30, seeds=3, stream=2),
+        _config(cr.ARMS[1], cfgs[1:], budget=40, exact_levels={"optimality": [0.1], "stationarity": [0.01]}),
+    ]
+    assert len({cr.batch_key(t) for t in tasks}) == 1
+    got: dict[int, Cfg] = {}
+    cr.group_chunk(tasks, got.__setitem__)
+    assert sorted(got) == [0, 1, 2]
+    for i, task in enumerate(tasks):
+        alone = cr.group_task(task)
+        assert sorted(alone) == sorted(got[i])
+        for key, value in alone.items():
+            np.testing.assert_array_equal(np.asarray(got[i][key]), np.asarray(value), err_msg=f"task {i} {key}")
+    other = _config(cr.ARMS[0], cfgs, budget=50, baseline="fitted")
+    assert cr.batch_key(other) != cr.batch_key(tasks[0])
+
+
 def test_regime_diagnostic_matches_an_exact_run() -> None:
     """exact_T is the first iterate of the exact counterpart (by iterate, not the batch) below each level."""
     levels = {"optimality": [0.9, 0.5, 0.2, 1e-9], "stationarity": [0.3, 0.1, 1e-9]}
