@@ -530,9 +530,10 @@ class TabularSampler:
         a_l: list[IntArray] = []
         n_l: list[IntArray] = []
         cur = cur * A
+        offA = None if off is None else off[: at[-1] + K[len(at) - 1]] * A
         for t, lo in enumerate(at):
             hi = lo + K[t]
-            a = _draw(spaced, cur if off is None else cur + off[lo:hi] * A, u_act[lo:hi])
+            a = _draw(spaced, cur if offA is None else cur + offA[lo:hi], u_act[lo:hi])
             row = cur + a
             nxt = support[row, _draw(self.next_cdf, row, u_next[lo:hi])]
             s_l.append(cur)

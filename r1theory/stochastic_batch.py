@@ -388,6 +388,8 @@ class _Plan:
     rank1_groups: list[tuple[float, IntArray]]  # (λ, positions in rank1)
     pair_start: IntArray  # index of each row's first extra pair (pairs are grouped by row)
     pairs: IntArray
+    rank1_indep: IntArray  # positions in rank1 of the independent form
+    rank1_own: IntArray  # their rows' own extra pair (index into the pairs)
 
 
 def _plan(names: list[str], key: IntArray, lam: Array, pairs: IntArray) -> _Plan:
@@ -402,6 +404,8 @@ def _plan(names: list[str], key: IntArray, lam: Array, pairs: IntArray) -> _Plan
         rank1_groups=[(v, np.flatnonzero(lam1 == v)) for v in np.unique(lam1).tolist()],
         pair_start=_exclusive_cumsum(pairs),
         pairs=pairs,
+        rank1_indep=np.flatnonzero(key[rank1] != same),
+        rank1_own=_exclusive_cumsum(pairs)[rank1[key[rank1] != same]],
     )
 
 
@@ -421,8 +425,7 @@ def _directions(
     rows = plan.rank1
     if rows.size:
         s, a = smp.first_s[rows], smp.first_a[rows]  # the first gradient sample's pair (r1-sample-same)
-        indep = np.flatnonzero(~plan.rank1_same)
-        own = plan.pair_start[rows[indep]]  # the row's own extra pair (r1-sample-independent)
+        indep, own = plan.rank1_indep, plan.rank1_own  # the row's own extra pair (r1-sample-independent)
         s[indep], a[indep] = smp.pair_s[own], smp.pair_a[own]
         n = rows.size
         u = np.zeros((n, S, A))
