@@ -36,6 +36,7 @@ from proofs_checks.report import claim_markdown, markdown
 from proofs_checks.result import CheckResult
 from proofs_checks.runs import instance
 from r1theory import fisher, fisher_diagnostics
+from r1theory.numerics import cosine
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -252,6 +253,21 @@ def test_ascent_map_matches_the_sign_of_d_dot_grad(all_data: dict[str, dict[str,
                 assert g["inner"][i] == pytest.approx(want, rel=1e-8, abs=1e-300)
         np.testing.assert_allclose(m["path_pi"].sum(axis=1), 1.0)
     np.testing.assert_allclose(d["pi0"], [0.01, 0.05, 0.94], rtol=1e-12)
+
+
+@pytest.mark.parametrize("grid", [{"kind": "simplex", "n": 24, "tau": 0.25}, {"kind": "corner", "m": 30}])
+def test_ascent_grid_is_the_engines_direction_point_by_point(grid: dict[str, Any]) -> None:
+    """The batched worker (batch_policy_point, the method's batch_direction) = r1theory.direction at each point."""
+    cfg = {"instance": ascent_map.INSTANCE, "params": ascent_map.PARAMS, "method": ascent_map.METHOD, "grid": grid}
+    mdp = instance(ascent_map.INSTANCE, ascent_map.PARAMS)[0]
+    for lam in (1e-6, 1e-1):
+        got = ascent_map.ascent_grid({**cfg, "damping": lam})
+        for i, p in enumerate(got["pi"]):
+            theta = np.log(p)[None, :]
+            d = r1theory.direction(ascent_map.METHOD, mdp, theta, damping=lam)
+            g = r1theory.policy_gradient(mdp, theta)
+            assert got["inner"][i] == pytest.approx(float(np.vdot(d, g)), rel=1e-11, abs=1e-300)
+            assert got["cosine"][i] == pytest.approx(cosine(d, g), abs=1e-12)
 
 
 def test_v2_is_not_an_ascent_direction_on_the_plateau_band() -> None:
