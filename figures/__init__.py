@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -170,11 +171,14 @@ def draw_all(
                 traceback.print_exc(file=sys.stderr)
         from joblib import Parallel, delayed
 
+        from proofs_checks.sweep import _worker_start
+
         t0 = time.monotonic()
         order = sorted(datas, key=lambda n: -DRAW_SECONDS.get(n, 1.0))  # longest first: the processes end together
-        outcomes = dict(
-            zip(order, Parallel(n_jobs=jobs)(delayed(_draw_saved)(n, datas[n], folder) for n in order), strict=True)
-        )
+        # the sweep's worker settings: joblib hands back its warm workers (no new processes, r1theory imported),
+        # and they die with this process as the sweep's do
+        par = Parallel(n_jobs=jobs, initializer=_worker_start, initargs=(os.getpid(),))
+        outcomes = dict(zip(order, par(delayed(_draw_saved)(n, datas[n], folder) for n in order), strict=True))
         for name in datas:
             paths, error = outcomes[name]
             if error is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -448,8 +449,8 @@ def test_parallel_drawing_hands_out_the_longest_first(tiny: Context, monkeypatch
     dispatched: list[str] = []
 
     class Serial:  # joblib.Parallel's interface, run in this process, recording the order of the tasks
-        def __init__(self, n_jobs: int) -> None:
-            assert n_jobs == 2
+        def __init__(self, n_jobs: int, **kwargs: Any) -> None:
+            assert n_jobs == 2 and kwargs["initargs"] == (os.getpid(),)  # the sweep's workers, reused
 
         def __call__(self, tasks: Any) -> list[Any]:
             out = []
