@@ -57,7 +57,7 @@ def assert_same_run(got: r1.StochasticRun, want: r1.StochasticRun, mdp: r1.Tabul
     value = 1.0 + r_max / (1.0 - g)
     grad_floor = FLOOR * value / (1.0 - g)
     gain = max(1.0, 1.0 / want.damping) if want.damping else 1.0
-    theta_floor = grad_floor * gain * _eta_sum(want.step, want.iterations)
+    theta_floor = float(grad_floor * gain * _eta_sum(want.step, want.iterations))
     if want.status == "diverged" or not np.isfinite(theta_floor):
         theta_floor = 0.0  # θ ≈ ±1e308: compared relative to its size only
     root_n = np.sqrt(mdp.S * mdp.A)
