@@ -6,7 +6,8 @@ Each figure module exposes
 * ``CLAIMS`` — the claim identifiers (``r1theory claims``) the figure illustrates in the report;
 * ``data(ctx) -> dict`` — the numbers plotted, computed through the context's sweep (so every run a
   check already made is read from the cache, and only what is missing is computed);
-* ``draw(data, path_stem) -> list[Path]`` — writes ``<stem>.png`` and ``<stem>.pdf`` deterministically.
+* ``draw(data, path_stem) -> list[Path]`` — writes ``<stem>.png`` and ``<stem>.pdf`` deterministically (the
+  formats of :func:`figures._style.save`: both unless the caller asked for fewer, see below).
 
 :func:`draw_one` also saves the plotted numbers beside the images, ``<stem>.json`` (:func:`save_data`): the
 ``data`` dictionary with arrays as (nested) lists and NaN/±∞ as the JSON literals ``NaN`` / ``Infinity``
@@ -15,9 +16,11 @@ are nested (panels of dictionaries keyed by family, λ and method, of arrays of 
 titles and labels) — exactly what ``draw`` takes — so a figure is restyled with
 ``mod.draw(figures.load_data(path), stem)`` or re-plotted from the lists by any tool.
 
-``r1theory figures`` / ``python -m figures`` redraws them all (:func:`main`); ``r1theory verify``
-embeds them in its report through :func:`for_report`. Importing this package is cheap: the figure
-modules (and matplotlib) are imported on first use.
+``r1theory figures`` / ``python -m figures`` redraws them all as PNG and PDF (:func:`main`, quick or full);
+``r1theory verify`` embeds them in its report through :func:`for_report`, which writes PNG and PDF in full mode
+and the PNG only in quick mode (:data:`QUICK_FORMATS`: the report embeds the PNG, and the PDFs are a third of
+the drawing time); ``r1theory figures --quick --out DIR`` adds the PDFs of a quick run from its cache, drawing
+only. Importing this package is cheap: the figure modules (and matplotlib) are imported on first use.
 """
 
 from __future__ import annotations
@@ -65,6 +68,11 @@ DRAW_SECONDS: dict[str, float] = {
     "smac_learning_curves": 1.05,
     "iterations_vs_damping": 0.8,
 }
+
+#: The image formats every figure is written in, in this order (:func:`draw_all`, ``r1theory figures``).
+FORMATS: tuple[str, ...] = ("png", "pdf")
+#: The formats ``r1theory verify --quick`` writes (:func:`for_report`): the PNG its report embeds.
+QUICK_FORMATS: tuple[str, ...] = ("png",)
 
 #: Sub-folder of the output folder that receives the figures.
 FOLDER = "figures"
@@ -137,21 +145,23 @@ def load_data(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def draw_one(name: str, ctx: Context, folder: Path) -> list[Path]:
+def draw_one(name: str, ctx: Context, folder: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     """Compute the data of figure ``name``; write ``folder/name.png``, ``.pdf`` and its data ``.json``; the paths.
 
-    The images come first in the returned list, the data file (:func:`save_data`) last.
+    ``formats``: the images written (:data:`FORMATS`, or a part of it such as :data:`QUICK_FORMATS`). The images
+    come first in the returned list, the data file (:func:`save_data`) last.
     """
-    mod = module(name)
-    data = mod.data(ctx)
-    paths: list[Path] = mod.draw(data, folder / name)
-    return [*paths, save_data(data, folder / f"{name}.json")]
+    return _draw_saved(name, module(name).data(ctx), folder, tuple(formats), catch=False)[0]
 
 
 def draw_all(
-    ctx: Context, names: Sequence[str] | None = None, folder: Path | None = None, progress: bool = True
+    ctx: Context,
+    names: Sequence[str] | None = None,
+    folder: Path | None = None,
+    progress: bool = True,
+    formats: Sequence[str] = FORMATS,
 ) -> tuple[dict[str, list[Path]], dict[str, str]]:
-    """Draw the named figures (all by default) into ``folder`` (``ctx.out/figures``).
+    """Draw the named figures (all by default) into ``folder`` (``ctx.out/figures``), in ``formats``.
 
     Returns (name → written paths, name → error message for figures that raised); a failing figure
     does not stop the others.
@@ -178,7 +188,8 @@ def draw_all(
         # the sweep's worker settings: joblib hands back its warm workers (no new processes, r1theory imported),
         # and they die with this process as the sweep's do
         par = Parallel(n_jobs=jobs, initializer=_worker_start, initargs=(os.getpid(),))
-        outcomes = dict(zip(order, par(delayed(_draw_saved)(n, datas[n], folder) for n in order), strict=True))
+        fmts = tuple(formats)
+        outcomes = dict(zip(order, par(delayed(_draw_saved)(n, datas[n], folder, fmts) for n in order), strict=True))
         for name in datas:
             paths, error = outcomes[name]
             if error is None:
@@ -194,7 +205,7 @@ def draw_all(
     for name in chosen:
         t0 = time.monotonic()
         try:
-            written[name] = draw_one(name, ctx, folder)
+            written[name] = draw_one(name, ctx, folder, formats)
         except Exception as exc:
             failed[name] = f"{type(exc).__name__}: {exc}"
             traceback.print_exc(file=sys.stderr)
@@ -204,25 +215,37 @@ def draw_all(
     return written, failed
 
 
-def _draw_saved(name: str, data: dict[str, Any], folder: Path) -> tuple[list[Path], str | None]:
-    """Draw figure ``name`` from its data and save it with its data (a worker of :func:`draw_all`)."""
+def _draw_saved(
+    name: str, data: dict[str, Any], folder: Path, formats: tuple[str, ...], catch: bool = True
+) -> tuple[list[Path], str | None]:
+    """Draw figure ``name`` from its data in ``formats`` and save it with its data (a worker of :func:`draw_all`).
+
+    With ``catch``, an exception becomes the error message of the pair (paths, message).
+    """
+    from ._style import formats as image_formats
+
     try:
-        paths: list[Path] = module(name).draw(data, folder / name)
+        with image_formats(formats):
+            paths: list[Path] = module(name).draw(data, folder / name)
         return [*paths, save_data(data, folder / f"{name}.json")], None
     except Exception as exc:
+        if not catch:
+            raise
         return [], f"{type(exc).__name__}: {exc}"
 
 
 def for_report(ctx: Context, results: Sequence[CheckResult]) -> dict[str, list[str]]:
     """The ``r1theory verify`` hook: draw the figures of the claims present in ``results``.
 
-    Writes them into ``ctx.out/figures`` and returns claim → PNG paths relative to ``ctx.out``.
-    Figures whose claims were not run (e.g. ``verify --only mei2020``) are not drawn, so the hook
-    never starts a sweep the checks did not need.
+    Writes them into ``ctx.out/figures`` — PNG and PDF in full mode, the PNG only in quick mode
+    (:data:`QUICK_FORMATS`; ``r1theory figures --quick --out DIR`` adds the PDFs from the cache) — and returns
+    claim → PNG paths relative to ``ctx.out``. Figures whose claims were not run (e.g. ``verify --only
+    mei2020``) are not drawn, so the hook never starts a sweep the checks did not need.
     """
     present = {r.claim for r in results}
     names = [n for n in FIGURES if present.intersection(module(n).CLAIMS)]
-    written, _ = draw_all(ctx, names, progress=ctx.sweep.progress)
+    formats = QUICK_FORMATS if ctx.mode == "quick" else FORMATS
+    written, _ = draw_all(ctx, names, progress=ctx.sweep.progress, formats=formats)
     out: dict[str, list[str]] = {}
     for n in names:
         if n not in written:

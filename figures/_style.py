@@ -2,15 +2,17 @@
 
 Every figure is drawn inside :func:`style` (matplotlib's defaults, then :data:`RC`; the user's
 matplotlibrc never leaks in) on a :class:`matplotlib.figure.Figure` that is not registered with
-pyplot, and written by :func:`save` as ``<stem>.png`` and ``<stem>.pdf``. The PDF carries no
-creation date, so the same data give byte-identical files.
+pyplot, and written by :func:`save` as ``<stem>.png`` and ``<stem>.pdf`` (or only the formats a
+caller chose with :func:`formats`: ``r1theory verify --quick`` writes the PNG only). The PDF carries
+no creation date, so the same data give byte-identical files.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -160,13 +162,34 @@ def _minor_tick_marks(fig: Figure) -> None:
         axis.set_minor_locator(NullLocator())
 
 
+#: The formats :func:`save` can write, in the order it writes them.
+IMAGE_FORMATS: tuple[str, ...] = ("png", "pdf")
+_formats: ContextVar[tuple[str, ...]] = ContextVar("figure_formats", default=IMAGE_FORMATS)
+
+
+@contextmanager
+def formats(chosen: Sequence[str]) -> Iterator[None]:
+    """Within the block, :func:`save` writes only the ``chosen`` formats (a non-empty part of :data:`IMAGE_FORMATS`)."""
+    fmts = tuple(chosen)
+    if not fmts or any(f not in IMAGE_FORMATS for f in fmts):
+        raise ValueError(f"formats must be a non-empty selection of {IMAGE_FORMATS}; got {fmts}")
+    token = _formats.set(tuple(f for f in IMAGE_FORMATS if f in fmts))
+    try:
+        yield
+    finally:
+        _formats.reset(token)
+
+
 def _write(fig: Figure, path: Path, fmt: str, metadata: dict[str, Any]) -> None:
     with atomic_file(path) as fh:
         fig.savefig(fh, format=fmt, metadata=metadata)
 
 
 def save(fig: Figure, stem: Path | str) -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.pdf`` atomically; return both paths.
+    """Write ``<stem>.png`` and ``<stem>.pdf`` atomically (those of them :func:`formats` chose); return the paths.
+
+    A file of a format not chosen is removed if an earlier run left one, so a folder never holds a PNG and a PDF
+    of two different runs.
 
     The PDF is written with ``CreationDate`` removed, so the files depend only on the figure. The constrained
     layout is computed once, on the PNG's canvas, and both files are drawn with it (one draw each: a figure
@@ -185,6 +208,10 @@ def save(fig: Figure, stem: Path | str) -> list[Path]:
         engine.execute(fig)
         fig.set_dpi(dpi)
         fig.set_layout_engine(None)
-    _write(fig, png, "png", {})
-    _write(fig, pdf, "pdf", {"CreationDate": None})
-    return [png, pdf]
+    chosen = _formats.get()
+    for path, fmt, metadata in ((png, "png", {}), (pdf, "pdf", {"CreationDate": None})):
+        if fmt in chosen:
+            _write(fig, path, fmt, metadata)
+        else:  # an earlier run's file would not match this figure
+            path.unlink(missing_ok=True)
+    return [p for p, f in ((png, "png"), (pdf, "pdf")) if f in chosen]

@@ -523,6 +523,34 @@ def test_for_report_draws_only_the_figures_of_claims_run(tiny: Context, monkeypa
     assert "![ascent: ascent_map](../figures/ascent_map.png)" in detail  # report/ascent.md embeds it
 
 
+def test_quick_verify_writes_the_png_and_figures_writes_both(
+    tiny: Context, all_data: dict[str, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """for_report draws QUICK_FORMATS in quick mode, FORMATS in full; draw_all's default is both; no stale PDF."""
+    name = "iterations_vs_damping"
+    stem = tmp_path / name
+    both = iterations_vs_damping.draw(all_data[name], stem)
+    assert [p.name for p in both] == [f"{name}.png", f"{name}.pdf"]
+    png = both[0].read_bytes()
+    with _style.formats(["png"]):
+        png_only = iterations_vs_damping.draw(all_data[name], stem)
+    assert png_only == both[:1] and not both[1].exists()  # the earlier PDF is gone, not left stale
+    assert png_only[0].read_bytes() == png  # the same PNG with or without its PDF
+    with pytest.raises(ValueError, match="formats must be"), _style.formats(["svg"]):
+        pass
+    asked: list[tuple[str, tuple[str, ...]]] = []
+
+    def fake_draw_all(ctx: Context, names: Any, progress: bool, formats: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        asked.append((ctx.mode, tuple(formats)))
+        return {}, {}
+
+    monkeypatch.setattr(figures, "draw_all", fake_draw_all)
+    figures.for_report(tiny, [_result("ascent")])
+    figures.for_report(replace(tiny, mode="full"), [_result("ascent")])
+    assert asked == [("quick", ("png",)), ("full", ("png", "pdf"))]
+    assert figures.QUICK_FORMATS == ("png",) and figures.FORMATS == ("png", "pdf")
+
+
 def test_no_sublinear_reference_on_a_plateau() -> None:
     flat = np.full(300, 0.04)
     assert gap_curves.references(flat, [], J_star=1.0, until=299)["sublinear"] is None
