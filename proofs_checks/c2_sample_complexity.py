@@ -739,8 +739,38 @@ def _fmt_eps(x: Any) -> str:
     return "—" if x is None else f"{x:.3g}"
 
 
+def _n_star_cell(side: dict[str, Any], i: int) -> str:
+    """N*(ε_i) on fresh seeds (mean), as a table cell with its marks.
+
+    ``cens.``: not reached within the budget (grid or fresh seeds); ``ᵉ`` chosen at the grid's edge; ``ᵈ``
+    deterministic regime (the exact gradient's cost is within the noise factor); ``*`` used in the fit.
+    """
+    n = side["N_fresh_mean"][i]
+    if side["censored_grid"][i] or not isinstance(n, int | float) or not math.isfinite(n):
+        return "cens."
+    marks = ("ᵉ" if side["grid_edge"][i] else "") + ("" if side["noise_dominated"][i] else "ᵈ")
+    return f"{n:.3g}{marks}" + ("*" if side["usable"][i] else "")
+
+
+def _n_star_table(rs: Sequence[CheckResult]) -> list[str]:
+    """The tuned N*(ε) of SGD-PG and of each arm at each ε level (optimality), from one instance's tuned results."""
+    tuned = [r for r in rs if r.conditions.get("part") == "tuned" and r.conditions.get("criterion") == "optimality"]
+    if not tuned:
+        return []
+    eps = tuned[0].measured["sgd"]["eps"]
+    rows = [("sgd-pg", tuned[0].measured["sgd"])] + [(r.variant, r.measured["method"]) for r in tuned]
+    out = ["", "Tuned N*(ε), episodes to E[J* − J] ≤ ε (fresh seeds, mean; `cens.` not reached within the "
+           "budget, ᵉ grid edge, ᵈ deterministic regime, * used in the fit):", "",
+           "| arm | " + " | ".join(f"ε={e:.3g}" for e in eps) + " |", "|---|" + "---|" * len(eps)]  # fmt: skip
+    out += [table_row([name, *(_n_star_cell(side, i) for i in range(len(eps)))]) for name, side in rows]
+    return out
+
+
 def summarize(results: Sequence[CheckResult]) -> str:
-    """Per instance: exponents per arm and protocol with CIs, decades, censoring, noise onset, verdicts; trapping."""
+    """Per instance: exponents per arm and protocol, tuned N*(ε) per ε level, trapping against η/B.
+
+    The exponents with their CIs, decades, censoring, noise onset and verdicts.
+    """
     mine = [r for r in results if r.claim == CLAIM and r.conditions.get("part") in ("tuned", "schedule")]
     if not mine:
         return ""
@@ -773,6 +803,7 @@ def summarize(results: Sequence[CheckResult]) -> str:
                 _fmt_ci(m["exponent_difference_ci"]), "—" if ratio is None else f"{ratio:.2f}",
                 f"{r.verdict}: {r.evidence['reason']}" if r.verdict == "inconclusive" else r.verdict,
             ]))  # fmt: skip
+        out += _n_star_table(rs)
         traps = [t for t in results if t.claim == CLAIM and t.conditions.get("part") == "trapping"
                  and t.conditions["instance"] == label]  # fmt: skip
         if traps:
