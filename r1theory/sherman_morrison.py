@@ -42,16 +42,7 @@ class ShermanMorrison:
             raise ValueError(
                 f"v's batch axes {x.shape[:-1]} do not broadcast with u's batch axes {self.u.shape[:-1]}"
             ) from None
-        lam = self.damping
-        # The map is linear in v: apply it to v/‖v‖∞ and scale back, so that a tiny (or huge) v does
-        # not push uᵀv/(λ + ‖u‖²) into the subnormal range, where its lost bits are then amplified by
-        # the subtraction (v = 2.2e-308, u = 987, λ = 1e-6 gave a 10% error unscaled).
-        scale = np.max(np.abs(x), axis=-1, keepdims=True)
-        scale[scale == 0.0] = 1.0
-        xs = x / scale
-        uv = np.einsum("...i,...i->...", self.u, xs)
-        uu = np.einsum("...i,...i->...", self.u, self.u)
-        return scale * ((xs - self.u * (uv / (lam + uu))[..., None]) / lam)
+        return _mv(self.u, self.damping, x)
 
     def dense(self) -> Array:
         """The dense inverse matrix (shape (..., n, n)); for tests and small diagnostics."""
@@ -59,6 +50,24 @@ class ShermanMorrison:
         outer = self.u[..., :, None] * self.u[..., None, :]
         eye = np.eye(self.n)
         return (eye - outer / (self.damping + uu)[..., None, None]) / self.damping
+
+
+def _mv(u: Array, lam: float, x: Array) -> Array:
+    """:meth:`ShermanMorrison.mv` without its checks: (λI + u uᵀ)⁻¹ x, the public method's arithmetic.
+
+    For float64 ``u`` (..., n), λ > 0 and a finite float64 ``x`` (..., n) whose batch axes broadcast with u's:
+    the engine's internal calls (:func:`r1theory.stochastic_iterate_batch`), whose operands are valid by
+    construction. The public :meth:`ShermanMorrison.mv` checks its input, then calls this.
+    """
+    # The map is linear in x: apply it to x/‖x‖∞ and scale back, so that a tiny (or huge) x does
+    # not push uᵀx/(λ + ‖u‖²) into the subnormal range, where its lost bits are then amplified by
+    # the subtraction (x = 2.2e-308, u = 987, λ = 1e-6 gave a 10% error unscaled).
+    scale = np.max(np.abs(x), axis=-1, keepdims=True)
+    scale[scale == 0.0] = 1.0
+    xs = x / scale
+    uv = np.einsum("...i,...i->...", u, xs)
+    uu = np.einsum("...i,...i->...", u, u)
+    return scale * ((xs - u * (uv / (lam + uu))[..., None]) / lam)
 
 
 def sherman_morrison(u: Any, damping: float) -> ShermanMorrison:

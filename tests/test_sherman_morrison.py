@@ -100,3 +100,34 @@ def test_tiny_and_huge_right_hand_sides_keep_their_accuracy() -> None:
     base = op.mv(np.array([1.0, -0.5]))
     for s in (np.finfo(np.float64).tiny, 1e-300, 1e300):
         np.testing.assert_allclose(op.mv(np.array([1.0, -0.5]) * s), base * s, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed,n,scale,lam", CASES)
+def test_unchecked_fast_path_is_mv_bit_for_bit(seed: int, n: int, scale: float, lam: float) -> None:
+    """The engine's unchecked ``_mv`` is the arithmetic of the public ``mv`` (which calls it after its checks):
+    the same numbers bit for bit, single, batched and broadcast, zero and tiny right-hand sides included."""
+    from r1theory.sherman_morrison import _mv
+
+    rng = np.random.default_rng(seed)
+    u = scale * rng.standard_normal((6, n))
+    v = rng.standard_normal((6, n))
+    v[1] = 0.0
+    v[2] *= 1e-300
+    op = r1.sherman_morrison(u, lam)
+    np.testing.assert_array_equal(_mv(u, lam, v), op.mv(v))
+    np.testing.assert_array_equal(_mv(u[0], lam, v[3]), r1.sherman_morrison(u[0], lam).mv(v[3]))
+    np.testing.assert_array_equal(_mv(u, lam, v[4]), op.mv(v[4]))  # one v broadcast against a batch of u
+    dense = op.dense()
+    np.testing.assert_allclose(_mv(u, lam, v), np.einsum("bij,bj->bi", dense, v), rtol=1e-9, atol=0)
+
+
+def test_public_mv_keeps_its_checks() -> None:
+    op = r1.sherman_morrison(np.ones((2, 3)), 0.5)
+    with pytest.raises(ValueError, match="v must have last dimension 3"):
+        op.mv(np.ones(4))
+    with pytest.raises(ValueError, match="v"):
+        op.mv(np.array([1.0, np.nan, 0.0]))
+    with pytest.raises(ValueError, match="do not broadcast"):
+        op.mv(np.ones((3, 3)))
+    with pytest.raises(TypeError):
+        op.mv(np.array(["a", "b", "c"]))
