@@ -12,6 +12,8 @@ exactly the quantities of :func:`r1theory.evaluate` for each MDP. :func:`evaluat
 same evaluation for B policies on *one* MDP (P, r, γ, ρ shared, not copied B times), and
 :class:`BatchPolicyPoint` the batched :class:`r1theory.PolicyPoint` built on it (θ stacked (B, S, A),
 its softmax policies, their evaluation and gradients), which :func:`r1theory.iterate_batch` steps.
+:func:`policy_values` is that evaluation's V alone, bit for bit, by one triangular solve (no d, Q, A or J):
+what a stochastic run needs between the iterates it records (:func:`r1theory.stochastic_iterate_batch`).
 
 Solver. One LU factorisation of M_b = I − γ_b P_π^b serves both systems (V by L then U, d by Uᵀ
 then Lᵀ), as in the single evaluation. The B factorisations run together, vectorised over the
@@ -68,7 +70,14 @@ from .point import PolicyPoint
 from .policies import TabularSoftmax
 from .score import score_dot
 
-__all__ = ["BatchEvaluation", "BatchPolicyPoint", "batch_policy_point", "evaluate_batch", "evaluate_policies"]
+__all__ = [
+    "BatchEvaluation",
+    "BatchPolicyPoint",
+    "batch_policy_point",
+    "evaluate_batch",
+    "evaluate_policies",
+    "policy_values",
+]
 
 
 @dataclass(frozen=True)
@@ -265,8 +274,10 @@ class _BorderedSolver:
             if k:
                 multiply(col, yk, out=scratch)
                 subtract(above, scratch, out=above)
-        # C-contiguous (B, S): what follows then computes row b the same way whatever B is (module docstring)
-        return np.ascontiguousarray(y[:, :B].T), np.ascontiguousarray(y[:, B:].T)
+        # C-contiguous (B, S): what follows then computes row b the same way whatever B is (module docstring).
+        # Always copies: at S = 1 the transposed (B, 1) view already counts as C-contiguous, and
+        # np.ascontiguousarray would hand back a view of this solver's buffer, overwritten by its next solve.
+        return y[:, :B].T.copy(), y[:, B:].T.copy()
 
 
 _solvers = threading.local()
@@ -715,11 +726,138 @@ def _batch_policy_point(mdp: TabularMDP, theta: Array) -> BatchPolicyPoint:
     :func:`r1theory.log_softmax` (bit for bit: the same maximum, the same sum order), the reductions over
     the action axis column by column.
     """
-    z = theta - max_actions(theta)[:, :, None]
-    log_pi = z - np.log(sum_actions(np.exp(z)))[:, :, None]
-    pi = np.exp(log_pi)
+    log_pi, pi = _softmax_rows(theta)
     dominant = np.argmax(pi, axis=2)
     ev = _evaluate_dominant(mdp, pi, _dominant_flat(dominant, pi.shape[2]), full_support=True)
     gradient = ev.d[:, :, None] * pi * ev.A / (1.0 - mdp.gamma)  # the expression of PolicyPoint.logit_gradient
     dominant = dominant.astype(np.int64, copy=False)
     return BatchPolicyPoint(mdp=mdp, theta=theta, log_pi=log_pi, pi=pi, ev=ev, gradient=gradient, dominant=dominant)
+
+
+def _softmax_rows(theta: Array) -> tuple[Array, Array]:
+    """Log π and π = softmax(θ) block by block, for a finite float64 (B, S, A) θ.
+
+    The log-softmax of :func:`_batch_policy_point`: log π = θ − max_a θ − log Σ_a exp(θ − max_a θ) and
+    π = exp(log π), the operations of :func:`r1theory.log_softmax` (the same maximum, the same sum order),
+    elementwise per block.
+    """
+    z = theta - max_actions(theta)[:, :, None]
+    log_pi = z - np.log(sum_actions(np.exp(z)))[:, :, None]
+    return log_pi, np.exp(log_pi)
+
+
+class _ValueSolver:
+    """Buffers and views of the V-only bordered solve for one (S, B): :class:`_BorderedSolver` without ρ.
+
+    ``aug`` (S, S + 1, B) holds [M, r_π] (no border row). The S elimination steps are those of
+    :meth:`_BorderedSolver.eliminate` restricted to the rows of M — the border row of the full solve
+    is only ever written, never read, by the other rows' updates — so the factor U and L⁻¹r_π come out
+    the same bit for bit; the back substitution U V = L⁻¹r_π then runs in place in column S with the
+    operations of :meth:`_BorderedSolver.solve` on its first B columns (same divisions, products and
+    subtractions, elementwise). Hence V equals the V of the full evaluation bit for bit, at half the
+    work (one triangular solve, not two, and no transposed copy).
+    """
+
+    def __init__(self, S: int, B: int) -> None:
+        self.S, self.B = S, B
+        self.aug = aug = np.empty((S, S + 1, B))
+        scratch = np.empty((S, S, B))
+        self.elim_steps = [
+            (
+                aug[k + 1 :, k],
+                aug[k, k],
+                aug[k + 1 :, k, None],
+                aug[k, None, k + 1 :],
+                scratch[: S - 1 - k, : S - k],
+                aug[k + 1 :, k + 1 :],
+            )
+            for k in range(S - 1)  # the last step would only update the (absent) border row
+        ]
+        y = aug[:, S]
+        col = np.empty((S, B))
+        self.back_steps = [(y[k], aug[k, k], y[:k], aug[:k, k], col[:k], k) for k in range(S - 1, -1, -1)]
+
+    def solve(self) -> Array:
+        """V = M⁻¹r_π, (B, S) and C-contiguous, from :attr:`aug` (overwritten)."""
+        divide, multiply, subtract = np.divide, np.multiply, np.subtract
+        for col, pivot, col3, row, update, trail in self.elim_steps:
+            divide(col, pivot, out=col)
+            multiply(col3, row, out=update)
+            subtract(trail, update, out=trail)
+        for yk, pivot, above, col, scratch, k in self.back_steps:
+            divide(yk, pivot, out=yk)
+            if k:
+                multiply(col, yk, out=scratch)
+                subtract(above, scratch, out=above)
+        return self.aug[:, self.S].T.copy()  # a copy even when the view is C-contiguous (S = 1): see _BorderedSolver
+
+
+def _value_solver(S: int, B: int) -> _ValueSolver:
+    """The :class:`_ValueSolver` of this thread for (S, B), kept as :func:`_solver` keeps its solvers."""
+    if S * (S + 1) * B > _SOLVER_KEPT_SIZE:
+        return _ValueSolver(S, B)
+    cache: dict[tuple[int, int], _ValueSolver] | None = getattr(_solvers, "value_cache", None)
+    if cache is None:
+        cache = _solvers.value_cache = {}
+    ws = cache.get((S, B))
+    if ws is None:
+        if len(cache) >= _SOLVERS_KEPT:
+            del cache[next(iter(cache))]
+        ws = cache[(S, B)] = _ValueSolver(S, B)
+    return ws
+
+
+def policy_values(mdp: TabularMDP, pi: Any) -> Array:
+    """Exact state values V^b = (I − γP_π^b)⁻¹ r_π^b of B policies on one dense MDP, shape (B, S).
+
+    The V of :func:`evaluate_policies` (``evaluate_policies(mdp, pi).V``) bit for bit, without Q, A, d
+    and J: one triangular solve instead of two (no visitation), for a caller that needs V alone — the
+    exact-value baseline of a stochastic run between the iterates it records
+    (:func:`r1theory.stochastic_iterate_batch`). Row b does not depend on the other rows or on B.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When ``pi`` is not a real (B, S, A) array of distributions, or the MDP is sparse.
+    """
+    arr = as_real_array(pi, "pi")
+    if arr.ndim != 3 or arr.shape[1:] != (mdp.S, mdp.A):
+        raise ValueError(f"pi must have shape (B, S, A) with (S, A) = {(mdp.S, mdp.A)}; got shape {arr.shape}")
+    _check_rows(arr, "pi (each row π^b(·|s))")
+    if mdp.is_sparse:
+        raise ValueError(
+            "the batched evaluation needs a dense MDP (its LU is dense); use mdp.to_dense() for a small sparse "
+            "MDP, or evaluate one policy at a time (r1theory.evaluate solves sparse MDPs by GMRES)"
+        )
+    return _policy_values(mdp, arr)
+
+
+def _policy_values(mdp: TabularMDP, pi: Array) -> Array:
+    """:func:`policy_values` without the checks (a dense MDP, ``pi`` a float64 (B, S, A) array of distributions).
+
+    Every operation up to V is that of :func:`_evaluate_dominant` (the same P_π, M, r_π and solver route).
+    """
+    B, S, _ = pi.shape
+    g = mdp.gamma
+    P = np.asarray(mdp.P)
+    P_pi = np.matmul(P.transpose(0, 2, 1)[None], pi[:, :, :, None])[..., 0]
+    if S > LAPACK_FROM:
+        M = np.multiply(P_pi, -g)
+        M.reshape(B, S * S)[:, :: S + 1] += 1.0  # I − γP_π
+        return np.ascontiguousarray(np.linalg.solve(M, sum_actions(pi * mdp.r)[:, :, None])[:, :, 0])
+    ws = _value_solver(S, B)
+    aug = ws.aug  # aug[:, :, b] = [I − γP_π^b, r_π^b], shape (S, S + 1, B)
+    np.multiply(P_pi.transpose(1, 2, 0), -g, out=aug[:, :S])
+    aug.reshape(S * (S + 1), B)[:: S + 2] += 1.0  # the diagonal of M
+    aug[:, S] = sum_actions(pi * mdp.r).T  # r_π
+    return ws.solve()
+
+
+def _batch_policy_values(mdp: TabularMDP, theta: Array) -> tuple[Array, Array, Array]:
+    """(log π, π, V) of softmax(θ) for a finite float64 (B, S, A) θ, without d, Q, A, J or the gradient.
+
+    The θ-side of :func:`_batch_policy_point` with :func:`_policy_values` for the evaluation: the same log π, π
+    and V bit for bit.
+    """
+    log_pi, pi = _softmax_rows(theta)
+    return log_pi, pi, _policy_values(mdp, pi)

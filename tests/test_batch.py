@@ -170,3 +170,65 @@ def test_reused_solver_is_the_reference_elimination_bit_for_bit(S, B):
         assert V.flags.c_contiguous and x.flags.c_contiguous
         np.testing.assert_allclose(np.einsum("bst,bt->bs", M, V), rhs_v, rtol=0, atol=1e-13)
         np.testing.assert_allclose(np.einsum("bts,bt->bs", M, x), rhs_x, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    ("S", "A", "B"), [(1, 1, 1), (1, 3, 2), (4, 3, 64), (7, 2, 5), (16, 2, 3), (17, 3, 4), (30, 2, 9)]
+)
+def test_policy_values_is_the_full_evaluations_V_bit_for_bit(S: int, A: int, B: int) -> None:
+    """policy_values (one triangular solve, no visitation) gives the V of evaluate_policies bit for bit — on both
+    solver routes (the bordered elimination up to LAPACK_FROM states, stacked LAPACK above) — row b whatever the
+    other rows and B, call after call, and V solves (I − γP_π)V = r_π (checked against the dense solve)."""
+    from r1theory.batch import LAPACK_FROM, _batch_policy_point, _batch_policy_values, policy_values
+
+    assert (S > LAPACK_FROM) == (S >= 17)
+    P, r, _, rho, _ = _batch(S * 31 + A * 7 + B, 1, S, A)
+    mdp = r1.TabularMDP(P[0], r[0], 0.93, rho[0])
+    rng = np.random.default_rng(B)
+    for temp in (1.0, 30.0):  # near-deterministic policies too
+        theta = temp * rng.standard_normal((B, S, A))
+        pis = r1.softmax(theta.reshape(B * S, A)).reshape(B, S, A)
+        full = r1.batch.evaluate_policies(mdp, pis)
+        for _ in range(2):
+            V = policy_values(mdp, pis)
+            assert V.shape == (B, S) and V.flags.c_contiguous
+            np.testing.assert_array_equal(V, full.V)
+        np.testing.assert_array_equal(policy_values(mdp, pis[::-1]), full.V[::-1])  # rows independent of the others
+        np.testing.assert_array_equal(policy_values(mdp, pis[B // 2 :]), full.V[B // 2 :])  # and of B
+        P_pi = np.einsum("bsa,sat->bst", pis, mdp.P)
+        r_pi = np.einsum("bsa,sa->bs", pis, mdp.r)
+        want = np.linalg.solve(np.eye(S) - mdp.gamma * P_pi, r_pi[:, :, None])[:, :, 0]
+        np.testing.assert_allclose(V, want, rtol=0, atol=TOL * (1.0 + 1.0 / (1.0 - mdp.gamma)))
+        point = _batch_policy_point(mdp, theta)
+        log_pi, pi_v, V_v = _batch_policy_values(mdp, theta)  # the θ-side of the point, bit for bit
+        for a, b in ((log_pi, point.log_pi), (pi_v, point.pi), (V_v, point.ev.V)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_policy_values_bad_input_names_the_field() -> None:
+    from r1theory.batch import policy_values
+
+    P, r, _, rho, pi = _batch(3, 1, 3, 2)
+    mdp = r1.TabularMDP(P[0], r[0], 0.5, rho[0])
+    with pytest.raises(ValueError, match=r"pi must have shape \(B, S, A\)"):
+        policy_values(mdp, pi[0])
+    bad = pi.copy()
+    bad[0, 1, 0] += 0.5
+    with pytest.raises(ValueError, match="pi"):
+        policy_values(mdp, bad)
+    with pytest.raises(ValueError, match="dense MDP"):
+        policy_values(mdp.to_sparse(), pi)
+
+
+def test_results_do_not_alias_the_reused_solver_buffers() -> None:
+    """A single-state MDP (S = 1, where a transposed (B, 1) view counts as C-contiguous): the V of one batched
+    evaluation is not overwritten by the next solve of the same shape (it was a view of the solver's buffer)."""
+    from r1theory.batch import policy_values
+
+    mdp = r1.TabularMDP(np.ones((1, 2, 1)), np.array([[1.0, 2.0]]), 0.5, np.ones(1))
+    first, second = np.array([[[1.0, 0.0]], [[0.0, 1.0]]]), np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
+    e1, v1 = r1.batch.evaluate_policies(mdp, first), policy_values(mdp, first)
+    r1.batch.evaluate_policies(mdp, second), policy_values(mdp, second)
+    np.testing.assert_array_equal(e1.V[:, 0], [2.0, 4.0])  # V = r/(1 − γ)
+    np.testing.assert_array_equal(v1[:, 0], [2.0, 4.0])
+    np.testing.assert_array_equal(e1.d[:, 0], [1.0, 1.0])
