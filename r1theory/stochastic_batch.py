@@ -6,8 +6,11 @@ dispatch: a run of :func:`r1theory.stochastic_iterate` on a 4-state MDP spends �
 on a few dozen numpy calls of a few dozen elements. :func:`stochastic_iterate_batch` steps R runs
 together. Per iteration, for all runs still running:
 
-* one batched exact evaluation of the R policies (:func:`r1theory.batch.batch_policy_point`, the home of
-  the batched evaluation; the exact-value baseline, and J, the gap and ‖∇J‖² where recorded);
+* one batched exact evaluation of the R policies (:mod:`r1theory.batch`, the home of the batched evaluation):
+  in full (:func:`r1theory.batch.batch_policy_point`: J, the gap and ‖∇J‖²) for the rows that record θ_t, and
+  for the others only what the next step needs — π, and V for the exact-value baseline
+  (:func:`r1theory.batch.policy_values`: one triangular solve, no visitation, no gradient; the same π and V bit
+  for bit, so how often a run records changes none of its iterates);
 * the episodes of every run — its B gradient episodes, those of a fitted baseline, and the pairs
   (s, a) ∼ d × π its preconditioner draws — sampled by **one** vectorised walk
   (:meth:`r1theory.TabularSampler.walk`) over the R policies' inverse-CDF tables side by side;
@@ -75,7 +78,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._types import Array, IntArray
-from .batch import _batch_policy_point
+from .batch import _batch_policy_point, _batch_policy_values, _softmax_rows
 from .batch_iterates import _check_theta0
 from .estimators import (
     _episodic_coefficients,
@@ -99,7 +102,7 @@ from .sampler import (
     geometric_from_uniforms,
 )
 from .score import scores
-from .sherman_morrison import ShermanMorrison
+from .sherman_morrison import _mv as sherman_morrison_mv
 from .steps import InverseSqrt, StepRule, as_step_rule
 from .stochastic import StochasticRun, fisher_counts_solve
 
@@ -434,7 +437,7 @@ def _directions(
         flat_u, flat_g = u.reshape(n, S * A), g[rows].reshape(n, S * A)
         d = np.empty((n, S * A))
         for value, sel in plan.rank1_groups:
-            d[sel] = ShermanMorrison(flat_u[sel], value).mv(flat_g[sel])
+            d[sel] = sherman_morrison_mv(flat_u[sel], value, flat_g[sel])  # ShermanMorrison.mv, unchecked
         out[rows] = d.reshape(n, S, A)
     if plan.npg.size:
         C = np.bincount((smp.pair_run * S + smp.pair_s) * A + smp.pair_a, minlength=R * S * A).reshape(R, S, A)
@@ -587,17 +590,35 @@ def stochastic_iterate_batch(
     streams = UniformStreams(rngs, block=int(max(1024, min(16 * expected, _STREAM_BUDGET // R))))
     draws = _Sampler(TabularSampler(mdp), streams, estimator, baseline, horizon)
 
+    # Between records a row needs π (its samples and direction) and, with the exact-value baseline, V — not d,
+    # Q, A, J or ∇J: those rows are evaluated by the V-only path (one triangular solve, no visitation), the
+    # recording rows in full. Both give π and V bit for bit as the full evaluation of the whole batch would, and
+    # row b of either does not depend on the other rows (r1theory.batch), so the runs are unchanged by the split.
+    need_V = baseline == "value"
+
+    def values(th: Array) -> tuple[Array, Array | None]:
+        """π, and V when the baseline needs it, of the rows θ (no visitation, no gradient)."""
+        if need_V:
+            _, p, v = _batch_policy_values(mdp, th)
+            return p, v
+        return _softmax_rows(th)[1], None
+
+    def records(th: Array) -> tuple[Array, Array, Array, Array]:
+        """π, V, J and ‖∇J‖² of the rows θ, by the full batched evaluation."""
+        full = _batch_policy_point(mdp, th)
+        return full.pi, full.ev.V, full.ev.J, np.einsum("bsa,bsa->b", full.gradient, full.gradient)
+
     idx = np.arange(R, dtype=np.int64)
-    point = _batch_policy_point(mdp, theta)
     n_tr = np.zeros(R, dtype=np.int64)
     n_ep = np.zeros(R, dtype=np.int64)
-    g2 = np.einsum("bsa,bsa->b", point.gradient, point.gradient)
-    rec.add(idx, 0, point.ev.J, g2, n_tr, n_ep)
+    pi, V_all, J0, g2 = records(theta)
+    rec.add(idx, 0, J0, g2, n_tr, n_ep)
     last_t = np.zeros(R, dtype=np.int64)  # the last recorded t of each active row
     for j in np.flatnonzero(T_all == 0).tolist():
-        final_theta[j] = point.theta[j].copy()
-    live = T_all > 0
-    idx, point, n_tr, n_ep, last_t = idx[live], point.take(np.flatnonzero(live)), n_tr[live], n_ep[live], last_t[live]
+        final_theta[j] = theta[j].copy()
+    live = np.flatnonzero(T_all > 0)
+    idx, theta, pi, n_tr, n_ep, last_t = idx[live], theta[live], pi[live], n_tr[live], n_ep[live], last_t[live]
+    V: Array | None = V_all[live] if need_V else None  # the exact-value baseline's V of the active rows
 
     t = 0
     plan_for = np.zeros(0, dtype=np.int64)
@@ -611,10 +632,10 @@ def stochastic_iterate_batch(
                 any_normalized, any_decreasing = bool(normalized.any()), bool(decreasing.any())
                 plan, plan_for, next_end = _plan(names, key, lam, pairs), idx, int(T.min())
                 draws.first_pairs = bool(plan.rank1_same.any())
-            smp = draws.draw(idx, B, pairs, point.pi, point.ev.V if baseline == "value" else None)
+            smp = draws.draw(idx, B, pairs, pi, V)
             n_tr += smp.transitions
             n_ep += smp.episodes
-            dirn = _directions(plan, names, key, point.pi, smp, lam, idx)
+            dirn = _directions(plan, names, key, pi, smp, lam, idx)
             eta = eta0  # the step rule's η_t, vectorised by kind (constant: η)
             if any_normalized:
                 norm = np.sqrt(np.einsum("bsa,bsa->b", dirn, dirn))
@@ -625,18 +646,18 @@ def stochastic_iterate_batch(
                 eta = eta.copy()
                 for j in custom:
                     eta[j] = checked[int(idx[j])].rule(t, dirn[j])
-            new_theta = point.theta + eta[:, None, None] * dirn
+            new_theta = theta + eta[:, None, None] * dirn
             finite = np.isfinite(new_theta).all(axis=(1, 2))
             if not finite.all():
                 bad = np.flatnonzero(~finite)
                 fresh = bad[last_t[bad] != t]  # stochastic_iterate records θ_t once more unless t is recorded
                 if fresh.size:
-                    gb = point.gradient[fresh]
-                    rec.add(idx[fresh], t, point.ev.J[fresh], np.einsum("bsa,bsa->b", gb, gb), n_tr[fresh], n_ep[fresh])
+                    _, _, Jf, g2f = records(theta[fresh])
+                    rec.add(idx[fresh], t, Jf, g2f, n_tr[fresh], n_ep[fresh])
                 for j in bad.tolist():
                     i = int(idx[j])
                     status[i], message[i] = "diverged", f"non-finite θ after step {t} (η={eta[j]:.3g})"
-                    final_theta[i] = point.theta[j].copy()
+                    final_theta[i] = theta[j].copy()
                 keep = np.flatnonzero(finite)
                 idx, n_tr, n_ep, last_t = idx[keep], n_tr[keep], n_ep[keep], last_t[keep]
                 new_theta = new_theta[keep]
@@ -644,25 +665,33 @@ def stochastic_iterate_batch(
                     break
                 T, every_row = T[keep], every_row[keep]  # the other settings are rebuilt at the top (plan_for)
                 next_end = int(T.min())
-            point = _batch_policy_point(mdp, new_theta)
+            theta = new_theta
             t += 1
             if every and t % every == 0:  # every row records θ_t
-                g = point.gradient
-                rec.add(idx, t, point.ev.J, np.einsum("bsa,bsa->b", g, g), n_tr, n_ep)
-                last_t[:] = t
+                sel = None
             elif every == 0 or t == next_end:  # rows at a multiple of their resolution or their last iteration
                 sel = np.flatnonzero(T == t) if every else np.flatnonzero((t % every_row == 0) | (T == t))
+            else:
+                sel = idx[:0]
+            if sel is None or sel.size == idx.size:  # every row records: one full evaluation
+                pi, Vr, Jr, g2r = records(theta)
+                rec.add(idx, t, Jr, g2r, n_tr, n_ep)
+                last_t[:] = t
+                V = Vr if need_V else None
+            else:
+                pi, V = values(theta)
                 if sel.size:
-                    gs = point.gradient[sel]
-                    rec.add(idx[sel], t, point.ev.J[sel], np.einsum("bsa,bsa->b", gs, gs), n_tr[sel], n_ep[sel])
+                    _, _, Jr, g2r = records(theta[sel])
+                    rec.add(idx[sel], t, Jr, g2r, n_tr[sel], n_ep[sel])
                     last_t[sel] = t
             if t == next_end:
                 done = T == t
                 for j in np.flatnonzero(done).tolist():
-                    final_theta[int(idx[j])] = point.theta[j].copy()
+                    final_theta[int(idx[j])] = theta[j].copy()
                 keep = np.flatnonzero(~done)
                 idx, n_tr, n_ep, last_t = idx[keep], n_tr[keep], n_ep[keep], last_t[keep]
-                point = point.take(keep)
+                theta, pi = theta[keep], pi[keep]
+                V = V[keep] if V is not None else None
 
     runs = []
     for i, c in enumerate(checked):

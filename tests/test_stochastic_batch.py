@@ -199,6 +199,33 @@ def test_record_every_per_run() -> None:
                 np.testing.assert_array_equal(getattr(got[i], f), getattr(shared[i], f), err_msg=f)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+@pytest.mark.parametrize(("estimator", "baseline"), [("gpomdp", "value"), ("one-sample", "value"), ("reinforce", None)])
+def test_recording_less_often_changes_no_iterate(estimator: str, baseline: str | None) -> None:
+    """Between records a row is evaluated by the V-only path (π and V, no visitation or gradient), at a record in
+    full; both give π and V bit for bit, so the trajectory cannot depend on ``record_every``: recorded every
+    iteration (full evaluations only) and every 3rd or 7th, each run has the same θ and the same records at the
+    shared t, bit for bit, diverging rows included (their last θ_t recorded once more)."""
+    configs, its = _mix()
+    seeds = list(range(len(configs)))
+    kw: dict[str, Any] = {"estimator": estimator, "baseline": baseline}
+    dense = r1.stochastic_iterate_batch(MDP, np.zeros((4, 3)), configs, its, seeds, **kw)
+    for every in (3, [7 - i % 5 for i in range(len(configs))]):
+        sparse = r1.stochastic_iterate_batch(MDP, np.zeros((4, 3)), configs, its, seeds, record_every=every, **kw)
+        for i, (x, y) in enumerate(zip(sparse, dense, strict=True)):
+            assert (x.status, x.message) == (y.status, y.message)
+            np.testing.assert_array_equal(x.theta, y.theta, err_msg=f"run {i} theta")
+            at = np.searchsorted(y.t, x.t)
+            np.testing.assert_array_equal(y.t[at], x.t, err_msg=f"run {i} t")
+            for f in ("J", "gap", "grad_norm_sq"):
+                np.testing.assert_array_equal(getattr(x, f), getattr(y, f)[at], err_msg=f"run {i} {f}")
+            # θ_t of a diverging row, recorded once more when t is off the grid, counts the failed step's samples too
+            k = x.t.size - (x.status == "diverged")
+            for f in ("transitions", "episodes"):
+                np.testing.assert_array_equal(getattr(x, f)[:k], getattr(y, f)[at][:k], err_msg=f"run {i} {f}")
+                assert getattr(x, f)[-1] >= getattr(y, f)[at][-1]
+
+
 def test_zero_iterations_and_no_configurations() -> None:
     assert r1.stochastic_iterate_batch(MDP, np.zeros((4, 3)), [], 5, []) == []
     runs = r1.stochastic_iterate_batch(MDP, np.zeros((4, 3)), [("sgd-pg", 0.1, None, 2)] * 2, [0, 3], [1, 2])
