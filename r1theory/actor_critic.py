@@ -82,8 +82,9 @@ import numpy as np
 
 from ._types import Array, IntArray
 from ._validate import as_real_array, as_scalar, check_damping, check_finite
+from .batch import batch_policy_point
 from .directions import same_sample_sum
-from .evaluation import Optimal, optimal
+from .evaluation import _GETRF, _GETRS, Optimal, optimal
 from .mdp import TabularMDP
 from .methods import get_method
 from .point import PolicyPoint, check_theta, policy_point
@@ -696,6 +697,45 @@ def _seed_rngs(seeds: Sequence[Any]) -> list[np.random.Generator]:
     return out
 
 
+def exact_values(mdp: TabularMDP, pi: Array) -> Array:
+    """V^π (R, S) of R policies π (R, S, A) on a dense MDP: the ``exact`` critic's values, V = (I − γP_π)⁻¹ r_π.
+
+    Policy by policy, the operations of :func:`r1theory.evaluation.evaluate` up to V (P_π, I − γP_π, r_π, one
+    LU factorisation and one triangular solve; no visitation, Q or A), so V[r] is bit for bit
+    ``policy_point(mdp, θ[r]).ev.V`` for π[r] = softmax(θ[r]), at a fifth of its cost. Bit-identity matters
+    here: the exact critic feeds V into every update, and npg-cg's trajectories amplify a one-ulp change of V
+    to a relative 1e-5 of J within 300 iterations, so a differently rounded V would change its records.
+    """
+    S = mdp.S
+    out = np.empty(pi.shape[:2])
+    for r in range(pi.shape[0]):
+        M = mdp.transition_matrix(pi[r])
+        M *= -mdp.gamma
+        M.flat[:: S + 1] += 1.0
+        lu, piv, _ = _GETRF(M, overwrite_a=1)
+        out[r] = _GETRS(lu, piv, np.einsum("sa,sa->s", pi[r], mdp.r))[0]
+    return out
+
+
+#: The batched points of :func:`_points` hold several (chunk, S, S) arrays: at most this many matrix entries each.
+_POINTS_ENTRIES = 1 << 21
+
+
+def _points(mdp: TabularMDP, theta: Array) -> list[PolicyPoint]:
+    """The exact points of the R runs' θ (R, S, A), evaluated in batches (:func:`r1theory.batch_policy_point`).
+
+    Point r equals ``policy_point(mdp, θ[r])`` to the rounding of the batched solve (its tolerance is in
+    :mod:`r1theory.batch`) and, like it, does not depend on the other runs nor on the chunking, bit for bit.
+    """
+    R, S = theta.shape[0], mdp.S
+    chunk = max(1, _POINTS_ENTRIES // (S * S))
+    out: list[PolicyPoint] = []
+    for lo in range(0, R, chunk):
+        bp = batch_policy_point(mdp, theta[lo : lo + chunk])
+        out.extend(bp[r] for r in range(len(bp)))
+    return out
+
+
 def _norm(x: Array) -> float:
     return float(np.linalg.norm(x))
 
@@ -752,7 +792,7 @@ def actor_critic(
 
     def record(t: int) -> None:
         nonlocal expected_now, points
-        points = [policy_point(mdp, theta[r]) for r in range(R)]
+        points = _points(mdp, theta)
         rec = {k: np.full(R, np.nan) for k in HISTORIES}
         full = inst_every > 0 and (len(ts) % inst_every == 0 or t == T)
         expected_now = np.zeros((R, S, A)) if full else None
@@ -789,9 +829,7 @@ def actor_critic(
     for t in range(T):
         recorded = ts[-1] == t
         if config.critic == "exact":
-            if not recorded:
-                points = [policy_point(mdp, theta[r]) for r in range(R)]
-            V = np.stack([p.ev.V for p in points])
+            V = exact_values(mdp, np.exp(log_softmax(theta)))
         else:
             V = w @ phi.T
         up = sampled_update(sampler, theta, V, phi, config, rngs, eta)
@@ -803,7 +841,7 @@ def actor_critic(
         n_tr += up.transitions
         if (t + 1) % every == 0 or t + 1 == T:
             record(t + 1)
-    final_points = points if ts[-1] == T else [policy_point(mdp, theta[r]) for r in range(R)]
+    final_points = points if ts[-1] == T else _points(mdp, theta)
     max_pi_min = np.array([float(np.min(p.pi.max(axis=1)[p.ev.d > 0])) for p in final_points])
     return ActorCriticRuns(
         config=config,
@@ -831,6 +869,7 @@ __all__ = [
     "actor_critic",
     "conjugate_gradient",
     "critic_features",
+    "exact_values",
     "expected_advantage",
     "expected_critic_update",
     "expected_gradient",

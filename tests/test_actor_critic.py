@@ -246,6 +246,33 @@ def test_oracle_critic_has_no_error_and_no_bias(mdp) -> None:
     assert learned.J.shape == (2, 3) and np.all(learned.episodes[:, -1] == 40)
 
 
+def test_exact_values_are_policy_point_values_bit_for_bit(mdp: r1.TabularMDP) -> None:
+    # the exact critic's V feeds every update: it must be the single evaluation's V exactly, not to rounding
+    lake = tabular_mdps.from_gymnasium("FrozenLake-v1", gamma=0.9)  # S = 17 (absorbing states)
+    for m in (mdp, lake):
+        theta = np.random.default_rng(5).normal(size=(6, m.S, m.A)) * 3.0
+        V = ac.exact_values(m, np.exp(r1.log_softmax(theta)))
+        assert np.array_equal(V, np.stack([r1.policy_point(m, t).ev.V for t in theta]))
+
+
+def test_batched_record_points_match_single_points(mdp: r1.TabularMDP) -> None:
+    lake = tabular_mdps.from_gymnasium("FrozenLake-v1", gamma=0.9)
+    for m in (mdp, lake):
+        theta = np.random.default_rng(6).normal(size=(5, m.S, m.A)) * 3.0
+        points = ac._points(m, theta)
+        scale = 1.0 + np.max(np.abs(m.r)) / (1.0 - m.gamma)
+        for t, p in zip(theta, points, strict=True):
+            q = r1.policy_point(m, t)
+            np.testing.assert_allclose(p.ev.V, q.ev.V, rtol=0, atol=1e-12 * scale)
+            np.testing.assert_allclose(p.ev.d, q.ev.d, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(p.gradient, q.gradient, rtol=0, atol=1e-12 * scale)
+            assert np.array_equal(p.ev.d > 0, q.ev.d > 0)
+        # chunked (one point per batch) or not, bit for bit: a run's record does not depend on its neighbours
+        one = [ac._points(m, theta[i : i + 1])[0] for i in range(len(theta))]
+        for p, o in zip(points, one, strict=True):
+            assert np.array_equal(p.ev.V, o.ev.V) and np.array_equal(p.gradient, o.gradient)
+
+
 def test_expected_update_refuses_npg_cg(mdp, theta) -> None:
     with pytest.raises(ValueError, match="not a finite enumeration"):
         ac.expected_update(mdp, theta, np.zeros(mdp.S), ac.ActorCriticConfig("npg-cg", 0.01, damping=0.1))
