@@ -51,9 +51,11 @@ B: S = 10, A = 4 and the seven built-in methods mixed, ≈ 0.6 ms at B = 64 on t
 info line gives the budget: ≈ 35 % evaluation, ≈ 55 % directions, r1-eigen alone ≈ 30 %), ≈ 28× at
 B = 512. Batch as many configurations of one MDP as there are.
 
-Scope. Tabular softmax and log-linear policies on dense MDPs: ``param=LogLinear(...)`` (θ₀ of shape (k,)
-or (B, k)) runs :mod:`r1theory.batch_param_iterates` (the dense Fisher per row, :mod:`r1theory.batch_param`);
-a neural ``param`` or a sparse MDP raises a ``ValueError`` (use :func:`r1theory.iterate` for those). A
+Scope. Tabular softmax and log-linear policies on dense MDPs. With ``param=LogLinear(...)`` θ is stacked
+(B, k) (θ₀ of shape (k,) or (B, k)) and the same loop steps a :class:`r1theory.batch_param.BatchParamPoint`
+(the logits Φθ evaluated by the same batched LU, the dense Fisher ΦᵀF_ℓΦ per row where a method needs it)
+with each method's ``param_batch_direction``; a neural ``param`` or a sparse MDP raises a ``ValueError``
+(use :func:`r1theory.iterate` for those). A
 step rule is used through its kind (``constant`` or ``normalized``, vectorised); an instance of a :class:`StepRule`
 subclass is called row by row.
 """
@@ -62,6 +64,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -69,7 +72,8 @@ from numpy.typing import NDArray
 
 from ._types import Array, IntArray
 from ._validate import as_real_array, check_finite
-from .batch import BatchPolicyPoint, _batch_policy_point, sum_actions
+from .batch import _batch_policy_point, sum_actions
+from .batch_param import batch_param_point
 from .directions import _checked
 from .evaluation import Optimal, optimal
 from .iterates import Run, _check_iterations
@@ -113,15 +117,22 @@ class _Histories:
 
 
 def _check_theta0(mdp: TabularMDP, theta0: Any, B: int) -> Array:
-    """θ₀ of shape (S, A) (shared) or (B, S, A) (one per configuration), real and finite; returned (B, S, A)."""
+    """Tabular logits θ₀ of shape (S, A) (shared) or (B, S, A), real and finite; returned (B, S, A)."""
+    return _check_params0(theta0, (mdp.S, mdp.A), "S, A", B)
+
+
+def _check_params0(theta0: Any, shape: tuple[int, ...], names: str, B: int) -> Array:
+    """θ₀ of shape ``shape`` (shared) or (B, *shape) (one per configuration), real and finite; returned (B, *shape).
+
+    ``names`` spells the shape for the message: ``"S, A"`` (tabular softmax) or ``"k,"`` (log-linear).
+    """
     t = as_real_array(theta0, "theta0")
-    S, A = mdp.S, mdp.A
-    if t.shape == (S, A):
-        t = np.broadcast_to(t, (B, S, A)).copy()
-    elif t.shape != (B, S, A):
+    if t.shape == shape:
+        t = np.broadcast_to(t, (B, *shape)).copy()
+    elif t.shape != (B, *shape):
         raise ValueError(
-            f"theta0 must have shape (S, A) = {(S, A)} (shared) or (B, S, A) = {(B, S, A)} (one per configuration); "
-            f"got shape {t.shape}"
+            f"theta0 must have shape ({names}) = {shape} (shared) or (B, {names.rstrip(',')}) = {(B, *shape)} (one "
+            f"per configuration); got shape {t.shape}"
         )
     check_finite(t, "theta0")
     return t
@@ -146,8 +157,11 @@ def _check_configs(configs: Any) -> list[tuple[Method, float, StepRule, Any]]:
     return out
 
 
-def _directions(point: BatchPolicyPoint, groups: list[tuple[Method, slice]], lam: Array, idx: IntArray) -> Array:
+def _directions(point: Any, groups: list[tuple[Method, slice]], lam: Array, idx: IntArray, attr: str) -> Array:
     """Every row's direction: one batched call per method slice, or the method's ``direction`` row by row.
+
+    ``attr`` names the method's batched direction for the point's kind: ``batch_direction`` (a
+    :class:`BatchPolicyPoint`) or ``param_batch_direction`` (a :class:`r1theory.batch_param.BatchParamPoint`).
 
     A NaN at a finite θ is the caller's to find (:func:`_check_nan`: a NaN direction makes θ + η·D non-finite,
     which the caller checks anyway).
@@ -156,13 +170,13 @@ def _directions(point: BatchPolicyPoint, groups: list[tuple[Method, slice]], lam
     out = np.empty(point.theta.shape)
     for method, rows in groups:
         sub = point if rows.stop - rows.start == n else point.take(rows)
-        if method.batch_direction is not None:
-            dirn = method.batch_direction(sub, lam[rows])
+        batched = getattr(method, attr)
+        if batched is not None:
+            dirn = batched(sub, lam[rows])
             if not isinstance(dirn, np.ndarray) or dirn.shape != sub.theta.shape:
                 got = getattr(dirn, "shape", type(dirn).__name__)
                 raise ValueError(
-                    f"method {method.name!r}: batch_direction must return an array of shape {sub.theta.shape}; "
-                    f"got {got}"
+                    f"method {method.name!r}: {attr} must return an array of shape {sub.theta.shape}; got {got}"
                 )
             out[rows] = dirn
         else:
@@ -179,16 +193,27 @@ def _directions(point: BatchPolicyPoint, groups: list[tuple[Method, slice]], lam
 def _check_nan(out: Array, groups: list[tuple[Method, slice]], idx: IntArray) -> None:
     """Raise for a direction that is NaN at a finite θ, naming the configuration, as :func:`r1theory.direction_at`."""
     if np.isnan(out).any():
-        j = int(np.flatnonzero(np.isnan(out).any(axis=(1, 2)))[0])
+        j = int(np.flatnonzero(np.isnan(_flat(out)).any(axis=1))[0])
         name = next(m.name for m, rows in groups if rows.start <= j < rows.stop)
         raise ValueError(f"configs[{int(idx[j])}]: method {name!r}: direction returned NaN at a finite θ")
+
+
+def _flat(x: Array) -> Array:
+    """A batch of θ-shaped arrays as (n, size of θ): a view for the engine's C-ordered arrays."""
+    return x.reshape(len(x), -1)
+
+
+def _sq(x: Array) -> Array:
+    """‖x_b‖² of each row of a batch of θ-shaped arrays."""
+    f = _flat(x)
+    return np.einsum("bi,bi->b", f, f)
 
 
 @dataclass
 class _Active:
     """The rows still running, ordered by method: their point and per-row settings, compacted as rows stop."""
 
-    point: BatchPolicyPoint
+    point: Any  # a BatchPolicyPoint or a BatchParamPoint
     g2: Array  # ‖∇J‖² at the point
     gap: Array  # V*(ρ) − J at the point
     idx: IntArray  # the configuration of each row
@@ -259,7 +284,7 @@ def iterate_batch(
         As for :func:`r1theory.iterate`, shared by every configuration.
     param
         None or a tabular softmax parametrisation, or a :class:`r1theory.LogLinear` one (θ₀ then of shape
-        (k,) or (B, k); :mod:`r1theory.batch_param_iterates`). Neural policies are not batched.
+        (k,) or (B, k); :mod:`r1theory.batch_param`). Neural policies are not batched.
     on_run
         Called as ``on_run(i, run)`` as soon as configuration i has stopped, with the :class:`Run` it
         returns for it (the sweep runner writes each finished run to its cache at once, so an
@@ -300,15 +325,14 @@ def iterate_batch(
     if isinstance(stall_window, bool) or not isinstance(stall_window, int | np.integer) or stall_window < 0:
         raise ValueError(f"stall_window must be an integer >= 0; got {stall_window!r}")
     W = int(stall_window)
-    if isinstance(param, LogLinear):  # θ stacked (B, k): the dense-Fisher engine (r1theory.batch_param_iterates)
-        from .batch_param_iterates import iterate_batch_loglinear
-
-        return iterate_batch_loglinear(
-            mdp, theta0, configs, T, param=param, tol=tol, optimum=optimum, stall_window=W, stall_tol=stall_tol,
-            on_run=on_run,
-        )  # fmt: skip
     B = len(checked)
-    theta = _check_theta0(mdp, theta0, B)
+    make_point: Callable[[Array], Any]
+    if isinstance(param, LogLinear):  # θ stacked (B, k): the dense Fisher per row (r1theory.batch_param)
+        theta = _check_params0(theta0, (param.n_params,), "k,", B)
+        make_point, attr = partial(batch_param_point, mdp, param), "param_batch_direction"
+    else:
+        theta = _check_theta0(mdp, theta0, B)
+        make_point, attr = partial(_batch_policy_point, mdp), "batch_direction"
     if B == 0:
         return []
     opt = optimum if optimum is not None else optimal(mdp)
@@ -322,8 +346,8 @@ def iterate_batch(
         first.setdefault(m.name, len(first))
     key = np.array([first[m.name] for m in methods], dtype=np.int64)
     idx = np.argsort(key, kind="stable").astype(np.int64)
-    point = _batch_policy_point(mdp, theta[idx])
-    g2 = np.einsum("bsa,bsa->b", point.gradient, point.gradient)
+    point = make_point(np.ascontiguousarray(theta[idx]))
+    g2 = _sq(point.gradient)
     rows = _Active(
         point=point,
         g2=g2,
@@ -422,28 +446,28 @@ def iterate_batch(
                     break
                 groups = rows.groups(methods)
             p = rows.point
-            dirn = _directions(p, groups, rows.lam, rows.idx)
+            dirn = _directions(p, groups, rows.lam, rows.idx, attr)
             eta = rows.eta
             if rows.any_normalized:
-                norm = np.sqrt(np.einsum("bsa,bsa->b", dirn, dirn))
+                norm = np.sqrt(_sq(dirn))
                 eta = np.where(rows.normalized, np.where(norm > 0, eta / norm, 0.0), eta)
             if rows.custom.size:
                 _check_nan(dirn, groups, rows.idx)  # before a rule sees the direction
                 eta = eta.copy()
                 for j in rows.custom.tolist():
                     eta[j] = rules[int(rows.idx[j])](t, dirn[j])
-            new_theta = p.theta + eta[:, None, None] * dirn
+            new_theta = p.theta + eta.reshape(-1, *(1,) * (dirn.ndim - 1)) * dirn
             # a non-finite direction always makes θ non-finite (η·±inf, 0·inf and NaN·η are not finite), so
             # checking θ is iterate's check "direction and θ finite" (and finds a NaN direction, which raises)
             if not np.isfinite(new_theta).all():
                 _check_nan(dirn, groups, rows.idx)
-                finite = np.asarray(np.isfinite(new_theta).all(axis=(1, 2)))
+                finite = np.asarray(np.isfinite(_flat(new_theta)).all(axis=1))
                 stop(~finite, "diverged", lambda j, eta=eta, t=t: f"non-finite θ after step {t} (η={eta[j]:.3g})", t)
                 if not len(rows):
                     break
                 dirn, eta, new_theta = dirn[finite], eta[finite], new_theta[finite]
                 groups = rows.groups(methods)
-            new = _batch_policy_point(mdp, new_theta)
+            new = make_point(new_theta)
             if not np.isfinite(new.ev.J).all():
                 finite = np.isfinite(new.ev.J)
                 stop(~finite, "diverged", lambda j, t=t: f"non-finite J after step {t}", t)
@@ -460,14 +484,14 @@ def iterate_batch(
             np.einsum("bs,bs->b", p.ev.d, kl, out=rec[:, 4])
             rec[:, 5] = eta
             eff = rec[:, 6]
-            np.multiply(eta, np.einsum("bsa,bsa->b", dirn, p.gradient), out=eff)
+            np.multiply(eta, np.einsum("bi,bi->b", _flat(dirn), _flat(p.gradient)), out=eff)
             np.divide(eff, rows.g2, out=eff)
             if not (rows.g2 > 0).all():
                 eff[rows.g2 <= 0] = np.nan
             if not isinstance(cols, slice):
                 hist.data[t, cols] = rec
             rows.point = new
-            rows.g2 = np.einsum("bsa,bsa->b", new.gradient, new.gradient)
+            rows.g2 = _sq(new.gradient)
             rows.gap = opt.J - new.ev.J
             if t + 1 >= W:
                 before = hist.data[t + 1 - W, cols, 0] if W else new.ev.J  # J W iterations ago
