@@ -57,7 +57,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -283,27 +283,34 @@ class _BorderedSolver:
 _solvers = threading.local()
 #: Solvers kept per thread (one per batch shape; a lockstep run meets a new B only when rows stop).
 _SOLVERS_KEPT = 8
+_Solver = TypeVar("_Solver")
 #: Largest bordered batch ((S + 1)²·B entries, 4 MB) whose solver is kept for reuse.
 _SOLVER_KEPT_SIZE = 1 << 19
 
 
-def _solver(S: int, B: int) -> _BorderedSolver:
-    """The :class:`_BorderedSolver` of this thread for (S, B), made on first use (the last few shapes are kept).
+def _kept(make: Callable[[int, int], _Solver], S: int, B: int, size: int, name: str) -> _Solver:
+    """The calling thread's solver ``make(S, B)`` from its cache ``name``, made on first use (the last few shapes kept).
 
-    Only small shapes are kept (at most :data:`_SOLVER_KEPT_SIZE` entries in ``aug``): a large solve does not
-    need the saved calls, and its buffers are not held after it.
+    Only small shapes are kept (at most :data:`_SOLVER_KEPT_SIZE` entries in the solver's matrices, ``size``):
+    a large solve does not need the saved calls, and its buffers are not held after it.
     """
-    if (S + 1) * (S + 1) * B > _SOLVER_KEPT_SIZE:
-        return _BorderedSolver(S, B)
-    cache: dict[tuple[int, int], _BorderedSolver] | None = getattr(_solvers, "cache", None)
+    if size > _SOLVER_KEPT_SIZE:
+        return make(S, B)
+    cache: dict[tuple[int, int], _Solver] | None = getattr(_solvers, name, None)
     if cache is None:
-        cache = _solvers.cache = {}
+        cache = {}
+        setattr(_solvers, name, cache)
     ws = cache.get((S, B))
     if ws is None:
         if len(cache) >= _SOLVERS_KEPT:
             del cache[next(iter(cache))]
-        ws = cache[(S, B)] = _BorderedSolver(S, B)
+        ws = cache[(S, B)] = make(S, B)
     return ws
+
+
+def _solver(S: int, B: int) -> _BorderedSolver:
+    """The :class:`_BorderedSolver` of this thread for (S, B) (:func:`_kept`)."""
+    return _kept(_BorderedSolver, S, B, (S + 1) * (S + 1) * B, "cache")
 
 
 def _solve_bordered(aug: Array) -> tuple[Array, Array]:
@@ -793,18 +800,8 @@ class _ValueSolver:
 
 
 def _value_solver(S: int, B: int) -> _ValueSolver:
-    """The :class:`_ValueSolver` of this thread for (S, B), kept as :func:`_solver` keeps its solvers."""
-    if S * (S + 1) * B > _SOLVER_KEPT_SIZE:
-        return _ValueSolver(S, B)
-    cache: dict[tuple[int, int], _ValueSolver] | None = getattr(_solvers, "value_cache", None)
-    if cache is None:
-        cache = _solvers.value_cache = {}
-    ws = cache.get((S, B))
-    if ws is None:
-        if len(cache) >= _SOLVERS_KEPT:
-            del cache[next(iter(cache))]
-        ws = cache[(S, B)] = _ValueSolver(S, B)
-    return ws
+    """The :class:`_ValueSolver` of this thread for (S, B) (:func:`_kept`)."""
+    return _kept(_ValueSolver, S, B, S * (S + 1) * B, "value_cache")
 
 
 def policy_values(mdp: TabularMDP, pi: Any) -> Array:
