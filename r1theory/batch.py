@@ -313,6 +313,24 @@ def _solver(S: int, B: int) -> _BorderedSolver:
     return _kept(_BorderedSolver, S, B, (S + 1) * (S + 1) * B, "cache")
 
 
+def shared_rows(point: Any, name: str, compute: Callable[[Any], Array]) -> Array:
+    """``compute(point)`` cached on a batched point under ``name``; a sub-batch takes its rows of its root's value.
+
+    For the batched points (:class:`BatchPolicyPoint`, :class:`r1theory.batch_param.BatchParamPoint`): a point
+    made by ``take`` keeps ``_parent = (parent, rows)``, so a quantity computed row by row is computed once for
+    the root batch and every sub-batch slices it.
+    """
+    out: Array | None = point._cache.get(name)
+    if out is None:
+        if point._parent is not None:
+            parent, rows = point._parent
+            out = shared_rows(parent, name, compute)[rows]
+        else:
+            out = compute(point)
+        point._cache[name] = out
+    return out
+
+
 def _solve_bordered(aug: Array) -> tuple[Array, Array]:
     """V = M⁻¹r_π and x = M⁻ᵀρ, both (B, S), from the bordered matrices ``aug`` (S+1, S+1, B) (overwritten).
 
@@ -430,17 +448,32 @@ def evaluate_policies(mdp: TabularMDP, pi: Any, *, full_support: bool = False) -
     TypeError, ValueError
         When ``pi`` is not a real (B, S, A) array of distributions, or the MDP is sparse.
     """
-    arr = as_real_array(pi, "pi")
-    if arr.ndim != 3 or arr.shape[1:] != (mdp.S, mdp.A):
-        raise ValueError(f"pi must have shape (B, S, A) with (S, A) = {(mdp.S, mdp.A)}; got shape {arr.shape}")
-    _check_rows(arr, "pi (each row π^b(·|s))")
-    return _evaluate_policies(mdp, arr, full_support=bool(full_support))
+    return _evaluate_policies(mdp, _check_policies(mdp, pi), full_support=bool(full_support))
 
 
 #: Above this many states the batched evaluation of policies on one MDP solves by stacked LAPACK calls
 #: (``numpy.linalg.solve``, O(S³) per policy in compiled loops) instead of the vectorised elimination, whose
 #: O(S) Python steps each sweep an (S + 1)² × B array: slower once that array leaves the cache.
 LAPACK_FROM = 16
+
+
+def _check_policies(mdp: TabularMDP, pi: Any) -> Array:
+    """``pi`` as a real (B, S, A) array of distributions over A for the dense ``mdp``, or a clear error."""
+    arr = as_real_array(pi, "pi")
+    if arr.ndim != 3 or arr.shape[1:] != (mdp.S, mdp.A):
+        raise ValueError(f"pi must have shape (B, S, A) with (S, A) = {(mdp.S, mdp.A)}; got shape {arr.shape}")
+    _check_rows(arr, "pi (each row π^b(·|s))")
+    _check_dense(mdp)
+    return arr
+
+
+def _check_dense(mdp: TabularMDP) -> None:
+    """The batched evaluation's scope: a dense MDP."""
+    if mdp.is_sparse:
+        raise ValueError(
+            "the batched evaluation needs a dense MDP (its LU is dense); use mdp.to_dense() for a small sparse "
+            "MDP, or evaluate one policy at a time (r1theory.evaluate solves sparse MDPs by GMRES)"
+        )
 
 
 def _evaluate_policies(mdp: TabularMDP, pi: Array, *, full_support: bool) -> BatchEvaluation:
@@ -450,11 +483,7 @@ def _evaluate_policies(mdp: TabularMDP, pi: Array, *, full_support: bool) -> Bat
 
 def _evaluate_dominant(mdp: TabularMDP, pi: Array, fm: IntArray, *, full_support: bool) -> BatchEvaluation:
     """The batched evaluation, given the flat positions ``fm`` of the dominant actions (:func:`_dominant_flat`)."""
-    if mdp.is_sparse:
-        raise ValueError(
-            "the batched evaluation needs a dense MDP (its LU is dense); use mdp.to_dense() for a small sparse "
-            "MDP, or evaluate one policy at a time (r1theory.evaluate solves sparse MDPs by GMRES)"
-        )
+    _check_dense(mdp)
     B, S, A = pi.shape
     g = mdp.gamma
     P = np.asarray(mdp.P)
@@ -669,15 +698,7 @@ class BatchPolicyPoint:
 
     def _shared(self, name: str, compute: Callable[[BatchPolicyPoint], Array]) -> Array:
         """``compute`` (a function of π, block by block) at this point, computed once for the root batch."""
-        out = self._cache.get(name)
-        if out is None:
-            if self._parent is not None:
-                parent, rows = self._parent
-                out = parent._shared(name, compute)[rows]
-            else:
-                out = compute(self)
-            self._cache[name] = out
-        return out
+        return shared_rows(self, name, compute)
 
     def _others(self) -> Array:
         """(B, S, A) π with each block's dominant action set to 0 (for :meth:`one_minus` and :meth:`score_sq_norm`)."""
@@ -817,16 +838,7 @@ def policy_values(mdp: TabularMDP, pi: Any) -> Array:
     TypeError, ValueError
         When ``pi`` is not a real (B, S, A) array of distributions, or the MDP is sparse.
     """
-    arr = as_real_array(pi, "pi")
-    if arr.ndim != 3 or arr.shape[1:] != (mdp.S, mdp.A):
-        raise ValueError(f"pi must have shape (B, S, A) with (S, A) = {(mdp.S, mdp.A)}; got shape {arr.shape}")
-    _check_rows(arr, "pi (each row π^b(·|s))")
-    if mdp.is_sparse:
-        raise ValueError(
-            "the batched evaluation needs a dense MDP (its LU is dense); use mdp.to_dense() for a small sparse "
-            "MDP, or evaluate one policy at a time (r1theory.evaluate solves sparse MDPs by GMRES)"
-        )
-    return _policy_values(mdp, arr)
+    return _policy_values(mdp, _check_policies(mdp, pi))
 
 
 def _policy_values(mdp: TabularMDP, pi: Array) -> Array:

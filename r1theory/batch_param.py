@@ -62,7 +62,7 @@ import scipy.linalg.lapack
 from numpy.typing import NDArray
 
 from ._types import Array
-from .batch import BatchPolicyPoint, _batch_policy_point, combine_scores_rows, score_dot_rows
+from .batch import BatchPolicyPoint, _batch_policy_point, combine_scores_rows, score_dot_rows, shared_rows
 from .fisher import PINV_RCOND, TOP_RTOL
 from .mdp import TabularMDP
 from .point import PolicyPoint
@@ -136,15 +136,8 @@ class BatchParamPoint:
         )
 
     def _shared(self, name: str, compute: Callable[[BatchParamPoint], Array]) -> Array:
-        out = self._cache.get(name)
-        if out is None:
-            if self._parent is not None:
-                parent, rows = self._parent
-                out = parent._shared(name, compute)[rows]
-            else:
-                out = compute(self)
-            self._cache[name] = out
-        return out
+        """``compute`` at this point, computed once for the root batch (:func:`r1theory.batch.shared_rows`)."""
+        return shared_rows(self, name, compute)
 
     def pullback(self, x: Array) -> Array:
         """Φᵀx_b for every row of a logit-space x (B, S, A): (B, k), the product of :meth:`LogLinear.at`'s pullback."""
