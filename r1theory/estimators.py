@@ -221,8 +221,24 @@ def _suffix_sums(ep: Episodes, x: Array) -> tuple[Array, Array]:
     return out, total
 
 
-def _last_pairs(ep: Episodes) -> tuple[IntArray, IntArray]:
-    """(s_{L−1}, a_{L−1}) of each episode (every episode has L ≥ 1 here)."""
+def _last_pairs(ep: Episodes, which: IntArray | None = None) -> tuple[IntArray, IntArray]:
+    """(s_{L−1}, a_{L−1}) of each episode, or of the episodes ``which`` only ((0, 0) for an episode with L = 0).
+
+    Read at the walk's recorded last entries (:attr:`Episodes.last_entry`) when present, else found by a
+    search over all entries; the same pairs either way.
+    """
+    if ep.last_entry is not None:
+        k = ep.last_entry if which is None else ep.last_entry.take(which)
+        if k.size and k.min() < 0:  # an empty episode: (0, 0), as below
+            ok = k >= 0
+            s = np.zeros(k.size, dtype=np.int64)
+            a = np.zeros(k.size, dtype=np.int64)
+            s[ok], a[ok] = ep.states.take(k[ok]), ep.actions.take(k[ok])
+            return s, a
+        return ep.states.take(k), ep.actions.take(k)
+    if which is not None:
+        s_all, a_all = _last_pairs(ep)
+        return s_all.take(which), a_all.take(which)
     last = np.flatnonzero(ep.time == ep.lengths[ep.episode] - 1)
     s = np.zeros(ep.n, dtype=np.int64)
     a = np.zeros(ep.n, dtype=np.int64)
@@ -243,13 +259,19 @@ def _fit_episodic(ep: Episodes, S: int, run: IntArray | None = None, runs: int =
     return _per_state_mean(ep.states[ok], suffix[ok] / w[ok], S, group, runs)
 
 
-def _episodic_coefficients(ep: Episodes, estimator: str, b: Array, run: IntArray | None = None) -> Array:
+def _episodic_coefficients(
+    ep: Episodes, estimator: str, b: Array, run: IntArray | None = None, *, entry_run: IntArray | None = None
+) -> Array:
     """The weight c_k of each entry's score in REINFORCE or GPOMDP: ĝ_i = Σ_{k ∈ episode i} c_k u_{s_k,a_k}.
 
     GPOMDP: c = Σ_{t' ≥ t} w_{t'} r_{t'} − wₜ b(sₜ); REINFORCE: c = Σ_{t'} w_{t'} r_{t'} − wₜ b(sₜ). ``b`` is one
-    baseline (S,), or one per run (R, S) with ``run[i]`` the run of episode i.
+    baseline (S,), or one per run (R, S) with ``run[i]`` the run of episode i — or ``entry_run[k]`` the run of
+    entry k (``run[episode[k]]``, when the caller has it already).
     """
-    base = b[ep.states] if run is None else b[run[ep.episode], ep.states]
+    if entry_run is not None:
+        base = b.reshape(-1).take(entry_run * b.shape[1] + ep.states)
+    else:
+        base = b[ep.states] if run is None else b[run[ep.episode], ep.states]
     if ep.horizon is None:  # wₜ = 1: the same numbers without the products by 1.0
         suffix, total = _suffix_sums(ep, ep.rewards)
         return (suffix if estimator == "gpomdp" else total[ep.episode]) - base
@@ -275,8 +297,9 @@ def _run_means(pi: Array, s: IntArray, a: IntArray, c: Array, run: IntArray, B: 
     ``run[k]`` ≥ R are left out (their bins are dropped).
     """
     R, S, A = pi.shape
-    E = np.bincount((run * S + s) * A + a, weights=c, minlength=R * S * A)[: R * S * A].reshape(R, S, A)
-    C = np.bincount(run * S + s, weights=c, minlength=R * S)[: R * S].reshape(R, S)
+    rs = run * S + s
+    E = np.bincount(rs * A + a, weights=c, minlength=R * S * A)[: R * S * A].reshape(R, S, A)
+    C = np.bincount(rs, weights=c, minlength=R * S)[: R * S].reshape(R, S)
     return (E - C[:, :, None] * pi) / B[:, None, None]
 
 

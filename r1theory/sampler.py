@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -166,6 +166,9 @@ class Episodes:
     final_states : (n,) s_L, the state after each episode's last action (s₀ when L = 0).
     gamma : the MDP's discount.
     horizon : H for truncated rollouts, None for geometric termination (or given lengths).
+    last_entry : (n,) the entry of each episode's last transition (time L − 1), −1 when L = 0; None when the
+        sampler did not record it (:meth:`TabularSampler.walk` does: it finds these entries anyway for
+        ``final_states``, so the estimators read an episode's last pair without a search over all entries).
     """
 
     episode: IntArray
@@ -178,6 +181,7 @@ class Episodes:
     final_states: IntArray
     gamma: float
     horizon: int | None
+    last_entry: IntArray | None = field(default=None, compare=False)
 
     @property
     def n(self) -> int:
@@ -477,10 +481,13 @@ class TabularSampler:
         rewards = self.reward.take(states * A + actions)
         # the final state of an episode of L ≥ 1 steps is the next state of its last entry, (L − 1, its rank)
         final = s0.copy()
+        last = np.full(n, -1, dtype=np.int64)
         if T:
             k0 = Kl[0]
             moved = order[:k0]
-            final[moved] = nxt[at[L[moved] - 1] + np.arange(k0, dtype=np.int64)]
+            lk = at[L[moved] - 1] + np.arange(k0, dtype=np.int64)  # entry (L − 1, rank) of each moved episode
+            last[moved] = lk
+            final[moved] = nxt[lk]
         return Episodes(
             episode=ep_all,
             time=t_all,
@@ -492,6 +499,7 @@ class TabularSampler:
             final_states=final,
             gamma=self.mdp.gamma,
             horizon=horizon,
+            last_entry=last,
         )
 
     def _start_states(self, u: Array) -> IntArray:

@@ -238,6 +238,7 @@ class _Sampler:
         self.first_pairs = True  # whether the gradient samples' Fisher pairs are needed (r1-sample-same)
         self._layout_for: IntArray | None = None  # the rows array the cached layout below belongs to
         self._run_g = self._run_p = self._start = self._start_p = self._run_entry = np.zeros(0, dtype=np.int64)
+        self._b_ext = np.zeros((1, sampler.mdp.S))
 
     def _lengths(self, rows: IntArray, B: IntArray, run: IntArray) -> tuple[IntArray, IntArray | None]:
         """The episode lengths of one gradient batch per row (and T₁ for one-sample), from each row's stream."""
@@ -284,6 +285,7 @@ class _Sampler:
             self._start_p = _exclusive_cumsum(pairs)
             # the row of every episode of the walk, pair episodes (never fitted ones) in an extra bin R
             self._run_entry = np.concatenate([self._run_g, np.full(self._run_p.size, R, dtype=np.int64)])
+            self._b_ext = np.zeros((R + 1, S))  # the rows' baselines and a zero row R for the pair episodes
         run_g, run_p, start = self._run_g, self._run_p, self._start
         n_g = run_g.size
         # the uniforms, in each run's order: gradient lengths, gradient blocks, [fitted lengths, fitted blocks],
@@ -341,21 +343,25 @@ class _Sampler:
             s_g, a_g, R_g = _one_sample_from(ep_g, T1_g)
             c = (R_g - b[run_g, s_g]) / (1.0 - self.gamma)
             gradient = _run_means(pi, s_g, a_g, c, run_g, B)
+            s_first, a_first = s_g[start], a_g[start]
         else:
-            run_entry = self._run_entry if whole else run_g
-            c = _episodic_coefficients(ep_g, self.estimator, np.vstack([b, np.zeros(S)]) if whole else b, run_entry)
-            gradient = _run_means(pi, ep_g.states, ep_g.actions, c, run_entry[ep_g.episode], B)
-            if self.first_pairs:
-                s_g, a_g = _last_pairs(ep_g)
+            entry_run = (self._run_entry if whole else run_g).take(ep_g.episode)  # the row of each entry
+            if whole:
+                self._b_ext[:R] = b
+                b = self._b_ext
+            c = _episodic_coefficients(ep_g, self.estimator, b, entry_run=entry_run)
+            gradient = _run_means(pi, ep_g.states, ep_g.actions, c, entry_run, B)
+            if self.first_pairs:  # each row's first gradient episode's last pair
+                s_first, a_first = _last_pairs(ep_g, start)
             else:  # no r1-sample-same row: the Fisher pairs of the gradient samples are not used
-                s_g = a_g = np.zeros(n_g, dtype=np.int64)
+                s_first = a_first = np.zeros(R, dtype=np.int64)
         if n_p:
             lo = n_g * (2 if fitted else 1)
             s_p = ep.final_states[lo:]
             a_p = _draw(cdf, s_p + run_p * S, u.take(first[lo:] + 1 + 2 * T_p))
         else:
             s_p = a_p = np.zeros(0, dtype=np.int64)
-        return _Samples(gradient, s_g[start], a_g[start], s_p, a_p, run_p, transitions, episodes)
+        return _Samples(gradient, s_first, a_first, s_p, a_p, run_p, transitions, episodes)
 
 
 def _subset(ep: Episodes, lo: int, n: int) -> Episodes:

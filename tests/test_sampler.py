@@ -7,12 +7,15 @@ being fixed, deterministically never once it passes).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.stats
 from conftest import full_support_mdp as _mdp
 
 import r1theory as r1
+from r1theory import estimators as es
 from r1theory.sampler import NARROW, SMALL, TabularSampler, _draw, cumulative_rows
 
 P_REJECT = 1e-4
@@ -296,12 +299,27 @@ def test_walk_follows_the_layout_on_both_routes(
         paths, finals, starts = _reference_walk(sampler, pis, lengths, u, first, policy)
         np.testing.assert_array_equal(ep.final_states, finals)
         np.testing.assert_array_equal(ep.start_states, starts)
+        assert ep.last_entry is not None
         for e in range(n):
             mine = ep.episode == e
             np.testing.assert_array_equal(ep.time[mine], np.arange(lengths[e]))
             got = list(zip(ep.states[mine].tolist(), ep.actions[mine].tolist(), strict=True))
             assert got == paths[e], f"episode {e} (n={n})"
             np.testing.assert_array_equal(ep.rewards[mine], [mdp.r[s, a] for s, a in paths[e]])
+            # the recorded last entry is the transition at time L − 1 (−1 for an empty episode)
+            k = int(ep.last_entry[e])
+            if lengths[e]:
+                assert (ep.episode[k], ep.time[k]) == (e, lengths[e] - 1)
+                assert (ep.states[k], ep.actions[k]) == paths[e][-1]
+            else:
+                assert k == -1
+        # the estimators' last pairs: read at the recorded entries = found by the search route (no record)
+        which = rng.integers(0, n, size=7)
+        searched = es._last_pairs(dataclasses.replace(ep, last_entry=None))
+        cases = [(es._last_pairs(ep), searched), (es._last_pairs(ep, which), tuple(x[which] for x in searched))]
+        for got_pairs, want in cases:
+            for g, w in zip(got_pairs, want, strict=True):
+                np.testing.assert_array_equal(g, w)
         # one policy (no offsets): the same as every episode on policy 0
         one = sampler.walk(sampler.policy_table(pis[0]), lengths, u, first)
         ref0, fin0, _ = _reference_walk(sampler, pis, lengths, u, first, np.zeros(n, dtype=np.int64))
