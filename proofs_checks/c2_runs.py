@@ -17,7 +17,6 @@ configuration, so results do not depend on worker count or order.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from r1theory._types import Array
 from r1theory.steps import StepRule
 
 from . import c2_analysis as an
-from .runs import initial_theta, instance
+from .runs import initial_theta, instance, instance_key
 from .sweep import Batching, register_batching
 
 GROUP_FN = "proofs_checks.c2_runs:group_task"
@@ -313,16 +312,8 @@ def batch_key(config: dict[str, Any]) -> tuple[str, ...] | None:
 
     None (the task runs alone) for a sparse MDP, whose runs do not go through the batched engine.
     """
-    mdp, _, _ = instance(config["instance"], config["params"])
-    if mdp.is_sparse:
-        return None
-    return (
-        str(config["instance"]),
-        json.dumps(config["params"], sort_keys=True),
-        str(config["theta0"]),
-        str(config["estimator"]),
-        str(config["baseline"]),
-    )
+    start = instance_key(config)
+    return None if start is None else (*start, str(config["estimator"]), str(config["baseline"]))
 
 
 @dataclass

@@ -262,17 +262,21 @@ def batch_key(config: dict[str, Any]) -> tuple[str, ...] | None:
     spec = config.get("param") or TABULAR
     if not config.get("batched") or spec.get("kind") not in BATCHED_KINDS:
         return None
+    start = instance_key(config)
+    if start is None:
+        return None
+    return (*start, str(int(config["iterations"])), repr(float(config["tol"])), json.dumps(spec, sort_keys=True))
+
+
+def instance_key(config: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(instance, parameters, θ₀) of a run configuration: how every batch key starts.
+
+    The runs of one chunk share an MDP and a start; None for a sparse MDP, which the batched engines do not take.
+    """
     mdp, _, _ = instance(config["instance"], config["params"])
     if mdp.is_sparse:
         return None
-    return (
-        str(config["instance"]),
-        json.dumps(config["params"], sort_keys=True),
-        str(config["theta0"]),
-        str(int(config["iterations"])),
-        repr(float(config["tol"])),
-        json.dumps(spec, sort_keys=True),
-    )
+    return str(config["instance"]), json.dumps(config["params"], sort_keys=True), str(config["theta0"])
 
 
 def run_methods(configs: list[dict[str, Any]], emit: Any) -> None:
