@@ -410,6 +410,7 @@ class TabularSampler:
         first: IntArray,
         *,
         policy_offset: IntArray | None = None,
+        policy_index: IntArray | None = None,
         horizon: int | None = None,
     ) -> Episodes:
         """Roll out episode e for ``lengths[e]`` actions from the uniforms ``u[first[e]:first[e] + 1 + 2L_e]``.
@@ -437,6 +438,10 @@ class TabularSampler:
         policy_offset
             (n,) int64 column offset of each episode's policy in ``policy_cdf`` (r·S for policy r of
             :meth:`policy_tables`); None for one policy.
+        policy_index
+            (n,) int64 index r of each episode's policy when ``policy_cdf`` is :meth:`policy_tables` of R
+            policies: the same as ``policy_offset = r·S`` (give one or neither), and lets the successor
+            tables read each policy's S columns as one block (a row gather instead of an element gather).
         horizon
             Recorded in the result.
         """
@@ -455,7 +460,8 @@ class TabularSampler:
         ep_all = order[j_all]
         pos = first[ep_all] + 2 * t_all + 1
         u_act, u_next = u.take(pos), u.take(pos + 1)
-        off = None if policy_offset is None else policy_offset[ep_all]
+        pol = None if policy_index is None else policy_index[ep_all]
+        off = policy_offset[ep_all] if policy_offset is not None else None if pol is None else pol * S
         Kl, atl = K.tolist(), at.tolist()
         head = 0  # steps 0..head−1 are drawn step by step, the rest through successor tables (docstring)
         while head < T and Kl[head] * (S - 1) > TAIL_WORK:
@@ -470,7 +476,14 @@ class TabularSampler:
             lo = atl[head]
             parts.append(
                 self._walk_successors(
-                    policy_cdf, cur, None if off is None else off[lo:], u_act[lo:], u_next[lo:], K[head:], t_all[lo:]
+                    policy_cdf,
+                    cur,
+                    None if off is None else off[lo:],
+                    u_act[lo:],
+                    u_next[lo:],
+                    K[head:],
+                    t_all[lo:],
+                    None if pol is None else pol[lo:],
                 )
             )
         if len(parts) == 1:
@@ -533,7 +546,7 @@ class TabularSampler:
         cols = policy_cdf.shape[1]
         spaced = np.ones((policy_cdf.shape[0], cols * A))
         spaced[:, ::A] = policy_cdf
-        support = self.support_rows.reshape(-1, w)  # next states as s'·A
+        support = self.support_rows  # next states as s'·A, flat (S·A, w): entry row·w + k
         s_l: list[IntArray] = []
         a_l: list[IntArray] = []
         n_l: list[IntArray] = []
@@ -543,7 +556,7 @@ class TabularSampler:
             hi = lo + K[t]
             a = _draw(spaced, cur if offA is None else cur + offA[lo:hi], u_act[lo:hi])
             row = cur + a
-            nxt = support[row, _draw(self.next_cdf, row, u_next[lo:hi])]
+            nxt = support.take(row * w + _draw(self.next_cdf, row, u_next[lo:hi]))
             s_l.append(cur)
             a_l.append(a)
             n_l.append(nxt)
@@ -559,6 +572,7 @@ class TabularSampler:
         u_next: Array,
         K: IntArray,
         t_all: IntArray,
+        pol: IntArray | None = None,
     ) -> tuple[IntArray, IntArray, IntArray]:
         """The remaining time steps through successor tables: (states, actions, next states) of their m entries.
 
@@ -573,10 +587,16 @@ class TabularSampler:
         m = int(t_all.size)
         cand = np.arange(S, dtype=np.int64)
         ua, un = u_act[:, None], u_next[:, None]
-        col = np.broadcast_to(cand, (m, S)) if off is None else off[:, None] + cand
-        row = (policy_cdf[0].take(col) <= ua).astype(np.int64)  # the action drawn in each candidate state
-        for j in range(1, policy_cdf.shape[0] - 1):  # the last cumulative entry is 1 > u
-            row += policy_cdf[j].take(col) <= ua
+        if pol is not None:  # policy r's columns r·S + s as row r of an (R, S) table: one row gather per entry
+            tables = policy_cdf.reshape(policy_cdf.shape[0], -1, S)
+            row = (tables[0].take(pol, axis=0) <= ua).astype(np.int64)  # the action drawn in each candidate state
+            for j in range(1, policy_cdf.shape[0] - 1):  # the last cumulative entry is 1 > u
+                row += tables[j].take(pol, axis=0) <= ua
+        else:
+            col = np.broadcast_to(cand, (m, S)) if off is None else off[:, None] + cand
+            row = (policy_cdf[0].take(col) <= ua).astype(np.int64)  # the same comparisons, column by column
+            for j in range(1, policy_cdf.shape[0] - 1):
+                row += policy_cdf[j].take(col) <= ua
         row += cand * A  # its row s·A + a
         k = (self.next_cdf[0].take(row) <= un).astype(np.int64) if w > 1 else np.zeros((m, S), dtype=np.int64)
         for j in range(1, w - 1):

@@ -317,7 +317,7 @@ class _Sampler:
         run_all = np.concatenate(runs)
         first = streams.index(rows[run_all], np.concatenate(starts))
         u = streams.flat
-        ep = sampler.walk(cdf, np.concatenate(Ls), u, first, policy_offset=run_all * S, horizon=self.horizon)
+        ep = sampler.walk(cdf, np.concatenate(Ls), u, first, policy_index=run_all, horizon=self.horizon)
         # an episodic gradient without a fitted baseline is formed on the whole walk, the pair episodes' entries
         # summed into an extra row R that is dropped (:func:`_run_means`); otherwise on the gradient episodes alone
         whole = not fitted and self.estimator != "one-sample"

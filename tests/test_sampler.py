@@ -320,6 +320,10 @@ def test_walk_follows_the_layout_on_both_routes(
         for got_pairs, want in cases:
             for g, w in zip(got_pairs, want, strict=True):
                 np.testing.assert_array_equal(g, w)
+        # policies by index (the successor tables' row gather) = by column offset, every field
+        by_index = sampler.walk(sampler.policy_tables(pis), lengths, u, first, policy_index=policy)
+        for f in dataclasses.fields(ep):
+            np.testing.assert_array_equal(getattr(by_index, f.name), getattr(ep, f.name), err_msg=f.name)
         # one policy (no offsets): the same as every episode on policy 0
         one = sampler.walk(sampler.policy_table(pis[0]), lengths, u, first)
         ref0, fin0, _ = _reference_walk(sampler, pis, lengths, u, first, np.zeros(n, dtype=np.int64))
