@@ -101,7 +101,6 @@ from .sampler import (
     check_count,
     geometric_from_uniforms,
 )
-from .score import scores
 from .sherman_morrison import _mv as sherman_morrison_mv
 from .steps import InverseSqrt, StepRule, as_step_rule
 from .stochastic import StochasticRun, fisher_counts_solve
@@ -439,7 +438,8 @@ def _directions(
         s[indep], a[indep] = smp.pair_s[own], smp.pair_a[own]
         n = rows.size
         u = np.zeros((n, S, A))
-        u[np.arange(n), s] = scores(pi[rows, s])[np.arange(n), a]  # e_a − π_s on block s
+        # e_a − π_s on block s: the row a of scores(π_s), formed as that one row (the same subtractions)
+        u[np.arange(n), s] = np.eye(A).take(a, axis=0) - pi.reshape(R * S, A).take(rows * S + s, axis=0)
         flat_u, flat_g = u.reshape(n, S * A), g[rows].reshape(n, S * A)
         d = np.empty((n, S * A))
         for value, sel in plan.rank1_groups:
