@@ -142,10 +142,10 @@ def _draw(cdf_t: Array, rows: IntArray, u: Array) -> IntArray:
     """
     width = cdf_t.shape[0]
     if width <= NARROW and rows.size >= SMALL:
-        if width == 1:
-            return np.zeros(rows.size, dtype=np.int64)
-        out = (cdf_t[0].take(rows) <= u).astype(np.int64)
-        for k in range(1, width - 1):
+        if width <= 2:
+            return (cdf_t[0].take(rows) <= u).astype(np.int64) if width == 2 else np.zeros(rows.size, dtype=np.int64)
+        out = np.add(cdf_t[0].take(rows) <= u, cdf_t[1].take(rows) <= u, dtype=np.int64)  # a count, not an "or"
+        for k in range(2, width - 1):
             np.add(out, cdf_t[k].take(rows) <= u, out=out)
         return out
     return (cdf_t[:, rows] > u).argmax(axis=0)

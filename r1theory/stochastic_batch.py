@@ -238,6 +238,7 @@ class _Sampler:
         self._layout_for: IntArray | None = None  # the rows array the cached layout below belongs to
         self._run_g = self._run_p = self._start = self._start_p = self._run_entry = np.zeros(0, dtype=np.int64)
         self._b_ext = np.zeros((1, sampler.mdp.S))
+        self._run_all = self._episodes = np.zeros(0, dtype=np.int64)
 
     def _lengths(self, rows: IntArray, B: IntArray, run: IntArray) -> tuple[IntArray, IntArray | None]:
         """The episode lengths of one gradient batch per row (and T₁ for one-sample), from each row's stream."""
@@ -285,6 +286,9 @@ class _Sampler:
             # the row of every episode of the walk, pair episodes (never fitted ones) in an extra bin R
             self._run_entry = np.concatenate([self._run_g, np.full(self._run_p.size, R, dtype=np.int64)])
             self._b_ext = np.zeros((R + 1, S))  # the rows' baselines and a zero row R for the pair episodes
+            # the row of every episode of the walk, in its order: gradient, [fitted,] pair episodes
+            self._run_all = np.concatenate([self._run_g] * (2 if fitted else 1) + [self._run_p])
+            self._episodes = B * (2 if fitted else 1) + pairs  # each row's episodes per iteration
         run_g, run_p, start = self._run_g, self._run_p, self._start
         n_g = run_g.size
         # the uniforms, in each run's order: gradient lengths, gradient blocks, [fitted lengths, fitted blocks],
@@ -293,28 +297,25 @@ class _Sampler:
         streams.release(rows)
         L_g, T1_g = self._lengths(rows, B, run_g)
         first_g, transitions = self._blocks(rows, L_g, run_g, start, B, 0)
-        Ls, runs, starts = [L_g], [run_g], [first_g]
-        episodes = B.copy()
+        Ls, starts = [L_g], [first_g]
         if fitted:
             L_f, T1_f = self._lengths(rows, B, run_g)
             first_f, tr_f = self._blocks(rows, L_f, run_g, start, B, 0)
             Ls.append(L_f)
-            runs.append(run_g)
             starts.append(first_f)
             transitions += tr_f
-            episodes += B
         n_p = run_p.size
         if n_p:
             T_p = geometric_from_uniforms(streams.take(rows, pairs), self.gamma) - 1
             first_p, tr_p = self._blocks(rows, T_p, run_p, self._start_p, pairs, 1)  # + the final action's uniform
             Ls.append(T_p)
-            runs.append(run_p)
             starts.append(first_p)
             transitions += tr_p
-            episodes += pairs
-        # one walk for every episode of every row, reading the uniforms where they lie
-        run_all = np.concatenate(runs)
-        first = streams.index(rows[run_all], np.concatenate(starts))
+        # one walk for every episode of every row, reading the uniforms where they lie: stream position p of
+        # row j is flat index p + shift[j] (streams.index, formed once per row)
+        run_all = self._run_all
+        shift = streams.index(rows, np.zeros(R, dtype=np.int64))
+        first = np.concatenate(starts) + shift[run_all]
         u = streams.flat
         ep = sampler.walk(cdf, np.concatenate(Ls), u, first, policy_index=run_all, horizon=self.horizon)
         # an episodic gradient without a fitted baseline is formed on the whole walk, the pair episodes' entries
@@ -360,7 +361,7 @@ class _Sampler:
             a_p = _draw(cdf, s_p + run_p * S, u.take(first[lo:] + 1 + 2 * T_p))
         else:
             s_p = a_p = np.zeros(0, dtype=np.int64)
-        return _Samples(gradient, s_first, a_first, s_p, a_p, run_p, transitions, episodes)
+        return _Samples(gradient, s_first, a_first, s_p, a_p, run_p, transitions, self._episodes)
 
 
 def _subset(ep: Episodes, lo: int, n: int) -> Episodes:
@@ -653,8 +654,8 @@ def stochastic_iterate_batch(
                 for j in custom:
                     eta[j] = checked[int(idx[j])].rule(t, dirn[j])
             new_theta = theta + eta[:, None, None] * dirn
-            finite = np.isfinite(new_theta).all(axis=(1, 2))
-            if not finite.all():
+            if not np.isfinite(new_theta).all():  # some row is not finite (per row only then)
+                finite = np.isfinite(new_theta).all(axis=(1, 2))
                 bad = np.flatnonzero(~finite)
                 fresh = bad[last_t[bad] != t]  # stochastic_iterate records θ_t once more unless t is recorded
                 if fresh.size:
