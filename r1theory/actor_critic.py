@@ -76,7 +76,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -341,6 +341,34 @@ class Minibatch:
     episodes: IntArray
 
 
+_UINT_OF_BYTES = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _count_table(cdf: Array) -> Array:
+    """The columns of cumulative rows (n, k) a draw compares with (k − 1: the last is 1 > u), for :func:`_count_le`.
+
+    Padded with 2.0 (> any u, never counted) to q ∈ {1, 2, 4, 8} columns when k − 1 ≤ 8, so that a row's
+    q comparison bytes read as one unsigned integer whose set bits are counted at once.
+    """
+    k = cdf.shape[1] - 1
+    q = next((b for b in _UINT_OF_BYTES if b >= k), k)
+    out = np.full((cdf.shape[0], q), 2.0)
+    out[:, :k] = cdf[:, :k]
+    return out
+
+
+def _count_le(table: Array, rows: IntArray, u: Array) -> IntArray:
+    """#{j : table[rows, j] ≤ u} per row: the inverse-CDF draw of :func:`r1theory.sampler._draw`, the same comparisons.
+
+    ``table`` from :func:`_count_table`, ``u`` shape (n, 1).
+    """
+    hit = table.take(rows, axis=0) <= u
+    q = table.shape[1]
+    if q in _UINT_OF_BYTES:  # (unsigned counts: they are only ever added to int64 rows)
+        return cast(IntArray, np.bitwise_count(hit.view(_UINT_OF_BYTES[q])[:, 0]))
+    return cast(IntArray, np.add.reduce(hit, axis=1))
+
+
 def sample_minibatch(
     sampler: TabularSampler,
     pi: Array,
@@ -356,24 +384,38 @@ def sample_minibatch(
     Per run, in this order: T₁ (B draws of Geom₀(1 − γ)), T₂ (B draws of Geom(1 − γ)), the independent
     draw's T₁ when ``extra``, then one block of uniforms (start states, then 2 per step, episode by
     episode); so a run's samples do not depend on the other runs (module docstring).
+
+    Rollout. Every episode's length L = T₁ + m is known before it starts, so the E episodes are ranked by
+    decreasing L and the ones still running at step t are the first K_t = #{L > t}: a step is a handful of
+    numpy calls on that prefix (the action and the next state of each by one table gather, one comparison
+    with its uniform and one count: the inverse-CDF draws of :class:`r1theory.TabularSampler`). An episode
+    that enters an absorbing state is walked on there (its action draws are not used, its state stays, its
+    reward is 0) and the loop stops once every running episode is absorbed; what the episode *simulated*
+    (transitions, rewards, the pair's action drawn with the uniform of step T₁) is then read off the walked
+    states as if it had stopped on entering the state. The samples are those of a step-by-step rollout
+    that stops there, bit for bit (tests/test_actor_critic.py).
     """
     mdp = sampler.mdp
     S, A, g = mdp.S, mdp.A, mdp.gamma
     R = len(rngs)
     B = batch
     nb = B + int(extra)
-    T1 = np.empty((R, nb), dtype=np.int64)
-    m = np.zeros((R, nb), dtype=np.int64)
+    # T₁ + 1 (B), T₂ (B), [the independent draw's T₁ + 1] by one geometric call per run: the same numbers as
+    # three calls (a draw consumes the stream the same way whatever the call's size); then the run's uniforms
+    n_geo = 2 * B + int(extra)
+    cap = np.full(n_geo, np.iinfo(np.int64).max)
+    if not full_continuation:
+        cap[B : 2 * B] = n_step  # m = min(T₂, n)
+    G = np.empty((R, n_geo), dtype=np.int64)
     blocks: list[Array] = []
     for r, rng in enumerate(rngs):
-        T1[r, :B] = rng.geometric(1.0 - g, size=B) - 1
-        T2 = rng.geometric(1.0 - g, size=B).astype(np.int64)
-        m[r, :B] = T2 if full_continuation else np.minimum(T2, n_step)
-        if extra:
-            T1[r, B] = rng.geometric(1.0 - g) - 1
-        steps = T1[r] + m[r]
-        blocks.append(rng.random(nb + int(2 * steps.sum()) + int(extra)))
-    L = (T1 + m).ravel()  # steps simulated per episode
+        G[r] = rng.geometric(1.0 - g, size=n_geo)
+        steps = int(np.minimum(G[r], cap).sum()) - nb  # Σ (T₁ + m) over the run's episodes
+        blocks.append(rng.random(nb + 2 * steps + int(extra)))
+    T1 = np.concatenate([G[:, :B], G[:, 2 * B :]], axis=1) - 1
+    m = np.zeros((R, nb), dtype=np.int64)
+    m[:, :B] = np.minimum(G[:, B : 2 * B], cap[B : 2 * B])
+    L = (T1 + m).ravel()  # steps simulated per episode (at most)
     size = np.array([b.size for b in blocks], dtype=np.int64)
     U = np.concatenate(blocks)
     run = np.repeat(np.arange(R), nb)
@@ -385,49 +427,89 @@ def sample_minibatch(
     ep_off.reshape(R, nb)[:, 1:] = csum[:, :-1]
     base = start[run] + nb + ep_off  # first uniform of each episode's steps
     s0 = np.searchsorted(sampler.start_cdf, U[start[run] + pos], side="right").astype(np.int64)
-    cdf_pi = np.ascontiguousarray(cumulative_rows(pi.reshape(R * S, A)).T)
+    cdf_pi = cumulative_rows(pi.reshape(R * S, A))  # (R·S, A), row run·S + s
     t1 = T1.ravel()
     E = R * nb
     M = int(m.max()) if m.size else 0
-    cont_s = np.full((E, M + 1), -1, dtype=np.int64)
-    cont_r = np.zeros((E, M))
-    pair_s = np.full(E, -1, dtype=np.int64)
-    pair_a = np.full(E, -1, dtype=np.int64)
-    cur = s0.copy()
-    steps_done = np.zeros(E, dtype=np.int64)
-    absorbing = sampler.absorbing
-    idx = np.flatnonzero((L > 0) & ~absorbing[cur])
-    t = 0
-    while idx.size:
-        s = cur[idx]
-        b = base[idx] + 2 * t
-        a = _draw(cdf_pi, run[idx] * S + s, U[b])
-        row = s * A + a
-        nxt = sampler.support[row * sampler.width + _draw(sampler.next_cdf, row, U[b + 1])]
-        k = t - t1[idx]
-        c = k >= 0
-        if c.any():  # some episodes are past their pair: record the continuation
-            at_pair = k == 0
-            pair_s[idx[at_pair]] = s[at_pair]
-            pair_a[idx[at_pair]] = a[at_pair]
-            ic, kc = idx[c], k[c]
-            cont_s[ic, kc] = s[c]
-            cont_s[ic, kc + 1] = nxt[c]
-            cont_r[ic, kc] = sampler.reward[row[c]]
-        cur[idx] = nxt
-        steps_done[idx] += 1
-        t += 1
-        idx = idx[(L[idx] > t) & ~absorbing[nxt]]
-    # pairs not reached in the loop (absorbed before T₁, or the independent draw): the state where the
-    # episode stands, and the action drawn with the uniform reserved for step T₁
-    todo = np.flatnonzero(pair_s < 0)
+
+    # ranks: episodes by decreasing L (stable), so that the running ones are a prefix at every step
+    order = np.argsort(-L, kind="stable")
+    Lr = L[order]
+    T = int(Lr[0])  # ≥ 1: each of the B episodes has m ≥ 1
+    K = np.searchsorted(-Lr, -np.arange(T + 1), side="left").tolist()  # K[t] = #{L > t}
+    # the two uniforms of step t of rank i, time-major (T, E); entries with t ≥ L are never read
+    at = base[order][None, :] + 2 * np.arange(T)[:, None]
+    np.minimum(at, U.size - 2, out=at)
+    u_act = U[at][:, :, None]
+    u_next = U[at + 1][:, :, None]
+    # states are carried as the global row r·S·A + s·A of their run r: the action's row is that + a, run r's
+    # policy table is read there in a copy spaced A apart, and the next state comes back as a global row
+    SA = S * A
+    pol = np.ones((R * SA, A))
+    pol[::A] = cdf_pi
+    pol = _count_table(pol)
+    w = sampler.width
+    nxt_cdf = _count_table(np.tile(sampler.next_cdf.T, (R, 1)))  # (R·S·A, ·)
+    support = np.tile(sampler.support_rows.reshape(SA, w), (R, 1)) + np.repeat(np.arange(R) * SA, SA)[:, None]
+    any_absorbing = bool(sampler.absorbing.any())
+    absorbing_row = np.tile(np.repeat(sampler.absorbing, A), R)  # of a global row: its state is absorbing
+    offset = (run * SA)[order]
+    rows = np.zeros((T, E), dtype=np.int64)  # rank i's global row at step t < its walked steps
+    ends = np.zeros((T, E), dtype=np.int64)  # ... and its next state's
+    cur = (s0[order] * A + offset)[: K[0]]
+    walked = 0
+    support = support.ravel()
+    for t in range(T):
+        row = cur + _count_le(pol, cur, u_act[t, : K[t]])
+        nxt: IntArray = support.take(row * w + _count_le(nxt_cdf, row, u_next[t, : K[t]]))
+        rows[t, : K[t]] = row
+        ends[t, : K[t]] = nxt
+        walked = t + 1
+        cur = nxt[: K[t + 1]]
+        if any_absorbing and absorbing_row[cur].all():  # every running episode is absorbed: nothing changes
+            break
+    rows -= offset  # the local rows s·A + a and next states s'·A (entries never walked are negative, unread)
+    ends -= offset
+    # read the rollout off the walked steps, by rank; stepped(i) = min(L_i, walked)
+    stepped = np.minimum(Lr, walked)
+    ranks = np.arange(E)
+    last = np.maximum(stepped - 1, 0)
+    final = np.where(stepped > 0, ends[last, ranks], s0[order] * A) // A
+    tt = np.arange(T + 1)
+    state = np.where(tt[:, None] < stepped, rows[np.minimum(tt, T - 1)] // A, final)  # (T + 1, E): s_t, t ≤ T
+    if any_absorbing:  # an episode stops on entering an absorbing state: τ = first t with s_t absorbing
+        hit = sampler.absorbing[state]
+        tau = np.where(hit.any(axis=0), hit.argmax(axis=0), T + 1)
+        done = np.minimum(Lr, tau)
+    else:
+        done = Lr
+    # the pair (s_{T₁}, a_{T₁}): walked, or (absorbed before T₁, or the independent draw's T₁ = L) the state
+    # where the episode stands and the action drawn with the uniform reserved for step T₁
+    t1r = t1[order]
+    pair_s = state[t1r, ranks]
+    pair_a = rows[np.minimum(t1r, T - 1), ranks] - pair_s * A
+    todo = np.flatnonzero(t1r >= stepped)
     if todo.size:
-        pair_s[todo] = cur[todo]
-        pair_a[todo] = _draw(cdf_pi, run[todo] * S + cur[todo], U[base[todo] + 2 * t1[todo]])
-    fill = cont_s < 0
-    cont_s[fill] = np.broadcast_to(cur[:, None], cont_s.shape)[fill]
-    transitions = np.bincount(run, weights=steps_done, minlength=R).astype(np.int64)
-    ps, pa = pair_s.reshape(R, nb), pair_a.reshape(R, nb)
+        e = order[todo]
+        pair_a[todo] = _draw(np.ascontiguousarray(cdf_pi.T), run[e] * S + pair_s[todo], U[base[e] + 2 * t1[e]])
+    # the continuation from T₁: states s_{T₁+min(k, m)} (the state stays after absorption and past m), rewards
+    # r(s, a) of the steps simulated
+    mr = m.ravel()[order]
+    ks = np.arange(M + 1)[None, :]
+    cont_s_r = state[t1r[:, None] + np.minimum(ks, mr[:, None]), ranks[:, None]]
+    tk = t1r[:, None] + ks[:, :M]
+    sim = (ks[:, :M] < mr[:, None]) & (tk < done[:, None])
+    cont_r_r = np.where(sim, sampler.reward.take(rows[np.minimum(tk, T - 1), ranks[:, None]], mode="clip"), 0.0)
+    pair_s_e = np.empty(E, dtype=np.int64)
+    pair_a_e = np.empty(E, dtype=np.int64)
+    pair_s_e[order], pair_a_e[order] = pair_s, pair_a
+    cont_s = np.empty((E, M + 1), dtype=np.int64)
+    cont_r = np.empty((E, M))
+    cont_s[order], cont_r[order] = cont_s_r, cont_r_r
+    done_e = np.empty(E, dtype=np.int64)
+    done_e[order] = done
+    transitions = np.bincount(run, weights=done_e, minlength=R).astype(np.int64)
+    ps, pa = pair_s_e.reshape(R, nb), pair_a_e.reshape(R, nb)
     return Minibatch(
         states=ps[:, :B],
         actions=pa[:, :B],

@@ -8,13 +8,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
 import r1theory as r1
 import tabular_mdps
 from r1theory import actor_critic as ac
-from r1theory.sampler import TabularSampler
+from r1theory.sampler import TabularSampler, _draw, cumulative_rows
 
 Z_MAX = 4.5  # |z| bound per coordinate; with ≤ 40 coordinates a false alarm has probability < 3e-4
 
@@ -320,3 +322,137 @@ def test_bad_run_input_is_named(mdp) -> None:
     lin = ac.ActorCriticConfig("a2c", 1.0, critic="linear", features=np.ones((mdp.S + 1, 2)))
     with pytest.raises(ValueError, match="rows"):
         ac.actor_critic(mdp, th0, lin, 2, [1])
+
+
+def _reference_minibatch(
+    sampler: TabularSampler,
+    pi: np.ndarray,
+    rngs: Sequence[np.random.Generator],
+    batch: int,
+    *,
+    full_continuation: bool,
+    n_step: int,
+    extra: bool,
+) -> ac.Minibatch:
+    """The step-by-step rollout :func:`r1theory.actor_critic.sample_minibatch` replaced (issue #17), kept as its
+    reference: one loop step per time step over the running episodes, each dropped on entering an absorbing
+    state, the continuation recorded as it is walked."""
+    mdp = sampler.mdp
+    S, A, g = mdp.S, mdp.A, mdp.gamma
+    R = len(rngs)
+    B = batch
+    nb = B + int(extra)
+    T1 = np.empty((R, nb), dtype=np.int64)
+    m = np.zeros((R, nb), dtype=np.int64)
+    blocks: list[np.ndarray] = []
+    for r, rng in enumerate(rngs):
+        T1[r, :B] = rng.geometric(1.0 - g, size=B) - 1
+        T2 = rng.geometric(1.0 - g, size=B).astype(np.int64)
+        m[r, :B] = T2 if full_continuation else np.minimum(T2, n_step)
+        if extra:
+            T1[r, B] = rng.geometric(1.0 - g) - 1
+        steps = T1[r] + m[r]
+        blocks.append(rng.random(nb + int(2 * steps.sum()) + int(extra)))
+    L = (T1 + m).ravel()  # steps simulated per episode
+    size = np.array([b.size for b in blocks], dtype=np.int64)
+    U = np.concatenate(blocks)
+    run = np.repeat(np.arange(R), nb)
+    pos = np.tile(np.arange(nb), R)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])  # each run's block in U
+    per_ep = 2 * L + np.where(pos == B, 1, 0)  # 2 per step (+1: the independent draw's action)
+    ep_off = np.zeros(R * nb, dtype=np.int64)
+    csum = np.cumsum(per_ep.reshape(R, nb), axis=1)
+    ep_off.reshape(R, nb)[:, 1:] = csum[:, :-1]
+    base = start[run] + nb + ep_off  # first uniform of each episode's steps
+    s0 = np.searchsorted(sampler.start_cdf, U[start[run] + pos], side="right").astype(np.int64)
+    cdf_pi = np.ascontiguousarray(cumulative_rows(pi.reshape(R * S, A)).T)
+    t1 = T1.ravel()
+    E = R * nb
+    M = int(m.max()) if m.size else 0
+    cont_s = np.full((E, M + 1), -1, dtype=np.int64)
+    cont_r = np.zeros((E, M))
+    pair_s = np.full(E, -1, dtype=np.int64)
+    pair_a = np.full(E, -1, dtype=np.int64)
+    cur = s0.copy()
+    steps_done = np.zeros(E, dtype=np.int64)
+    absorbing = sampler.absorbing
+    idx = np.flatnonzero((L > 0) & ~absorbing[cur])
+    t = 0
+    while idx.size:
+        s = cur[idx]
+        b = base[idx] + 2 * t
+        a = _draw(cdf_pi, run[idx] * S + s, U[b])
+        row = s * A + a
+        nxt = sampler.support[row * sampler.width + _draw(sampler.next_cdf, row, U[b + 1])]
+        k = t - t1[idx]
+        c = k >= 0
+        if c.any():  # some episodes are past their pair: record the continuation
+            at_pair = k == 0
+            pair_s[idx[at_pair]] = s[at_pair]
+            pair_a[idx[at_pair]] = a[at_pair]
+            ic, kc = idx[c], k[c]
+            cont_s[ic, kc] = s[c]
+            cont_s[ic, kc + 1] = nxt[c]
+            cont_r[ic, kc] = sampler.reward[row[c]]
+        cur[idx] = nxt
+        steps_done[idx] += 1
+        t += 1
+        idx = idx[(L[idx] > t) & ~absorbing[nxt]]
+    # pairs not reached in the loop (absorbed before T₁, or the independent draw): the state where the
+    # episode stands, and the action drawn with the uniform reserved for step T₁
+    todo = np.flatnonzero(pair_s < 0)
+    if todo.size:
+        pair_s[todo] = cur[todo]
+        pair_a[todo] = _draw(cdf_pi, run[todo] * S + cur[todo], U[base[todo] + 2 * t1[todo]])
+    fill = cont_s < 0
+    cont_s[fill] = np.broadcast_to(cur[:, None], cont_s.shape)[fill]
+    transitions = np.bincount(run, weights=steps_done, minlength=R).astype(np.int64)
+    ps, pa = pair_s.reshape(R, nb), pair_a.reshape(R, nb)
+    return ac.Minibatch(
+        states=ps[:, :B],
+        actions=pa[:, :B],
+        cont_states=cont_s.reshape(R, nb, M + 1)[:, :B],
+        cont_rewards=cont_r.reshape(R, nb, M)[:, :B],
+        cont_length=m[:, :B],
+        extra_states=ps[:, B:],
+        extra_actions=pa[:, B:],
+        transitions=transitions,
+        episodes=np.full(R, nb, dtype=np.int64),
+    )
+
+
+MINIBATCH_FIELDS = ("states", "actions", "cont_states", "cont_rewards", "cont_length", "extra_states",
+                    "extra_actions", "transitions", "episodes")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["garnet", "FrozenLake", "FrozenLake8x8", "random"])
+def test_minibatch_is_the_step_by_step_rollout_bit_for_bit(name: str) -> None:
+    # the same random numbers, the same draws: every field equal byte for byte (dtype, shape and sign of 0 too),
+    # on instances with absorbing states (FrozenLake: episodes end in holes, most before their length) and without
+    mdp = {
+        "garnet": lambda: tabular_mdps.get("garnet", S=10, A=4, branching=2, gamma=0.9, seed=0),
+        "FrozenLake": lambda: tabular_mdps.from_gymnasium("FrozenLake-v1", gamma=0.9),
+        "FrozenLake8x8": lambda: tabular_mdps.from_gymnasium("FrozenLake-v1", gamma=0.95, map_name="8x8"),
+        "random": lambda: tabular_mdps.get("random", S=4, A=3, gamma=0.7, seed=3),
+    }[name]()
+    sampler = TabularSampler(mdp)
+    cases = 0
+    for R in (1, 5):
+        for extra in (False, True):
+            for full, n in ((True, 1), (False, 1), (False, 3)):
+                for B in (1, 8):
+                    for rep in range(3):
+                        theta = np.random.default_rng(rep + 100 * R).normal(size=(R, mdp.S, mdp.A)) * (0.1 + 3 * rep)
+                        pi = np.exp(r1.log_softmax(theta))
+                        seeds = np.random.SeedSequence([rep, R, B, int(extra), n]).spawn(R)
+                        rngs = [np.random.default_rng(s) for s in seeds]
+                        new = ac.sample_minibatch(sampler, pi, rngs, B, full_continuation=full, n_step=n, extra=extra)
+                        rngs = [np.random.default_rng(s) for s in seeds]
+                        ref = _reference_minibatch(sampler, pi, rngs, B, full_continuation=full, n_step=n, extra=extra)
+                        for f in MINIBATCH_FIELDS:
+                            x, y = getattr(new, f), getattr(ref, f)
+                            assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), f
+                        cases += 1
+    assert cases == 72
+    if sampler.absorbing.any():  # the cases include episodes absorbed before their pair (which then stands there)
+        assert np.any(sampler.absorbing[ref.states])
