@@ -522,8 +522,10 @@ class TabularSampler:
         c = self.start_cdf
         if c.size > NARROW or u.size < SMALL:
             return np.searchsorted(c, u, side="right").astype(np.int64)
-        out = np.zeros(u.size, dtype=np.int64)
-        for k in range(c.size - 1):  # the last entry is 1 > u
+        if c.size <= 2:  # the last entry is 1 > u
+            return (c[0] <= u).astype(np.int64) if c.size == 2 else np.zeros(u.size, dtype=np.int64)
+        out = np.add(c[0] <= u, c[1] <= u, dtype=np.int64)  # a count, not an "or"
+        for k in range(2, c.size - 1):
             np.add(out, c[k] <= u, out=out)
         return out
 

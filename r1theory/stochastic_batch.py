@@ -442,9 +442,12 @@ def _directions(
         # e_a − π_s on block s: the row a of scores(π_s), formed as that one row (the same subtractions)
         u[np.arange(n), s] = np.eye(A).take(a, axis=0) - pi.reshape(R * S, A).take(rows * S + s, axis=0)
         flat_u, flat_g = u.reshape(n, S * A), g[rows].reshape(n, S * A)
-        d = np.empty((n, S * A))
-        for value, sel in plan.rank1_groups:
-            d[sel] = sherman_morrison_mv(flat_u[sel], value, flat_g[sel])  # ShermanMorrison.mv, unchecked
+        if len(plan.rank1_groups) == 1:  # one λ for all (row by row the same arithmetic, without the copies)
+            d = sherman_morrison_mv(flat_u, plan.rank1_groups[0][0], flat_g)  # ShermanMorrison.mv, unchecked
+        else:
+            d = np.empty((n, S * A))
+            for value, sel in plan.rank1_groups:
+                d[sel] = sherman_morrison_mv(flat_u[sel], value, flat_g[sel])
         out[rows] = d.reshape(n, S, A)
     if plan.npg.size:
         C = np.bincount((smp.pair_run * S + smp.pair_s) * A + smp.pair_a, minlength=R * S * A).reshape(R, S, A)
