@@ -432,16 +432,20 @@ def sample_minibatch(
     E = R * nb
     M = int(m.max()) if m.size else 0
 
-    # ranks: episodes by decreasing L (stable), so that the running ones are a prefix at every step
+    # ranks: episodes by decreasing L (stable), so that the running ones are a prefix at every step; the entries
+    # (step t, rank i < K_t) are stored flat, time-major: entry first[t] + i
     order = np.argsort(-L, kind="stable")
-    Lr = L[order]
-    T = int(Lr[0])  # ≥ 1: each of the B episodes has m ≥ 1
-    K = np.searchsorted(-Lr, -np.arange(T + 1), side="left").tolist()  # K[t] = #{L > t}
-    # the two uniforms of step t of rank i, time-major (T, E); entries with t ≥ L are never read
-    at = base[order][None, :] + 2 * np.arange(T)[:, None]
-    np.minimum(at, U.size - 2, out=at)
-    u_act = U[at][:, :, None]
-    u_next = U[at + 1][:, :, None]
+    rank = np.empty(E, dtype=np.int64)
+    rank[order] = np.arange(E)
+    T = int(L[order[0]])  # ≥ 1: each of the B episodes has m ≥ 1
+    K = np.searchsorted(-L[order], -np.arange(T + 1), side="left")  # K[t] = #{L > t}
+    first = np.zeros(T + 1, dtype=np.int64)
+    np.cumsum(K[:-1], out=first[1:])
+    step_of = np.repeat(np.arange(T), K[:T])  # each entry's step t ...
+    rank_of = np.arange(first[T]) - first[step_of]  # ... and rank
+    at = base[order].take(rank_of) + 2 * step_of  # the entry's two uniforms
+    u_act = U.take(at)[:, None]
+    u_next = U.take(at + 1)[:, None]
     # states are carried as the global row r·S·A + s·A of their run r: the action's row is that + a, run r's
     # policy table is read there in a copy spaced A apart, and the next state comes back as a global row
     SA = S * A
@@ -450,66 +454,60 @@ def sample_minibatch(
     pol = _count_table(pol)
     w = sampler.width
     nxt_cdf = _count_table(np.tile(sampler.next_cdf.T, (R, 1)))  # (R·S·A, ·)
-    support = np.tile(sampler.support_rows.reshape(SA, w), (R, 1)) + np.repeat(np.arange(R) * SA, SA)[:, None]
+    support = (np.tile(sampler.support_rows.reshape(SA, w), (R, 1)) + np.repeat(np.arange(R) * SA, SA)[:, None]).ravel()
     any_absorbing = bool(sampler.absorbing.any())
     absorbing_row = np.tile(np.repeat(sampler.absorbing, A), R)  # of a global row: its state is absorbing
-    offset = (run * SA)[order]
-    rows = np.zeros((T, E), dtype=np.int64)  # rank i's global row at step t < its walked steps
-    ends = np.zeros((T, E), dtype=np.int64)  # ... and its next state's
-    cur = (s0[order] * A + offset)[: K[0]]
+    offset = run * SA  # of each episode
+    rows = np.zeros(int(first[T]), dtype=np.int64)  # each entry's global row s·A + a (0: not walked)
+    ends = np.zeros(int(first[T]), dtype=np.int64)  # ... and its next state's
+    absorbed = np.zeros(E, dtype=np.int64)  # per rank: walked steps that started in an absorbing state
+    Kl, fl = K.tolist(), first.tolist()
+    cur = (s0 * A + offset)[order[: Kl[0]]]
     walked = 0
-    support = support.ravel()
     for t in range(T):
-        row = cur + _count_le(pol, cur, u_act[t, : K[t]])
-        nxt: IntArray = support.take(row * w + _count_le(nxt_cdf, row, u_next[t, : K[t]]))
-        rows[t, : K[t]] = row
-        ends[t, : K[t]] = nxt
+        lo, hi = fl[t], fl[t + 1]
+        if any_absorbing:
+            ab = absorbing_row[cur]
+            if ab.all():  # every running episode is absorbed: nothing changes any more
+                break
+            absorbed[: Kl[t]] += ab
+        row = cur + _count_le(pol, cur, u_act[lo:hi])
+        nxt: IntArray = support.take(row * w + _count_le(nxt_cdf, row, u_next[lo:hi]))
+        rows[lo:hi] = row
+        ends[lo:hi] = nxt
         walked = t + 1
-        cur = nxt[: K[t + 1]]
-        if any_absorbing and absorbing_row[cur].all():  # every running episode is absorbed: nothing changes
-            break
-    rows -= offset  # the local rows s·A + a and next states s'·A (entries never walked are negative, unread)
-    ends -= offset
-    # read the rollout off the walked steps, by rank; stepped(i) = min(L_i, walked)
-    stepped = np.minimum(Lr, walked)
-    ranks = np.arange(E)
-    last = np.maximum(stepped - 1, 0)
-    final = np.where(stepped > 0, ends[last, ranks], s0[order] * A) // A
-    tt = np.arange(T + 1)
-    state = np.where(tt[:, None] < stepped, rows[np.minimum(tt, T - 1)] // A, final)  # (T + 1, E): s_t, t ≤ T
-    if any_absorbing:  # an episode stops on entering an absorbing state: τ = first t with s_t absorbing
-        hit = sampler.absorbing[state]
-        tau = np.where(hit.any(axis=0), hit.argmax(axis=0), T + 1)
-        done = np.minimum(Lr, tau)
-    else:
-        done = Lr
-    # the pair (s_{T₁}, a_{T₁}): walked, or (absorbed before T₁, or the independent draw's T₁ = L) the state
-    # where the episode stands and the action drawn with the uniform reserved for step T₁
-    t1r = t1[order]
-    pair_s = state[t1r, ranks]
-    pair_a = rows[np.minimum(t1r, T - 1), ranks] - pair_s * A
-    todo = np.flatnonzero(t1r >= stepped)
+        cur = nxt[: Kl[t + 1]]
+    # read the rollout off the walked entries, in episode order: stepped = min(L, walked) steps walked; s_t is
+    # walked for t < stepped, else the final state (absorbing, or s_L); an episode simulated the steps before
+    # it entered an absorbing state
+    stepped = np.minimum(L, walked)
+    done = stepped - absorbed[rank]
+    last = ends.take(first[np.maximum(stepped - 1, 0)] + rank, mode="clip") - offset
+    final = np.where(stepped > 0, last, s0 * A) // A
+    # the pair (s_{T₁}, a_{T₁}): walked, or (absorbed before T₁, or the independent draw's T₁ = L) the final
+    # state and the action drawn with the uniform reserved for step T₁
+    at_pair = t1 < stepped
+    prow = rows.take(first[np.minimum(t1, T - 1)] + rank, mode="clip") - offset
+    pair_s = np.where(at_pair, prow // A, final)
+    pair_a = prow - pair_s * A
+    todo = np.flatnonzero(~at_pair)
     if todo.size:
-        e = order[todo]
-        pair_a[todo] = _draw(np.ascontiguousarray(cdf_pi.T), run[e] * S + pair_s[todo], U[base[e] + 2 * t1[e]])
-    # the continuation from T₁: states s_{T₁+min(k, m)} (the state stays after absorption and past m), rewards
-    # r(s, a) of the steps simulated
-    mr = m.ravel()[order]
-    ks = np.arange(M + 1)[None, :]
-    cont_s_r = state[t1r[:, None] + np.minimum(ks, mr[:, None]), ranks[:, None]]
-    tk = t1r[:, None] + ks[:, :M]
-    sim = (ks[:, :M] < mr[:, None]) & (tk < done[:, None])
-    cont_r_r = np.where(sim, sampler.reward.take(rows[np.minimum(tk, T - 1), ranks[:, None]], mode="clip"), 0.0)
-    pair_s_e = np.empty(E, dtype=np.int64)
-    pair_a_e = np.empty(E, dtype=np.int64)
-    pair_s_e[order], pair_a_e[order] = pair_s, pair_a
-    cont_s = np.empty((E, M + 1), dtype=np.int64)
-    cont_r = np.empty((E, M))
-    cont_s[order], cont_r[order] = cont_s_r, cont_r_r
-    done_e = np.empty(E, dtype=np.int64)
-    done_e[order] = done
-    transitions = np.bincount(run, weights=done_e, minlength=R).astype(np.int64)
-    ps, pa = pair_s_e.reshape(R, nb), pair_a_e.reshape(R, nb)
+        pair_a[todo] = _draw(np.ascontiguousarray(cdf_pi.T), run[todo] * S + pair_s[todo], U[base[todo] + 2 * t1[todo]])
+    # the continuation from T₁: state s_{T₁+k} and reward r(s, a) at k < m, from the walked entries at t ≥ T₁ (a
+    # reward where the episode had not yet entered an absorbing state, else 0); every other state, s_{T₁+m} and the
+    # padding beyond m, the final state (where the episode stands: it stays after absorption)
+    cont_s = np.repeat(final, M + 1).reshape(E, M + 1)
+    cont_r = np.zeros((E, M))
+    nw = fl[walked]
+    ep = order.take(rank_of[:nw])
+    k = step_of[:nw] - t1.take(ep)
+    sel = np.flatnonzero(k >= 0)
+    ep, k = ep[sel], k[sel]
+    lrow = rows[sel] - offset.take(ep)
+    cont_s.reshape(-1)[ep * (M + 1) + k] = lrow // A
+    cont_r.reshape(-1)[ep * M + k] = np.where(step_of[sel] < done.take(ep), sampler.reward.take(lrow), 0.0)
+    transitions = np.bincount(run, weights=done, minlength=R).astype(np.int64)
+    ps, pa = pair_s.reshape(R, nb), pair_a.reshape(R, nb)
     return Minibatch(
         states=ps[:, :B],
         actions=pa[:, :B],
