@@ -260,16 +260,16 @@ def _fit_episodic(ep: Episodes, S: int, run: IntArray | None = None, runs: int =
 
 
 def _episodic_coefficients(
-    ep: Episodes, estimator: str, b: Array, run: IntArray | None = None, *, entry_run: IntArray | None = None
+    ep: Episodes, estimator: str, b: Array, run: IntArray | None = None, *, cell: IntArray | None = None
 ) -> Array:
     """The weight c_k of each entry's score in REINFORCE or GPOMDP: ĝ_i = Σ_{k ∈ episode i} c_k u_{s_k,a_k}.
 
     GPOMDP: c = Σ_{t' ≥ t} w_{t'} r_{t'} − wₜ b(sₜ); REINFORCE: c = Σ_{t'} w_{t'} r_{t'} − wₜ b(sₜ). ``b`` is one
-    baseline (S,), or one per run (R, S) with ``run[i]`` the run of episode i — or ``entry_run[k]`` the run of
-    entry k (``run[episode[k]]``, when the caller has it already).
+    baseline (S,), or one per run (R, S) with ``run[i]`` the run of episode i — or ``cell[k]`` the flat index
+    ``run[episode[k]]·S + s_k`` of entry k's baseline in b (when the caller has it already).
     """
-    if entry_run is not None:
-        base = b.reshape(-1).take(entry_run * b.shape[1] + ep.states)
+    if cell is not None:
+        base = b.reshape(-1).take(cell)
     else:
         base = b[ep.states] if run is None else b[run[ep.episode], ep.states]
     if ep.horizon is None:  # wₜ = 1: the same numbers without the products by 1.0
@@ -289,15 +289,17 @@ def _episodic_per_sample(ep: Episodes, estimator: str, pi: Array, b: Array) -> t
     return per, s_last, a_last
 
 
-def _run_means(pi: Array, s: IntArray, a: IntArray, c: Array, run: IntArray, B: IntArray) -> Array:
+def _run_means(
+    pi: Array, s: IntArray, a: IntArray, c: Array, run: IntArray, B: IntArray, *, cell: IntArray | None = None
+) -> Array:
     """(1/B_r) Σ_{k ∈ run r} c_k u_{s_k,a_k} for R runs at once, shape (R, S, A) (``run[k]`` the run of entry k).
 
     The batch mean of :func:`_scores_times` without the per-sample array: one bincount per (run, s, a), each
     run's entries summed in their own order (so a run's mean does not depend on the other runs). Entries with
-    ``run[k]`` ≥ R are left out (their bins are dropped).
+    ``run[k]`` ≥ R are left out (their bins are dropped). ``cell`` = run·S + s when the caller has it already.
     """
     R, S, A = pi.shape
-    rs = run * S + s
+    rs = run * S + s if cell is None else cell
     E = np.bincount(rs * A + a, weights=c, minlength=R * S * A)[: R * S * A].reshape(R, S, A)
     C = np.bincount(rs, weights=c, minlength=R * S)[: R * S].reshape(R, S)
     return (E - C[:, :, None] * pi) / B[:, None, None]

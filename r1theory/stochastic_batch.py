@@ -349,8 +349,9 @@ class _Sampler:
             if whole:
                 self._b_ext[:R] = b
                 b = self._b_ext
-            c = _episodic_coefficients(ep_g, self.estimator, b, entry_run=entry_run)
-            gradient = _run_means(pi, ep_g.states, ep_g.actions, c, entry_run, B)
+            cell = entry_run * S + ep_g.states  # the entry's (row, state) cell
+            c = _episodic_coefficients(ep_g, self.estimator, b, cell=cell)
+            gradient = _run_means(pi, ep_g.states, ep_g.actions, c, entry_run, B, cell=cell)
             if self.first_pairs:  # each row's first gradient episode's last pair
                 s_first, a_first = _last_pairs(ep_g, start)
             else:  # no r1-sample-same row: the Fisher pairs of the gradient samples are not used
@@ -400,15 +401,27 @@ class _Plan:
     pairs: IntArray
     rank1_indep: IntArray  # positions in rank1 of the independent form
     rank1_own: IntArray  # their rows' own extra pair (index into the pairs)
+    # the same row sets as indexers: a slice when the rows are consecutive (views, not gathered copies)
+    sgd_sel: IntArray | slice
+    npg_sel: IntArray | slice
+    rank1_sel: IntArray | slice
+
+
+def _selector(rows: IntArray) -> IntArray | slice:
+    """``rows`` as a slice when consecutive (indexing by it then takes a view, not a copy), else as is."""
+    if rows.size and int(rows[-1]) - int(rows[0]) + 1 == rows.size:
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
 
 
 def _plan(names: list[str], key: IntArray, lam: Array, pairs: IntArray) -> _Plan:
     same, indep = names.index("r1-sample-same"), names.index("r1-sample-independent")
     rank1 = np.flatnonzero((key == same) | (key == indep))
     lam1 = lam[rank1]
+    sgd, npg = np.flatnonzero(key == names.index("sgd-pg")), np.flatnonzero(key == names.index("npg-sample"))
     return _Plan(
-        sgd=np.flatnonzero(key == names.index("sgd-pg")),
-        npg=np.flatnonzero(key == names.index("npg-sample")),
+        sgd=sgd,
+        npg=npg,
         rank1=rank1,
         rank1_same=key[rank1] == same,
         rank1_groups=[(v, np.flatnonzero(lam1 == v)) for v in np.unique(lam1).tolist()],
@@ -416,6 +429,9 @@ def _plan(names: list[str], key: IntArray, lam: Array, pairs: IntArray) -> _Plan
         pairs=pairs,
         rank1_indep=np.flatnonzero(key[rank1] != same),
         rank1_own=_exclusive_cumsum(pairs)[rank1[key[rank1] != same]],
+        sgd_sel=_selector(sgd),
+        npg_sel=_selector(npg),
+        rank1_sel=_selector(rank1),
     )
 
 
@@ -431,7 +447,7 @@ def _directions(
     g = smp.gradient
     R, S, A = pi.shape
     out = np.empty_like(g)
-    out[plan.sgd] = g[plan.sgd]
+    out[plan.sgd_sel] = g[plan.sgd_sel]
     rows = plan.rank1
     if rows.size:
         s, a = smp.first_s[rows], smp.first_a[rows]  # the first gradient sample's pair (r1-sample-same)
@@ -441,18 +457,18 @@ def _directions(
         u = np.zeros((n, S, A))
         # e_a − π_s on block s: the row a of scores(π_s), formed as that one row (the same subtractions)
         u[np.arange(n), s] = np.eye(A).take(a, axis=0) - pi.reshape(R * S, A).take(rows * S + s, axis=0)
-        flat_u, flat_g = u.reshape(n, S * A), g[rows].reshape(n, S * A)
+        flat_u, flat_g = u.reshape(n, S * A), g[plan.rank1_sel].reshape(n, S * A)
         if len(plan.rank1_groups) == 1:  # one λ for all (row by row the same arithmetic, without the copies)
             d = sherman_morrison_mv(flat_u, plan.rank1_groups[0][0], flat_g)  # ShermanMorrison.mv, unchecked
         else:
             d = np.empty((n, S * A))
             for value, sel in plan.rank1_groups:
                 d[sel] = sherman_morrison_mv(flat_u[sel], value, flat_g[sel])
-        out[rows] = d.reshape(n, S, A)
+        out[plan.rank1_sel] = d.reshape(n, S, A)
     if plan.npg.size:
         C = np.bincount((smp.pair_run * S + smp.pair_s) * A + smp.pair_a, minlength=R * S * A).reshape(R, S, A)
-        rows = plan.npg
-        out[rows] = fisher_counts_solve(pi[rows], C[rows].astype(np.float64), plan.pairs[rows], g[rows], lam[rows])
+        npg = plan.npg_sel
+        out[npg] = fisher_counts_solve(pi[npg], C[npg].astype(np.float64), plan.pairs[npg], g[npg], lam[npg])
     if np.isnan(out).any():
         j = int(np.flatnonzero(np.isnan(out).any(axis=(1, 2)))[0])
         raise ValueError(f"configs[{int(idx[j])}]: method {names[key[j]]!r}: direction returned NaN at a finite θ")
