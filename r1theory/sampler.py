@@ -463,7 +463,7 @@ class TabularSampler:
         pos = first[ep_all] + 2 * t_all + 1
         u_act, u_next = u.take(pos), u.take(pos + 1)
         pol = None if policy_index is None else policy_index[ep_all]
-        off = policy_offset[ep_all] if policy_offset is not None else None if pol is None else pol * S
+        off = None if policy_offset is None else policy_offset[ep_all]
         Kl, atl = K.tolist(), at.tolist()
         head = 0  # steps 0..head−1 are drawn step by step, the rest through successor tables (docstring)
         while head < T and Kl[head] * (S - 1) > TAIL_WORK:
@@ -472,6 +472,8 @@ class TabularSampler:
         cur = s0[order[: Kl[0]]] if T else s0[:0]
         if head:
             after = Kl[head] if head < T else 0  # episodes running after the last of these steps
+            if off is None and pol is not None:  # the head's column offsets r·S only
+                off = pol[: atl[head - 1] + Kl[head - 1]] * S
             parts.append(self._walk_steps(policy_cdf, cur, off, u_act, u_next, [*Kl[:head], after], atl[:head]))
             cur = parts[0][2][atl[head - 1] : atl[head - 1] + after]
         if head < T:
@@ -480,7 +482,7 @@ class TabularSampler:
                 self._walk_successors(
                     policy_cdf,
                     cur,
-                    None if off is None else off[lo:],
+                    None if off is None or pol is not None else off[lo:],
                     u_act[lo:],
                     u_next[lo:],
                     K[head:],
