@@ -55,16 +55,17 @@ method raises a ValueError: run it with :func:`r1theory.stochastic_iterate`); ev
 (``one-sample``, ``reinforce``, ``gpomdp``), baseline (None, ``"value"``, ``"fitted"``) and horizon of
 :func:`r1theory.stochastic_iterate`.
 
-Cost. An iteration is a fixed number of numpy calls (≈ 130) plus a walk whose length is the longest
+Cost. An iteration is a fixed number of numpy calls plus a walk whose length is the longest
 episode of the whole batch (≈ log(RB)/log(1/γ) steps for geometric lengths: ~30 for 64 runs of B = 16 at
 γ = 0.8): ~15 calls per step while many episodes run, then one gather per step through successor tables
 (:meth:`r1theory.TabularSampler.walk`). On C2's 4-state MDP with 64 runs (benchmarks/bench_stochastic_batch.py)
-that is ≈ 1.2 ms of CPU per iteration, 19 µs per run-iteration against ≈ 350 µs in
-:func:`r1theory.stochastic_iterate` (CPU time; the single run shares the walk and the sampler's tables, so
-it gets faster with them): the walk ≈ 37 %, the directions ≈ 15 %, the batched evaluation
-≈ 10 %, the estimator (suffix sums, per-run means) ≈ 10 %, the stream bookkeeping (reserving and indexing the
-uniforms, refilling the buffers) ≈ 10 %, the rest the steps and records. All of it is numpy dispatch at this
-size, so more runs per batch cost little more per run.
+that is ≈ 1.0 ms per iteration, 15 µs per run-iteration against ≈ 320 µs in
+:func:`r1theory.stochastic_iterate` (the single run shares the walk's successor tables and the sampler, so
+it gets faster with them; the walk's step-by-step head, its row gathers by ``policy_index`` and the streams
+are the batch's own): by a profile the walk ≈ 40 %, the directions ≈ 13 %, the batched evaluation ≈ 13 %,
+the stream bookkeeping (reserving and indexing the uniforms, refilling the buffers — a third of it the
+generators' own cost) ≈ 11 %, the estimator (suffix sums, per-run means) ≈ 9 %, the rest the steps and
+records. All of it is numpy dispatch at this size, so more runs per batch cost little more per run.
 """
 
 from __future__ import annotations
