@@ -281,6 +281,8 @@ class TabularSampler:
         self.width = k
         self.support: IntArray = support.ravel()  # flat, row-major (S·A, w)
         self.support_rows: IntArray = self.support * A  # the same next states as their first rows s'·A
+        # every row's support is all S states in order (a dense P without zeros): the k-th next state is k
+        self.full_support = k == S and bool(np.all(support == np.arange(S)))
         self.next_cdf: Array = np.ascontiguousarray(cumulative_rows(probs).T)  # (k, S·A), column per row
         self.start_cdf: Array = cumulative_rows(mdp.rho)
         self.reward: Array = mdp.r.ravel().copy()
@@ -562,7 +564,8 @@ class TabularSampler:
             hi = lo + K[t]
             a = _draw(spaced, cur if offA is None else cur + offA[lo:hi], u_act[lo:hi])
             row = cur + a
-            nxt = support.take(row * w + _draw(self.next_cdf, row, u_next[lo:hi]))
+            k = _draw(self.next_cdf, row, u_next[lo:hi])
+            nxt = k * A if self.full_support else support.take(row * w + k)  # as s'·A
             s_l.append(cur)
             a_l.append(a)
             n_l.append(nxt)

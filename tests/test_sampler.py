@@ -286,6 +286,7 @@ def test_walk_follows_the_layout_on_both_routes(
     P /= P.sum(axis=-1, keepdims=True)
     mdp = r1.TabularMDP(P, rng.random((S, A)), 0.8, rng.dirichlet(np.ones(S)))
     sampler = TabularSampler(mdp)
+    assert sampler.full_support == (not zeros)  # both routes of a head step's next state (k itself, or a lookup)
     R = 3
     pis = r1.softmax(rng.normal(size=(R, S, A)) * 2.0)
     pis[1, 0] = np.eye(A)[A - 1]  # a deterministic row (zero probabilities before the last entry)
