@@ -446,48 +446,47 @@ def sample_minibatch(
     at = base[order].take(rank_of) + 2 * step_of  # the entry's two uniforms
     u_act = U.take(at)[:, None]
     u_next = U.take(at + 1)[:, None]
-    # states are carried as the global row r·S·A + s·A of their run r: the action's row is that + a, run r's
-    # policy table is read there in a copy spaced A apart, and the next state comes back as a global row
-    SA = S * A
-    pol = np.ones((R * SA, A))
-    pol[::A] = cdf_pi
-    pol = _count_table(pol)
+    # a running episode is carried as its global state r·S + s (r its run): the row of run r's policy table
+    # (R·S rows); its action's row s·A + a of the MDP's transition tables (shared by the runs, never copied)
+    # and the next state s' are local, stored as such
+    pol = _count_table(cdf_pi)
     w = sampler.width
-    nxt_cdf = _count_table(np.tile(sampler.next_cdf.T, (R, 1)))  # (R·S·A, ·)
-    support = (np.tile(sampler.support_rows.reshape(SA, w), (R, 1)) + np.repeat(np.arange(R) * SA, SA)[:, None]).ravel()
+    nxt_cdf = _count_table(sampler.next_cdf.T) if w > 1 else None  # (S·A, ·); w = 1: s' is the only successor
+    support = sampler.support
     any_absorbing = bool(sampler.absorbing.any())
-    absorbing_row = np.tile(np.repeat(sampler.absorbing, A), R)  # of a global row: its state is absorbing
-    offset = run * SA  # of each episode
-    rows = np.zeros(int(first[T]), dtype=np.int64)  # each entry's global row s·A + a (0: not walked)
-    ends = np.zeros(int(first[T]), dtype=np.int64)  # ... and its next state's
+    absorbing = np.tile(sampler.absorbing, R)  # of a global state
+    off_a = (run * (S * A))[order]  # of each rank: r·S·A, r·S
+    off_s = (run * S)[order]
+    rows = np.zeros(int(first[T]), dtype=np.int64)  # each entry's row s·A + a (0: not walked)
+    ends = np.zeros(int(first[T]), dtype=np.int64)  # ... and its next state s'
     absorbed = np.zeros(E, dtype=np.int64)  # per rank: walked steps that started in an absorbing state
     Kl, fl = K.tolist(), first.tolist()
-    cur = (s0 * A + offset)[order[: Kl[0]]]
+    cur = (s0 + run * S)[order[: Kl[0]]]
     walked = 0
     for t in range(T):
-        lo, hi = fl[t], fl[t + 1]
+        lo, hi, n = fl[t], fl[t + 1], Kl[t]
         if any_absorbing:
-            ab = absorbing_row[cur]
+            ab = absorbing[cur]
             if ab.all():  # every running episode is absorbed: nothing changes any more
                 break
-            absorbed[: Kl[t]] += ab
-        row = cur + _count_le(pol, cur, u_act[lo:hi])
-        nxt: IntArray = support.take(row * w + _count_le(nxt_cdf, row, u_next[lo:hi]))
+            absorbed[:n] += ab
+        row = cur * A + _count_le(pol, cur, u_act[lo:hi]) - off_a[:n]
+        nxt: IntArray = support.take(row if nxt_cdf is None else row * w + _count_le(nxt_cdf, row, u_next[lo:hi]))
         rows[lo:hi] = row
         ends[lo:hi] = nxt
         walked = t + 1
-        cur = nxt[: Kl[t + 1]]
+        n = Kl[t + 1]
+        cur = nxt[:n] + off_s[:n]
     # read the rollout off the walked entries, in episode order: stepped = min(L, walked) steps walked; s_t is
     # walked for t < stepped, else the final state (absorbing, or s_L); an episode simulated the steps before
     # it entered an absorbing state
     stepped = np.minimum(L, walked)
     done = stepped - absorbed[rank]
-    last = ends.take(first[np.maximum(stepped - 1, 0)] + rank, mode="clip") - offset
-    final = np.where(stepped > 0, last, s0 * A) // A
+    final = np.where(stepped > 0, ends.take(first[np.maximum(stepped - 1, 0)] + rank, mode="clip"), s0)
     # the pair (s_{T₁}, a_{T₁}): walked, or (absorbed before T₁, or the independent draw's T₁ = L) the final
     # state and the action drawn with the uniform reserved for step T₁
     at_pair = t1 < stepped
-    prow = rows.take(first[np.minimum(t1, T - 1)] + rank, mode="clip") - offset
+    prow = rows.take(first[np.minimum(t1, T - 1)] + rank, mode="clip")
     pair_s = np.where(at_pair, prow // A, final)
     pair_a = prow - pair_s * A
     todo = np.flatnonzero(~at_pair)
@@ -503,7 +502,7 @@ def sample_minibatch(
     k = step_of[:nw] - t1.take(ep)
     sel = np.flatnonzero(k >= 0)
     ep, k = ep[sel], k[sel]
-    lrow = rows[sel] - offset.take(ep)
+    lrow = rows[sel]
     cont_s.reshape(-1)[ep * (M + 1) + k] = lrow // A
     cont_r.reshape(-1)[ep * M + k] = np.where(step_of[sel] < done.take(ep), sampler.reward.take(lrow), 0.0)
     transitions = np.bincount(run, weights=done, minlength=R).astype(np.int64)
