@@ -708,7 +708,7 @@ class UniformStreams:
         R = len(self.rngs)
         self.buf = np.empty((R, self.cap))
         for r, g in enumerate(self.rngs):
-            self.buf[r] = g.random(self.cap)
+            g.random(out=self.buf[r])  # generated in place: the same doubles as g.random(cap)
         self.base = np.zeros(R, dtype=np.int64)  # stream position of buf[r, 0]
         self.pos = np.zeros(R, dtype=np.int64)  # stream position of the next unread uniform
         self.mark = np.zeros(R, dtype=np.int64)  # uniforms before it may be dropped by a refill
@@ -736,10 +736,15 @@ class UniformStreams:
         self.pos[rows] = end
         return first
 
-    def take(self, rows: IntArray, counts: IntArray) -> Array:
-        """The next ``counts[j]`` uniforms of stream ``rows[j]`` (distinct rows), concatenated in ``rows``' order."""
+    def take(self, rows: IntArray, counts: IntArray, *, equal: bool | None = None) -> Array:
+        """The next ``counts[j]`` uniforms of stream ``rows[j]`` (distinct rows), concatenated in ``rows``' order.
+
+        ``equal``: whether all counts are equal, when the caller knows (else it is checked).
+        """
         first = self.index(rows, self.reserve(rows, counts))
-        if counts.size and counts.min() == counts.max():  # equal counts: a (rows, count) block of indices
+        if equal is None:
+            equal = bool(counts.size and counts.min() == counts.max())
+        if equal and counts.size:  # equal counts: a (rows, count) block of indices
             return self.flat.take((first[:, None] + np.arange(int(counts[0]), dtype=np.int64)).reshape(-1))
         idx = np.repeat(first - _exclusive_cumsum(counts), counts) + np.arange(int(counts.sum()), dtype=np.int64)
         return self.flat.take(idx)
@@ -752,7 +757,7 @@ class UniformStreams:
             grown = np.empty((len(self.rngs), cap))
             grown[:, : self.cap] = self.buf
             for r, g in enumerate(self.rngs):
-                grown[r, self.cap :] = g.random(cap - self.cap)
+                g.random(out=grown[r, self.cap :])
             self.buf, self.cap = grown, cap
         for r, c in zip(rows.tolist(), counts.tolist(), strict=True):
             if self.pos[r] + c - self.base[r] <= self.cap:
@@ -760,7 +765,7 @@ class UniformStreams:
             keep = int(self.mark[r] - self.base[r])  # buffer index of the mark: shift it to the front
             rest = self.cap - keep
             self.buf[r, :rest] = self.buf[r, keep:].copy()
-            self.buf[r, rest:] = self.rngs[r].random(self.cap - rest)
+            self.rngs[r].random(out=self.buf[r, rest:])
             self.base[r] = self.mark[r]
 
 

@@ -240,6 +240,7 @@ class _Sampler:
         self._run_g = self._run_p = self._start = self._start_p = self._run_entry = np.zeros(0, dtype=np.int64)
         self._b_ext = np.zeros((1, sampler.mdp.S))
         self._run_all = self._episodes = np.zeros(0, dtype=np.int64)
+        self._B_equal = self._pairs_equal = False
 
     def _lengths(self, rows: IntArray, B: IntArray, run: IntArray) -> tuple[IntArray, IntArray | None]:
         """The episode lengths of one gradient batch per row (and T₁ for one-sample), from each row's stream."""
@@ -253,7 +254,7 @@ class _Sampler:
             T2 = geometric_from_uniforms(u.take(i1 + B[run]), g)
             return T1 + T2, T1
         if self.horizon is None:
-            return geometric_from_uniforms(self.streams.take(rows, B), g), None
+            return geometric_from_uniforms(self.streams.take(rows, B, equal=self._B_equal), g), None
         return np.full(n, self.horizon, dtype=np.int64), None
 
     def _blocks(
@@ -290,6 +291,8 @@ class _Sampler:
             # the row of every episode of the walk, in its order: gradient, [fitted,] pair episodes
             self._run_all = np.concatenate([self._run_g] * (2 if fitted else 1) + [self._run_p])
             self._episodes = B * (2 if fitted else 1) + pairs  # each row's episodes per iteration
+            self._B_equal = bool(B.min() == B.max())  # equal batches: the lengths' uniforms as one block
+            self._pairs_equal = bool(pairs.size and pairs.min() == pairs.max())
         run_g, run_p, start = self._run_g, self._run_p, self._start
         n_g = run_g.size
         # the uniforms, in each run's order: gradient lengths, gradient blocks, [fitted lengths, fitted blocks],
@@ -307,7 +310,7 @@ class _Sampler:
             transitions += tr_f
         n_p = run_p.size
         if n_p:
-            T_p = geometric_from_uniforms(streams.take(rows, pairs), self.gamma) - 1
+            T_p = geometric_from_uniforms(streams.take(rows, pairs, equal=self._pairs_equal), self.gamma) - 1
             first_p, tr_p = self._blocks(rows, T_p, run_p, self._start_p, pairs, 1)  # + the final action's uniform
             Ls.append(T_p)
             starts.append(first_p)
