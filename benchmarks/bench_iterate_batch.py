@@ -104,11 +104,11 @@ def budget(mdp: r1.TabularMDP, theta0: np.ndarray, configs: list[tuple[str, floa
         spent["evaluation"] += time.perf_counter() - t0
         return out
 
-    def timed_directions(point: Any, groups: list[Any], lam: Any, idx: Any) -> Any:
+    def timed_directions(point: Any, groups: list[Any], lam: Any, idx: Any, attr: str) -> Any:
         out = np.empty(point.theta.shape)
         for method, rows in groups:
             t0 = time.perf_counter()
-            out[rows] = directions_fn(point, [(method, rows)], lam, idx)[rows]
+            out[rows] = directions_fn(point, [(method, rows)], lam, idx, attr)[rows]
             spent[method.name] = spent.get(method.name, 0.0) + time.perf_counter() - t0
         return out
 
