@@ -35,10 +35,8 @@ from r1theory._types import Array, IntArray
 from r1theory.sampler import BoolArray
 from r1theory.softmax import softmax
 
-#: Tolerance on exponents: |k_method − k_sgd| ≤ TOL counts as equal.
+#: Tolerance on exponents: |k_method − k_sgd| ≤ TOL counts as equal (the CI must lie within ±TOL to hold).
 TOL = 0.25
-#: A CI wider than this cannot decide (2·TOL: "holds" must not be vacuous).
-MAX_CI_WIDTH = 0.5
 #: Fewest ε in a fit, and the fewest decades of ε it must span.
 MIN_POINTS = 3
 MIN_DECADES = 0.5
@@ -57,7 +55,6 @@ TRAP_GAP_FRAC = 0.1
 TRAP_DET_TOL = 1e-3
 #: Tolerance on the trapped-fraction difference (arm − SGD-PG), and the widest CI that can decide.
 TRAP_TOL = 0.1
-TRAP_MAX_CI_WIDTH = 0.2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,16 +350,14 @@ def assess_difference(
     span: float = np.inf,
     *,
     tol: float = TOL,
-    max_width: float = MAX_CI_WIDTH,
     why_few: str = "",
 ) -> tuple[str, str]:
-    """Verdict on a difference from its CI: fails beyond ``tol`` of 0; holds within it, if narrow enough.
+    """Verdict on "the difference is 0 within ``tol``" from its CI (an equivalence test).
 
-    fails when the CI excludes 0 by more than ``tol``; holds when [lo − tol, hi + tol] ∋ 0 and the CI is at
-    most ``max_width`` wide;
-    inconclusive (span) with fewer than :data:`MIN_POINTS` points or a span under :data:`MIN_DECADES` decades;
-    inconclusive (resolution) when the CI is missing, or contains values within ``tol`` of 0 but is wider than
-    ``max_width``.
+    holds when the whole CI lies in [−tol, tol] (two one-sided tests at the CI's level: the difference is shown
+    to be within the tolerance); fails when the whole CI lies beyond it (shown to exceed the tolerance);
+    inconclusive (resolution) when the CI straddles ±tol or is missing — the data allow both; inconclusive
+    (span) with fewer than :data:`MIN_POINTS` points or a span under :data:`MIN_DECADES` decades.
     """
     if points < MIN_POINTS or span < MIN_DECADES - 1e-12:
         extra = f" ({why_few})" if why_few else ""
@@ -373,11 +368,11 @@ def assess_difference(
     if ci is None:
         return "inconclusive", f"resolution: fewer than {MIN_VALID_BOOT:.0%} of the bootstrap resamples give a fit"
     lo, hi = ci
-    if lo - tol > 0.0 or hi + tol < 0.0:
-        return "fails", f"the CI [{lo:.3g}, {hi:.3g}] excludes 0 by more than {tol:g}"
-    if hi - lo > max_width:
-        return "inconclusive", f"resolution: the CI [{lo:.3g}, {hi:.3g}] is wider than {max_width:g}"
-    return "holds", f"the CI [{lo:.3g}, {hi:.3g}] is within ±{tol:g} of 0"
+    if lo > tol or hi < -tol:
+        return "fails", f"the CI [{lo:.3g}, {hi:.3g}] lies beyond ±{tol:g} of 0"
+    if lo < -tol or hi > tol:
+        return "inconclusive", f"resolution: the CI [{lo:.3g}, {hi:.3g}] reaches beyond ±{tol:g} of 0"
+    return "holds", f"the CI [{lo:.3g}, {hi:.3g}] lies within ±{tol:g} of 0"
 
 
 def assess_rate(

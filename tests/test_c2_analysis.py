@@ -128,7 +128,12 @@ def test_compare_gives_each_verdict() -> None:
 
 def test_assess_difference_names_span_and_resolution() -> None:
     assert an.assess_difference((-0.1, 0.2), 5, 1.0)[0] == "holds"
-    assert an.assess_difference((0.1, 0.3), 5, 1.0)[0] == "holds"
+    # an equivalence test: holds only when the whole CI lies within ±0.25; a CI straddling 0.25 cannot decide
+    assert an.assess_difference((-0.25, 0.25), 5, 1.0)[0] == "holds"
+    v, why = an.assess_difference((0.1, 0.3), 5, 1.0)
+    assert v == "inconclusive" and why.startswith("resolution") and "beyond ±0.25" in why
+    assert an.assess_difference((-0.53, -0.1), 5, 1.0)[0] == "inconclusive"
+    assert an.assess_difference((0.26, 0.3), 5, 1.0)[0] == "fails"
     assert an.assess_difference((0.6, 0.9), 5, 1.0)[0] == "fails"
     assert an.assess_difference((-1.0, -0.6), 5, 1.0)[0] == "fails"
     v, why = an.assess_difference((-0.1, 0.2), 2, 1.0)
@@ -203,7 +208,7 @@ def test_trap_difference_and_its_ci() -> None:
     est, ci = an.trap_difference(arm, ref, rng, 300)
     assert est == pytest.approx(0.5)
     assert ci[0] < 0.5 < ci[1]
-    assert an.assess_difference(ci, 5, tol=an.TRAP_TOL, max_width=an.TRAP_MAX_CI_WIDTH)[0] == "fails"
+    assert an.assess_difference(ci, 5, tol=an.TRAP_TOL)[0] == "fails"
     est, ci = an.trap_difference(ref, ref, rng, 50)
     assert est == 0.0 and ci == (0.0, 0.0)
     ref[3, 0] = True  # the comparison is restricted to the configurations where either arm traps a seed
