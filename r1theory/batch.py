@@ -218,6 +218,50 @@ def _eliminate(aug: Array) -> None:
         aug[k + 1 :, k + 1 :] -= update
 
 
+_Step = tuple[Any, ...]
+
+
+def _elimination_steps(aug: Array, S: int) -> list[_Step]:
+    """The views of :func:`_eliminate`'s steps on ``aug`` (n, S + 1, B), n = S + 1 (bordered) or S (no border row).
+
+    Step k: the multipliers column below the pivot, the pivot, the same column as (·, 1, B), the pivot row right
+    of the pivot, a scratch block and the trailing block it updates; min(S, n − 1) steps (without a border row
+    the last step would update nothing that is read).
+    """
+    n, B = aug.shape[0], aug.shape[2]
+    scratch = np.empty((n - 1, S, B))
+    return [
+        (
+            aug[k + 1 :, k],
+            aug[k, k],
+            aug[k + 1 :, k, None],
+            aug[k, None, k + 1 :],
+            scratch[: n - 1 - k, : S - k],
+            aug[k + 1 :, k + 1 :],
+        )
+        for k in range(min(S, n - 1))
+    ]
+
+
+def _run_elimination(steps: list[_Step]) -> None:
+    """The operations of :func:`_eliminate`, three ufunc calls per step on the views of :func:`_elimination_steps`."""
+    divide, multiply, subtract = np.divide, np.multiply, np.subtract
+    for col, pivot, col3, row, update, trail in steps:
+        divide(col, pivot, out=col)  # multipliers (column k of L, and z_k in the border row)
+        multiply(col3, row, out=update)
+        subtract(trail, update, out=trail)
+
+
+def _run_back_substitution(steps: list[_Step]) -> None:
+    """:func:`_back_substitute_upper` on precomputed views (y_k, pivot, y above, column, scratch, k)."""
+    divide, multiply, subtract = np.divide, np.multiply, np.subtract
+    for yk, pivot, above, col, scratch, k in steps:
+        divide(yk, pivot, out=yk)
+        if k:
+            multiply(col, yk, out=scratch)
+            subtract(above, scratch, out=above)
+
+
 class _BorderedSolver:
     """Buffers and precomputed views of the bordered solve for one (S, B): the work of :func:`_solve_bordered`.
 
@@ -231,18 +275,7 @@ class _BorderedSolver:
     def __init__(self, S: int, B: int) -> None:
         self.S, self.B = S, B
         self.aug = aug = np.empty((S + 1, S + 1, B))
-        scratch = np.empty((S, S, B))
-        self.elim_steps = [
-            (
-                aug[k + 1 :, k],
-                aug[k, k],
-                aug[k + 1 :, k, None],
-                aug[k, None, k + 1 :],
-                scratch[: S - k, : S - k],
-                aug[k + 1 :, k + 1 :],
-            )
-            for k in range(S)
-        ]
+        self.elim_steps = _elimination_steps(aug, S)
         # the two back substitutions side by side: U (columns 0..B−1) and Lᵀ with its unit diagonal (B..2B−1)
         self.T = T = np.empty((S, S, 2 * B))
         self.y = y = np.empty((S, 2 * B))
@@ -252,11 +285,7 @@ class _BorderedSolver:
 
     def eliminate(self) -> None:
         """:func:`_eliminate` on :attr:`aug`."""
-        divide, multiply, subtract = np.divide, np.multiply, np.subtract
-        for col, pivot, col3, row, update, trail in self.elim_steps:
-            divide(col, pivot, out=col)  # multipliers (column k of L, and z_k in the border row)
-            multiply(col3, row, out=update)
-            subtract(trail, update, out=trail)
+        _run_elimination(self.elim_steps)
 
     def solve(self) -> tuple[Array, Array]:
         """V = M⁻¹r_π and x = M⁻ᵀρ, both (B, S) and C-contiguous, from :attr:`aug` (overwritten)."""
@@ -268,12 +297,7 @@ class _BorderedSolver:
         self.diag[...] = 1.0  # L's unit diagonal
         y[:, :B] = aug[:S, S]
         y[:, B:] = aug[S, :S]
-        divide, multiply, subtract = np.divide, np.multiply, np.subtract
-        for yk, pivot, above, col, scratch, k in self.back_steps:  # as _back_substitute_upper
-            divide(yk, pivot, out=yk)
-            if k:
-                multiply(col, yk, out=scratch)
-                subtract(above, scratch, out=above)
+        _run_back_substitution(self.back_steps)  # as _back_substitute_upper
         # C-contiguous (B, S): what follows then computes row b the same way whatever B is (module docstring).
         # Always copies: at S = 1 the transposed (B, 1) view already counts as C-contiguous, and
         # np.ascontiguousarray would hand back a view of this solver's buffer, overwritten by its next solve.
@@ -789,34 +813,15 @@ class _ValueSolver:
     def __init__(self, S: int, B: int) -> None:
         self.S, self.B = S, B
         self.aug = aug = np.empty((S, S + 1, B))
-        scratch = np.empty((S, S, B))
-        self.elim_steps = [
-            (
-                aug[k + 1 :, k],
-                aug[k, k],
-                aug[k + 1 :, k, None],
-                aug[k, None, k + 1 :],
-                scratch[: S - 1 - k, : S - k],
-                aug[k + 1 :, k + 1 :],
-            )
-            for k in range(S - 1)  # the last step would only update the (absent) border row
-        ]
+        self.elim_steps = _elimination_steps(aug, S)  # S − 1 steps: the last would only update the border row
         y = aug[:, S]
         col = np.empty((S, B))
         self.back_steps = [(y[k], aug[k, k], y[:k], aug[:k, k], col[:k], k) for k in range(S - 1, -1, -1)]
 
     def solve(self) -> Array:
         """V = M⁻¹r_π, (B, S) and C-contiguous, from :attr:`aug` (overwritten)."""
-        divide, multiply, subtract = np.divide, np.multiply, np.subtract
-        for col, pivot, col3, row, update, trail in self.elim_steps:
-            divide(col, pivot, out=col)
-            multiply(col3, row, out=update)
-            subtract(trail, update, out=trail)
-        for yk, pivot, above, col, scratch, k in self.back_steps:
-            divide(yk, pivot, out=yk)
-            if k:
-                multiply(col, yk, out=scratch)
-                subtract(above, scratch, out=above)
+        _run_elimination(self.elim_steps)
+        _run_back_substitution(self.back_steps)
         return self.aug[:, self.S].T.copy()  # a copy even when the view is C-contiguous (S = 1): see _BorderedSolver
 
 
