@@ -19,7 +19,7 @@ Solver. One LU factorisation of M_b = I − γ_b P_π^b serves both systems (V b
 then Lᵀ), as in the single evaluation. The B factorisations run together, vectorised over the
 batch in a batch-last layout: Gaussian elimination of the bordered matrices [[M_b, r_π^b], [ρ^bᵀ, 0]]
 (shape (S + 1, S + 1, B)) performs the factorisation and both forward substitutions at once, and
-two back substitutions finish V and d (:func:`_eliminate`). Each step is a numpy operation on
+two back substitutions finish V and d (:func:`_run_elimination`). Each step is a numpy operation on
 contiguous length-B rows, so the cost is O(B·S³) flops in O(S) numpy calls (on buffers and views
 made once per batch shape and reused, :class:`_BorderedSolver`). Against one stacked LAPACK solve of
 the 2B systems (``numpy.linalg.solve`` of M and Mᵀ stacked, ≈ 1 µs per matrix at S = 10), measured at
@@ -191,38 +191,11 @@ def _reachable_batch(P_pi: Array, rho: Array) -> NDArray[np.bool_]:
         reach = grown
 
 
-def _eliminate(aug: Array) -> None:
-    """Gaussian elimination without pivoting of the first S columns of ``aug`` (S+1, S+1, B), in place.
-
-    ``aug[:, :, b]`` is the bordered matrix [[M, r_π], [ρᵀ, 0]] with M = I − γP_π. After the S
-    elimination steps (batch-last layout: each step is three vectorised operations over B — the
-    multipliers, their outer product with the pivot row, and the update of the trailing block):
-
-    * ``aug[:S, :S]`` holds M = L U (strict lower triangle: L, unit diagonal implied; upper: U);
-    * ``aug[:S, S]`` holds L⁻¹ r_π (the forward half of the V solve, done by the elimination itself);
-    * ``aug[S, :S]`` holds the multipliers z with zᵀU = ρᵀ, i.e. z = U⁻ᵀρ (the forward half of the
-      transposed solve (LU)ᵀx = ρ).
-
-    Every entry is updated as a_ij ← a_ij − l_i·u_j once per step, in the same order as row by row.
-
-    No pivoting is needed: M is strictly diagonally dominant by rows,
-    |1 − γP_π(s, s)| − γ Σ_{s'≠s} P_π(s, s') ≥ 1 − γ > 0; every Schur complement stays so, hence every
-    pivot is positive and the growth factor is at most 2 (Wilkinson), as stable as partial pivoting.
-    """
-    S = aug.shape[0] - 1
-    scratch = np.empty((S, S, *aug.shape[2:]))
-    for k in range(S):
-        aug[k + 1 :, k] /= aug[k, k]  # multipliers (column k of L, and z_k in the border row)
-        update = scratch[: S - k, : S - k]
-        np.multiply(aug[k + 1 :, k, None], aug[k, None, k + 1 :], out=update)
-        aug[k + 1 :, k + 1 :] -= update
-
-
 _Step = tuple[Any, ...]
 
 
 def _elimination_steps(aug: Array, S: int) -> list[_Step]:
-    """The views of :func:`_eliminate`'s steps on ``aug`` (n, S + 1, B), n = S + 1 (bordered) or S (no border row).
+    """The views of the elimination steps on ``aug`` (n, S + 1, B), n = S + 1 (bordered) or S (no border row).
 
     Step k: the multipliers column below the pivot, the pivot, the same column as (·, 1, B), the pivot row right
     of the pivot, a scratch block and the trailing block it updates; min(S, n − 1) steps (without a border row
@@ -244,7 +217,25 @@ def _elimination_steps(aug: Array, S: int) -> list[_Step]:
 
 
 def _run_elimination(steps: list[_Step]) -> None:
-    """The operations of :func:`_eliminate`, three ufunc calls per step on the views of :func:`_elimination_steps`."""
+    """Gaussian elimination without pivoting of the first S columns of ``aug``, in place.
+
+    On the views of :func:`_elimination_steps`, three ufunc calls per step: the multipliers, their outer
+    product with the pivot row, and the update of the trailing block.
+
+    ``aug[:, :, b]`` is the bordered matrix [[M, r_π], [ρᵀ, 0]] with M = I − γP_π (batch-last layout). After the
+    S steps:
+
+    * ``aug[:S, :S]`` holds M = L U (strict lower triangle: L, unit diagonal implied; upper: U);
+    * ``aug[:S, S]`` holds L⁻¹ r_π (the forward half of the V solve, done by the elimination itself);
+    * ``aug[S, :S]`` holds the multipliers z with zᵀU = ρᵀ, i.e. z = U⁻ᵀρ (the forward half of the
+      transposed solve (LU)ᵀx = ρ).
+
+    Every entry is updated as a_ij ← a_ij − l_i·u_j once per step, in the same order as row by row.
+
+    No pivoting is needed: M is strictly diagonally dominant by rows,
+    |1 − γP_π(s, s)| − γ Σ_{s'≠s} P_π(s, s') ≥ 1 − γ > 0; every Schur complement stays so, hence every
+    pivot is positive and the growth factor is at most 2 (Wilkinson), as stable as partial pivoting.
+    """
     divide, multiply, subtract = np.divide, np.multiply, np.subtract
     for col, pivot, col3, row, update, trail in steps:
         divide(col, pivot, out=col)  # multipliers (column k of L, and z_k in the border row)
@@ -253,7 +244,11 @@ def _run_elimination(steps: list[_Step]) -> None:
 
 
 def _run_back_substitution(steps: list[_Step]) -> None:
-    """:func:`_back_substitute_upper` on precomputed views (y_k, pivot, y above, column, scratch, k)."""
+    """Solve U x = y for every batch column, in place in y.
+
+    On precomputed views (y_k, pivot, y above, column, scratch, k) for k = S − 1, …, 0:
+    y_k ← y_k / U_kk, then y_{<k} ← y_{<k} − U_{<k,k} y_k.
+    """
     divide, multiply, subtract = np.divide, np.multiply, np.subtract
     for yk, pivot, above, col, scratch, k in steps:
         divide(yk, pivot, out=yk)
@@ -268,7 +263,7 @@ class _BorderedSolver:
     A lockstep iteration solves a batch of the same shape again and again; each elimination or
     back-substitution step is then three ufunc calls on views made once (numpy's view creation costs
     as much as a small ufunc call). The operations, and so the results bit for bit, are those of
-    :func:`_eliminate` and :func:`_back_substitute_upper`. One solver per thread and shape
+    :func:`_run_elimination` and :func:`_run_back_substitution`. One solver per thread and shape
     (:func:`_solver`); the caller fills :attr:`aug`, and :meth:`solve` returns fresh arrays.
     """
 
@@ -283,21 +278,17 @@ class _BorderedSolver:
         self.back_steps = [(y[k], T[k, k], y[:k], T[:k, k], col[:k], k) for k in range(S - 1, -1, -1)]
         self.diag = T.reshape(S * S, 2 * B)[:: S + 1, B:]
 
-    def eliminate(self) -> None:
-        """:func:`_eliminate` on :attr:`aug`."""
-        _run_elimination(self.elim_steps)
-
     def solve(self) -> tuple[Array, Array]:
         """V = M⁻¹r_π and x = M⁻ᵀρ, both (B, S) and C-contiguous, from :attr:`aug` (overwritten)."""
         S, B, aug, T, y = self.S, self.B, self.aug, self.T, self.y
-        self.eliminate()
+        _run_elimination(self.elim_steps)
         LU = aug[:S, :S]
         T[:, :, :B] = LU  # only the upper triangle (with the diagonal) is read
         T[:, :, B:] = LU.transpose(1, 0, 2)  # Lᵀ: the strict upper triangle is L's strict lower one
         self.diag[...] = 1.0  # L's unit diagonal
         y[:, :B] = aug[:S, S]
         y[:, B:] = aug[S, :S]
-        _run_back_substitution(self.back_steps)  # as _back_substitute_upper
+        _run_back_substitution(self.back_steps)  # U V = L⁻¹r_π and Lᵀx = z together
         # C-contiguous (B, S): what follows then computes row b the same way whatever B is (module docstring).
         # Always copies: at S = 1 the transposed (B, 1) view already counts as C-contiguous, and
         # np.ascontiguousarray would hand back a view of this solver's buffer, overwritten by its next solve.
@@ -358,7 +349,7 @@ def shared_rows(point: Any, name: str, compute: Callable[[Any], Array]) -> Array
 def _solve_bordered(aug: Array) -> tuple[Array, Array]:
     """V = M⁻¹r_π and x = M⁻ᵀρ, both (B, S), from the bordered matrices ``aug`` (S+1, S+1, B) (overwritten).
 
-    :func:`_eliminate` factors M = LU and does both forward halves; the two back substitutions,
+    :func:`_run_elimination` factors M = LU and does both forward halves; the two back substitutions,
     U V = L⁻¹r_π and Lᵀx = U⁻ᵀρ, then run as one upper-triangular solve over 2B columns: the
     triangles U (columns 0..B−1) and Lᵀ with its unit diagonal (columns B..2B−1, whose divisions by
     1.0 are exact) side by side. This is the one LU solve of every batched evaluation
@@ -369,16 +360,6 @@ def _solve_bordered(aug: Array) -> tuple[Array, Array]:
     if ws.aug is not aug:
         np.copyto(ws.aug, aug)
     return ws.solve()
-
-
-def _back_substitute_upper(LU: Array, y: Array) -> Array:
-    """Solve U x = y for every batch column (U the upper triangle of LU, (S, S, B); y (S, B), overwritten)."""
-    S = LU.shape[0]
-    for k in range(S - 1, -1, -1):
-        y[k] /= LU[k, k]
-        if k:
-            y[:k] -= LU[:k, k] * y[k]
-    return y
 
 
 def evaluate_batch(P: Any, r: Any, gamma: Any, rho: Any, pi: Any, *, full_support: bool = False) -> BatchEvaluation:
@@ -802,7 +783,7 @@ class _ValueSolver:
     """Buffers and views of the V-only bordered solve for one (S, B): :class:`_BorderedSolver` without ρ.
 
     ``aug`` (S, S + 1, B) holds [M, r_π] (no border row). The S elimination steps are those of
-    :meth:`_BorderedSolver.eliminate` restricted to the rows of M — the border row of the full solve
+    :func:`_run_elimination` restricted to the rows of M — the border row of the full solve
     is only ever written, never read, by the other rows' updates — so the factor U and L⁻¹r_π come out
     the same bit for bit; the back substitution U V = L⁻¹r_π then runs in place in column S with the
     operations of :meth:`_BorderedSolver.solve` on its first B columns (same divisions, products and

@@ -145,9 +145,23 @@ def test_bad_batch_input_names_the_field(kwargs, exc, msg):
 @pytest.mark.parametrize(("S", "B"), [(1, 1), (2, 3), (10, 64), (80, 90)])  # the last: too large to be kept
 def test_reused_solver_is_the_reference_elimination_bit_for_bit(S, B):
     """The solver a lockstep iteration reuses (buffers and views made once per shape) performs the operations of
-    the reference _eliminate + _back_substitute_upper: the same V and x bit for bit, call after call (nothing of
-    a previous solve leaks into the next), and V, x the solutions of M V = r_π and Mᵀx = ρ."""
-    from r1theory.batch import _back_substitute_upper, _eliminate, _solve_bordered
+    the plain loops below (the elimination and back substitution written out, views made at each step): the same
+    V and x bit for bit, call after call (nothing of a previous solve leaks into the next), and V, x the
+    solutions of M V = r_π and Mᵀx = ρ."""
+    from r1theory.batch import _solve_bordered
+
+    def _eliminate(aug: np.ndarray) -> None:  # a_ij ← a_ij − l_i·u_j, step k = 0..S−1, border row included
+        S = aug.shape[0] - 1
+        for k in range(S):
+            aug[k + 1 :, k] /= aug[k, k]
+            aug[k + 1 :, k + 1 :] -= aug[k + 1 :, k, None] * aug[k, None, k + 1 :]
+
+    def _back_substitute_upper(LU: np.ndarray, y: np.ndarray) -> np.ndarray:  # U x = y, column by column of B
+        for k in range(LU.shape[0] - 1, -1, -1):
+            y[k] /= LU[k, k]
+            if k:
+                y[:k] -= LU[:k, k] * y[k]
+        return y
 
     rng = np.random.default_rng(S * 100 + B)
     for _ in range(3):
