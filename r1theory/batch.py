@@ -481,6 +481,19 @@ def _check_dense(mdp: TabularMDP) -> None:
         )
 
 
+def _transition_rows(mdp: TabularMDP, pi: Array) -> Array:
+    """(B, S, S) P_π^b[s, s'] = Σ_a π^b(a|s) P[s, a, s'], one product per (b, s): row b independent of B."""
+    return np.matmul(np.asarray(mdp.P).transpose(0, 2, 1)[None], pi[:, :, :, None])[..., 0]
+
+
+def _lapack_values(mdp: TabularMDP, pi: Array, P_pi: Array) -> tuple[Array, Array]:
+    """(M, V): M = I − γP_π^b stacked (B, S, S) and V solved by stacked LAPACK calls (partial pivoting), (B, S)."""
+    B, S, _ = P_pi.shape
+    M = np.multiply(P_pi, -mdp.gamma)
+    M.reshape(B, S * S)[:, :: S + 1] += 1.0  # I − γP_π
+    return M, np.ascontiguousarray(np.linalg.solve(M, sum_actions(pi * mdp.r)[:, :, None])[:, :, 0])
+
+
 def _evaluate_policies(mdp: TabularMDP, pi: Array, *, full_support: bool) -> BatchEvaluation:
     """:func:`evaluate_policies` without the input checks (``pi`` a float64 (B, S, A) array of distributions)."""
     return _evaluate_dominant(mdp, pi, _dominant_flat(np.argmax(pi, axis=2), pi.shape[2]), full_support=full_support)
@@ -491,13 +504,9 @@ def _evaluate_dominant(mdp: TabularMDP, pi: Array, fm: IntArray, *, full_support
     _check_dense(mdp)
     B, S, A = pi.shape
     g = mdp.gamma
-    P = np.asarray(mdp.P)
-    # (B, S, S): P_π^b[s, s'] = Σ_a π^b(a|s) P[s, a, s'], one product per (b, s) (row-independent, below)
-    P_pi = np.matmul(P.transpose(0, 2, 1)[None], pi[:, :, :, None])[..., 0]
+    P_pi = _transition_rows(mdp, pi)
     if S > LAPACK_FROM:  # stacked LAPACK solves (partial pivoting, one gesv per matrix): V, then x with Mᵀ
-        M = np.multiply(P_pi, -g)
-        M.reshape(B, S * S)[:, :: S + 1] += 1.0  # I − γP_π
-        V = np.ascontiguousarray(np.linalg.solve(M, sum_actions(pi * mdp.r)[:, :, None])[:, :, 0])
+        M, V = _lapack_values(mdp, pi, P_pi)
         rhs = np.broadcast_to(mdp.rho[None, :, None], (B, S, 1))
         x = np.ascontiguousarray(np.linalg.solve(M.transpose(0, 2, 1), rhs)[:, :, 0])
     else:
@@ -515,7 +524,7 @@ def _evaluate_dominant(mdp: TabularMDP, pi: Array, fm: IntArray, *, full_support
         d[low] = _visitation(mdp, pi[low], d[low], True)
     for b in low if not full_support else ():  # π's zeros are real: the reachable set of each P_π
         d[b] = _visitation(mdp, pi[b], d[b], False)
-    Q = np.matmul(P.reshape(S * A, S), V[:, :, None]).reshape(B, S, A)  # Σ_s' P[s, a, s'] V^b(s'), per b
+    Q = np.matmul(np.asarray(mdp.P).reshape(S * A, S), V[:, :, None]).reshape(B, S, A)  # Σ_s′ P[s, a, s′]V^b(s′)
     Q *= g
     Q += mdp.r  # Q = r + γ P V
     J = np.matmul(V[:, None, :], mdp.rho)[:, 0]  # ρ·V^b, one product per b (row-independent)
@@ -834,12 +843,9 @@ def _policy_values(mdp: TabularMDP, pi: Array) -> Array:
     """
     B, S, _ = pi.shape
     g = mdp.gamma
-    P = np.asarray(mdp.P)
-    P_pi = np.matmul(P.transpose(0, 2, 1)[None], pi[:, :, :, None])[..., 0]
+    P_pi = _transition_rows(mdp, pi)
     if S > LAPACK_FROM:
-        M = np.multiply(P_pi, -g)
-        M.reshape(B, S * S)[:, :: S + 1] += 1.0  # I − γP_π
-        return np.ascontiguousarray(np.linalg.solve(M, sum_actions(pi * mdp.r)[:, :, None])[:, :, 0])
+        return _lapack_values(mdp, pi, P_pi)[1]
     ws = _value_solver(S, B)
     aug = ws.aug  # aug[:, :, b] = [I − γP_π^b, r_π^b], shape (S, S + 1, B)
     np.multiply(P_pi.transpose(1, 2, 0), -g, out=aug[:, :S])
