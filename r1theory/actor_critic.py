@@ -84,7 +84,7 @@ from ._types import Array, IntArray
 from ._validate import as_real_array, as_scalar, check_damping, check_finite
 from .batch import batch_policy_point
 from .directions import same_sample_sum
-from .evaluation import _GETRF, _GETRS, Optimal, optimal
+from .evaluation import Optimal, _dense_values, optimal
 from .mdp import TabularMDP
 from .methods import get_method
 from .point import PolicyPoint, check_theta, policy_point
@@ -779,20 +779,15 @@ def _seed_rngs(seeds: Sequence[Any]) -> list[np.random.Generator]:
 def exact_values(mdp: TabularMDP, pi: Array) -> Array:
     """V^π (R, S) of R policies π (R, S, A) on a dense MDP: the ``exact`` critic's values, V = (I − γP_π)⁻¹ r_π.
 
-    Policy by policy, the operations of :func:`r1theory.evaluation.evaluate` up to V (P_π, I − γP_π, r_π, one
-    LU factorisation and one triangular solve; no visitation, Q or A), so V[r] is bit for bit
+    Policy by policy, the evaluation's own first half (:func:`r1theory.evaluation._dense_values`: P_π, I − γP_π,
+    r_π, one LU factorisation and one triangular solve; no visitation, Q or A), so V[r] is bit for bit
     ``policy_point(mdp, θ[r]).ev.V`` for π[r] = softmax(θ[r]), at a fifth of its cost. Bit-identity matters
     here: the exact critic feeds V into every update, and npg-cg's trajectories amplify a one-ulp change of V
     to a relative 1e-5 of J within 300 iterations, so a differently rounded V would change its records.
     """
-    S = mdp.S
     out = np.empty(pi.shape[:2])
     for r in range(pi.shape[0]):
-        M = mdp.transition_matrix(pi[r])
-        M *= -mdp.gamma
-        M.flat[:: S + 1] += 1.0
-        lu, piv, _ = _GETRF(M, overwrite_a=1)
-        out[r] = _GETRS(lu, piv, np.einsum("sa,sa->s", pi[r], mdp.r))[0]
+        out[r] = _dense_values(mdp, pi[r])[2]
     return out
 
 

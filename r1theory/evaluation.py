@@ -259,15 +259,12 @@ def _deterministic_values_sparse(mdp: TabularMDP, actions: NDArray[np.intp], V0:
 _GETRF, _GETRS = scipy.linalg.get_lapack_funcs(("getrf", "getrs"), (np.empty((1, 1)),))
 
 
-def _evaluate(mdp: TabularMDP, pi: Array, full_support: bool = True) -> Evaluation:
-    """Evaluate a validated policy (no input checks); sparse MDPs go to :func:`_evaluate_sparse`.
+def _dense_values(mdp: TabularMDP, pi: Array) -> tuple[Array, Array, Array]:
+    """(lu, piv, V): the LU factors of I − γP_π (LAPACK getrf) and V = (I − γP_π)⁻¹ r_π, for a dense MDP.
 
-    ``full_support=True`` (the default, for the softmax policies of :func:`r1theory.policy_point`):
-    π(a|s) > 0 in exact arithmetic, so d(s) = 0 only off :attr:`TabularMDP.reachable`, whatever
-    the float π; False: π's zeros are real (module docstring).
+    The first half of :func:`_evaluate`, and all of it that a caller needing V alone pays for (the exact
+    critic of :mod:`r1theory.actor_critic`): V is then bit for bit the evaluation's.
     """
-    if mdp.is_sparse:
-        return _evaluate_sparse(mdp, pi, full_support)
     S = mdp.S
     M = mdp.transition_matrix(pi)  # a fresh S × S array: turned into I − γP_π in place (no extra copies)
     M *= -mdp.gamma
@@ -278,6 +275,19 @@ def _evaluate(mdp: TabularMDP, pi: Array, full_support: bool = True) -> Evaluati
     # dominant (γ < 1), so it is never singular.
     lu, piv, _ = _GETRF(M, overwrite_a=1)
     V, _ = _GETRS(lu, piv, r_pi)
+    return lu, piv, V
+
+
+def _evaluate(mdp: TabularMDP, pi: Array, full_support: bool = True) -> Evaluation:
+    """Evaluate a validated policy (no input checks); sparse MDPs go to :func:`_evaluate_sparse`.
+
+    ``full_support=True`` (the default, for the softmax policies of :func:`r1theory.policy_point`):
+    π(a|s) > 0 in exact arithmetic, so d(s) = 0 only off :attr:`TabularMDP.reachable`, whatever
+    the float π; False: π's zeros are real (module docstring).
+    """
+    if mdp.is_sparse:
+        return _evaluate_sparse(mdp, pi, full_support)
+    lu, piv, V = _dense_values(mdp, pi)
     # d^T (I − γP_π) = (1 − γ) ρ^T  ⇔  (I − γP_π)^T d = (1 − γ) ρ
     d = (1.0 - mdp.gamma) * _GETRS(lu, piv, mdp.rho, trans=1)[0]
     d = _visitation(mdp, pi, d, full_support)  # 0 exactly where no path from ρ exists, > 0 elsewhere
