@@ -141,13 +141,11 @@ class BatchParamPoint:
 
     def pullback(self, x: Array) -> Array:
         """Φᵀx_b for every row of a logit-space x (B, S, A): (B, k), the product of :meth:`LogLinear.at`'s pullback."""
-        n = x.shape[0]
-        return np.matmul(np.ascontiguousarray(x).reshape(n, 1, -1), self.phi)[:, 0]
+        return _pull(self.phi, x)
 
     def pushforward(self, v: Array) -> Array:
         """Φv_b for every row of a θ-shaped v (B, k): (B, S, A)."""
-        S, A = self.mdp.S, self.mdp.A
-        return np.matmul(self.phi, v[:, :, None])[:, :, 0].reshape(v.shape[0], S, A)
+        return _push(self.phi, v, self.mdp.S, self.mdp.A)
 
     def score_sq_norm(self) -> Array:
         """(B, S, A) n(s, a) = ‖u_{s,a}‖² = δᵀG_sδ, δ = e_a − π_s (``Linearisation.score_sq_norm``)."""
@@ -216,16 +214,23 @@ def _factor(p: BatchParamPoint) -> Array:
     return U.reshape(n, S * A, k)
 
 
+def _pull(phi: Array, x: Array) -> Array:
+    """Φᵀx_b per row: (B, S, A) logit-space rows to (B, k), one (1, S·A) × (S·A, k) product per row."""
+    return np.matmul(np.ascontiguousarray(x).reshape(x.shape[0], 1, -1), phi)[:, 0]
+
+
+def _push(phi: Array, v: Array, S: int, A: int) -> Array:
+    """Φv_b per row: (B, k) to (B, S, A), one (S·A, k) × (k, 1) product per row (the product of LogLinear.at)."""
+    return np.matmul(phi, v[:, :, None])[:, :, 0].reshape(v.shape[0], S, A)
+
+
 def batch_param_point(mdp: TabularMDP, param: LogLinear, theta: Array) -> BatchParamPoint:
     """Evaluate the log-linear policies θ^b (a finite float64 (B, k) array, not checked) on one dense MDP."""
     S, A = mdp.S, mdp.A
-    n = theta.shape[0]
     phi = param.features.reshape(S * A, -1)
-    logits = np.matmul(phi, theta[:, :, None])[:, :, 0].reshape(n, S, A)  # per row, the product of LogLinear.at
-    logit = _batch_policy_point(mdp, logits)
+    logit = _batch_policy_point(mdp, _push(phi, theta, S, A))  # logits Φθ^b
     centred = combine_scores_rows(logit.gradient, logit.pi, logit.dominant_flat, logit.one_minus())
-    gradient = np.matmul(centred.reshape(n, 1, S * A), phi)[:, 0]
-    return BatchParamPoint(mdp=mdp, param=param, theta=theta, logit=logit, gradient=gradient)
+    return BatchParamPoint(mdp=mdp, param=param, theta=theta, logit=logit, gradient=_pull(phi, centred))
 
 
 # ---------------------------------------------------------------------------------------------
