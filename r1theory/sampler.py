@@ -53,7 +53,7 @@ uniforms time step by time step (two per running episode), their length being un
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -142,13 +142,21 @@ def _draw(cdf_t: Array, rows: IntArray, u: Array) -> IntArray:
     """
     width = cdf_t.shape[0]
     if width <= NARROW and rows.size >= SMALL:
-        if width <= 2:
-            return (cdf_t[0].take(rows) <= u).astype(np.int64) if width == 2 else np.zeros(rows.size, dtype=np.int64)
-        out = np.add(cdf_t[0].take(rows) <= u, cdf_t[1].take(rows) <= u, dtype=np.int64)  # a count, not an "or"
-        for k in range(2, width - 1):
-            np.add(out, cdf_t[k].take(rows) <= u, out=out)
-        return out
+        return _count_at_most(lambda k: cdf_t[k].take(rows), width, u)
     return (cdf_t[:, rows] > u).argmax(axis=0)
+
+
+def _count_at_most(column: Callable[[int], Any], width: int, u: Array) -> IntArray:
+    """#{k : C_k ≤ u} per uniform, column by column, for a CDF of ``width`` columns ``column(k)``.
+
+    The last column is 1 > u, so it is never counted and not read: width − 1 comparisons added as integers.
+    """
+    if width <= 2:
+        return (column(0) <= u).astype(np.int64) if width == 2 else np.zeros(u.size, dtype=np.int64)
+    out = np.add(column(0) <= u, column(1) <= u, dtype=np.int64)  # a count, not an "or"
+    for k in range(2, width - 1):
+        np.add(out, column(k) <= u, out=out)
+    return out
 
 
 @dataclass(frozen=True)
@@ -526,12 +534,7 @@ class TabularSampler:
         c = self.start_cdf
         if c.size > NARROW or u.size < SMALL:
             return np.searchsorted(c, u, side="right").astype(np.int64)
-        if c.size <= 2:  # the last entry is 1 > u
-            return (c[0] <= u).astype(np.int64) if c.size == 2 else np.zeros(u.size, dtype=np.int64)
-        out = np.add(c[0] <= u, c[1] <= u, dtype=np.int64)  # a count, not an "or"
-        for k in range(2, c.size - 1):
-            np.add(out, c[k] <= u, out=out)
-        return out
+        return _count_at_most(c.__getitem__, c.size, u)
 
     def _walk_steps(
         self,
