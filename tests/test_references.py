@@ -28,7 +28,7 @@ GENERATED = re.compile(
     r"(^|/)(report|summary)\.md$|(^|/)report/|(^|/)\w*out/|-seed\d+\.md$|^(pdl|c1|c2|ascent|mei2020|agarwal2021)\b"
 )
 #: working notes that are not part of the repository, cited by name with or without ``.md``
-NOT_IN_TREE = re.compile(r"\b(paper-claims|theory-anchors)\b|(?<![\w/])design\.md\b")
+NOT_IN_TREE = re.compile(r"\b(paper-claims|theory-anchors|software-anchors)\b|(?<![\w/])design\.md\b")
 TARGET = re.compile(r"^\(([\w\-]+)\)=\s*$", re.M)
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*$", re.M)
 
@@ -95,6 +95,7 @@ def test_the_checker_flags_what_it_must() -> None:
     here = ROOT / "tests" / "x.py"
     assert problems("see paper-claims.md §5.3", here)
     assert problems("(theory-anchors §1.2 [R])", here)
+    assert problems("as software-anchors notes", here)
     assert problems("(design.md, measurement pitfalls)", here)
     assert problems("docs/claims.md#no-such-anchor", here)
     assert problems("docs/nowhere.md", here)
